@@ -1,0 +1,37 @@
+package dev.tessera.api;
+
+/** A client-visible failure, rendered as RFC 7807 problem+json by {@link ProblemMappers}. */
+public class ApiException extends RuntimeException {
+    private final int status;
+    private final String title;
+    private final Integer retryAfterSeconds;
+
+    public ApiException(int status, String title, String detail) {
+        this(status, title, detail, null);
+    }
+
+    public ApiException(int status, String title, String detail, Integer retryAfterSeconds) {
+        super(detail);
+        this.status = status;
+        this.title = title;
+        this.retryAfterSeconds = retryAfterSeconds;
+    }
+
+    public static ApiException badInput(String detail) {
+        return new ApiException(422, "Invalid input", detail);
+    }
+
+    public static ApiException tooLarge(String detail) {
+        return new ApiException(413, "Input too large", detail);
+    }
+
+    public static ApiException unknownModel(String name) {
+        return new ApiException(404, "Unknown model", "no model named '" + name + "' is loaded");
+    }
+
+    public int status() { return status; }
+
+    public String title() { return title; }
+
+    public Integer retryAfterSeconds() { return retryAfterSeconds; }
+}

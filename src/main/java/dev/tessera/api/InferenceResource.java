@@ -1,0 +1,138 @@
+package dev.tessera.api;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.serving.InferenceService;
+import dev.tessera.serving.InferenceService.LabelScore;
+import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.ServedModel;
+import dev.tessera.tokenize.TextTokenizer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+
+/**
+ * Text-embeddings-inference compatible routes (default model) and their named twins under /v1/models.
+ * Bodies are read as JSON trees so every shape error gets a precise 422 instead of a generic 400.
+ */
+@Path("/")
+@Produces(MediaType.APPLICATION_JSON)
+@Consumes(MediaType.APPLICATION_JSON)
+@Blocking
+public class InferenceResource {
+
+    private final ModelRegistry registry;
+    private final InferenceService inference;
+    private final MeterRegistry meters;
+
+    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters) {
+        this.registry = registry;
+        this.inference = inference;
+        this.meters = meters;
+    }
+
+    @POST
+    @Path("predict")
+    @Operation(summary = "Classify or score texts or sentence pairs with the default model (TEI /predict)")
+    public Object predict(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\",\"b\"] | [...], \"truncate\": false, \"raw_scores\": false}") JsonNode body) {
+        return predict(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/predict")
+    @Operation(summary = "Classify or score with a named model")
+    public Object predictNamed(@PathParam("name") String name, JsonNode body) {
+        return predict(named(name), body);
+    }
+
+    @POST
+    @Path("embed")
+    @Operation(summary = "Mean-pooled sentence embeddings from the default model (TEI /embed)")
+    public List<float[]> embed(JsonNode body) {
+        return embed(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/embed")
+    @Operation(summary = "Mean-pooled sentence embeddings from a named model")
+    public List<float[]> embedNamed(@PathParam("name") String name, JsonNode body) {
+        return embed(named(name), body);
+    }
+
+    @POST
+    @Path("tokenize")
+    @Operation(summary = "Tokens of each input as the default model sees them (TEI /tokenize)")
+    public List<List<Token>> tokenize(JsonNode body) {
+        ServedModel model = defaultModel();
+        return timed(model, "tokenize", () -> {
+            Inputs.Parsed parsed = Inputs.parse(body, true);
+            List<List<Token>> out = new ArrayList<>();
+            for (TextTokenizer.Encoding enc : inference.tokenize(model, parsed.inputs())) {
+                List<Token> tokens = new ArrayList<>(enc.ids().length);
+                for (int i = 0; i < enc.ids().length; i++) {
+                    int id = (int) enc.ids()[i];
+                    tokens.add(new Token(id, model.tokenizer().idToToken(id), model.tokenizer().isSpecial(id), (int) enc.typeIds()[i]));
+                }
+                out.add(tokens);
+            }
+            return out;
+        });
+    }
+
+    public record Token(int id, String text, boolean special, int type_id) {}
+
+    private Object predict(ServedModel model, JsonNode body) {
+        return timed(model, "predict", () -> {
+            Inputs.Parsed parsed = Inputs.parse(body, true);
+            List<List<LabelScore>> scores = inference.predict(model, parsed.inputs(),
+                    Inputs.flag(body, "truncate", false), Inputs.flag(body, "raw_scores", false));
+            return parsed.batch() ? scores : scores.get(0);
+        });
+    }
+
+    private List<float[]> embed(ServedModel model, JsonNode body) {
+        return timed(model, "embed", () -> {
+            Inputs.Parsed parsed = Inputs.parse(body, false);
+            return inference.embed(model, parsed.inputs(), Inputs.flag(body, "truncate", false),
+                    Inputs.flag(body, "normalize", true));
+        });
+    }
+
+    private <T> T timed(ServedModel model, String route, Supplier<T> work) {
+        Timer.Sample sample = Timer.start(meters);
+        String outcome = "error";
+        try {
+            T result = work.get();
+            outcome = "ok";
+            return result;
+        } finally {
+            sample.stop(Timer.builder("tessera.requests").description("inference requests by model, route and outcome")
+                    .tags("model", model.name(), "route", route, "outcome", outcome).register(meters));
+        }
+    }
+
+    private ServedModel defaultModel() {
+        requireReady();
+        return registry.defaultModel().orElseThrow(() -> new ApiException(503, "No model", "no model is loaded", 5));
+    }
+
+    private ServedModel named(String name) {
+        requireReady();
+        return registry.find(name).orElseThrow(() -> ApiException.unknownModel(name));
+    }
+
+    private void requireReady() {
+        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
+    }
+}

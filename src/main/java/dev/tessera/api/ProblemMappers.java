@@ -1,0 +1,59 @@
+package dev.tessera.api;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.NotAllowedException;
+import jakarta.ws.rs.NotSupportedException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+/** Every error leaves as problem+json; unexpected ones are logged and become a 500 without internals. */
+public class ProblemMappers {
+    private static final Logger LOG = Logger.getLogger(ProblemMappers.class);
+
+    @Context
+    UriInfo uri;
+
+    private String path() {
+        return uri == null ? null : "/" + uri.getPath().replaceFirst("^/", "");
+    }
+
+    @ServerExceptionMapper
+    public Response api(ApiException e) {
+        return Problem.response(e.status(), e.title(), e.getMessage(), path(), e.retryAfterSeconds());
+    }
+
+    @ServerExceptionMapper
+    public Response json(JsonProcessingException e) {
+        // Jackson's message carries the position and the cause (e.g. "Invalid UTF-8 start byte").
+        String msg = e.getOriginalMessage();
+        return Problem.response(422, "Malformed JSON", "request body is not valid JSON: " + msg, path(), null);
+    }
+
+    @ServerExceptionMapper
+    public Response web(WebApplicationException e) {
+        int status = e.getResponse().getStatus();
+        String title = switch (e) {
+            case NotFoundException n -> "Not found";
+            case NotAllowedException n -> "Method not allowed";
+            case NotSupportedException n -> "Unsupported media type";
+            default -> Response.Status.fromStatusCode(status) == null ? "Error"
+                    : Response.Status.fromStatusCode(status).getReasonPhrase();
+        };
+        Throwable cause = e.getCause();
+        if (cause instanceof JsonProcessingException j) return json(j);
+        String detail = e.getMessage();
+        if (status == 400 && cause != null && cause.getMessage() != null) detail = cause.getMessage();
+        return Problem.response(status == 400 ? 422 : status, status == 400 ? "Invalid input" : title, detail, path(), null);
+    }
+
+    @ServerExceptionMapper
+    public Response unexpected(RuntimeException e) {
+        LOG.error("unexpected error", e);
+        return Problem.response(500, "Internal error", "the server failed to handle this request; see its log", path(), null);
+    }
+}

@@ -1,0 +1,174 @@
+package dev.tessera.serving;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.LongBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jboss.logging.Logger;
+
+/**
+ * Dynamic batching: sequences from concurrent requests are coalesced into one ORT run, as many as fit
+ * the padded token budget, waiting at most {@code maxDelay} for company. One worker thread per model
+ * (ORT itself uses every core inside a run). The queue is bounded: beyond it {@link #submit} refuses.
+ */
+public final class InferenceBatcher implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(InferenceBatcher.class);
+
+    public enum Output { LOGITS, EMBEDDING }
+
+    /** One tokenized sequence waiting for its result. */
+    private record Item(long[] ids, long[] typeIds, Output output, CompletableFuture<float[]> result) {}
+
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final int maxBatchTokens;
+    private final long maxDelayNanos;
+    private final int capacity;
+    private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final Thread worker;
+    private volatile boolean closed;
+    private Item carried; // first item of the next batch: it did not fit the previous one
+
+    private final DistributionSummary batchSizes;
+    private final Counter tokens;
+
+    public InferenceBatcher(String modelName, OrtEnvironment env, OrtSession session, int maxBatchTokens,
+                            Duration maxDelay, int capacity, MeterRegistry meters) {
+        this.env = env;
+        this.session = session;
+        this.maxBatchTokens = maxBatchTokens;
+        this.maxDelayNanos = maxDelay.toNanos();
+        this.capacity = capacity;
+        this.batchSizes = DistributionSummary.builder("tessera.batch.size").description("sequences per ORT run")
+                .tag("model", modelName).register(meters);
+        this.tokens = Counter.builder("tessera.tokens").description("tokens run through the model (unpadded)")
+                .tag("model", modelName).register(meters);
+        meters.gauge("tessera.queue.size", io.micrometer.core.instrument.Tags.of("model", modelName), queued);
+        this.worker = Thread.ofPlatform().name("batcher-" + modelName).daemon(true).start(this::loop);
+    }
+
+    /** Queue the sequences of one request; each future completes with that sequence's output vector. */
+    public List<CompletableFuture<float[]>> submit(List<long[]> ids, List<long[]> typeIds, Output output) {
+        int n = ids.size();
+        if (closed) throw new IllegalStateException("model is shutting down");
+        if (queued.addAndGet(n) > capacity) {
+            queued.addAndGet(-n);
+            throw new OverloadedException("the model's queue is full (" + capacity + " inputs waiting); retry shortly");
+        }
+        List<CompletableFuture<float[]>> futures = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            Item item = new Item(ids.get(i), typeIds.get(i), output, new CompletableFuture<>());
+            futures.add(item.result());
+            queue.add(item);
+        }
+        return futures;
+    }
+
+    public int queued() { return queued.get(); }
+
+    private void loop() {
+        while (!closed || !queue.isEmpty() || carried != null) {
+            try {
+                List<Item> batch = collect();
+                if (!batch.isEmpty()) run(batch);
+            } catch (InterruptedException e) {
+                if (closed) break;
+            } catch (RuntimeException e) {
+                LOG.error("batcher loop failed", e);
+            }
+        }
+    }
+
+    private List<Item> collect() throws InterruptedException {
+        List<Item> batch = new ArrayList<>();
+        Item first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
+        carried = null;
+        if (first == null) return batch;
+        batch.add(first);
+        int maxLen = first.ids().length;
+        long deadline = System.nanoTime() + maxDelayNanos;
+        while (true) {
+            Item next = queue.poll();
+            if (next == null) {
+                long wait = deadline - System.nanoTime();
+                if (wait <= 0) break;
+                next = queue.poll(wait, TimeUnit.NANOSECONDS);
+                if (next == null) break;
+            }
+            int len = Math.max(maxLen, next.ids().length);
+            if ((long) len * (batch.size() + 1) > maxBatchTokens) {
+                carried = next;
+                break;
+            }
+            maxLen = len;
+            batch.add(next);
+        }
+        return batch;
+    }
+
+    private void run(List<Item> batch) {
+        queued.addAndGet(-batch.size());
+        int b = batch.size();
+        int len = 0;
+        long real = 0;
+        for (Item it : batch) {
+            len = Math.max(len, it.ids().length);
+            real += it.ids().length;
+        }
+        long[] ids = new long[b * len], types = new long[b * len], mask = new long[b * len];
+        Set<String> outputs = new HashSet<>();
+        for (int i = 0; i < b; i++) {
+            Item it = batch.get(i);
+            System.arraycopy(it.ids(), 0, ids, i * len, it.ids().length);
+            System.arraycopy(it.typeIds(), 0, types, i * len, it.typeIds().length);
+            for (int j = 0; j < it.ids().length; j++) mask[i * len + j] = 1;
+            outputs.add(it.output() == Output.LOGITS ? "logits" : "sentence_embedding");
+        }
+        long[] shape = {b, len};
+        try (OnnxTensor tIds = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
+             OnnxTensor tMask = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
+             OnnxTensor tTypes = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape);
+             OrtSession.Result result = session.run(
+                     Map.of("input_ids", tIds, "attention_mask", tMask, "token_type_ids", tTypes), outputs)) {
+            float[][] logits = outputs.contains("logits") ? rows(result, "logits") : null;
+            float[][] embeddings = outputs.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null;
+            for (int i = 0; i < b; i++) {
+                Item it = batch.get(i);
+                it.result().complete(it.output() == Output.LOGITS ? logits[i] : embeddings[i]);
+            }
+            batchSizes.record(b);
+            tokens.increment(real);
+        } catch (OrtException | RuntimeException e) {
+            for (Item it : batch) it.result().completeExceptionally(e);
+        }
+    }
+
+    private static float[][] rows(OrtSession.Result result, String name) throws OrtException {
+        return (float[][]) result.get(name).orElseThrow().getValue();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            worker.join(5_000); // drain what is queued (graceful shutdown)
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

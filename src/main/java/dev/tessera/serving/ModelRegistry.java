@@ -1,0 +1,124 @@
+package dev.tessera.serving;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.tessera.hf.HfCheckpoint;
+import dev.tessera.model.BertModel;
+import dev.tessera.onnx.OnnxExporter;
+import dev.tessera.tokenize.TextTokenizer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.jboss.logging.Logger;
+
+/**
+ * Loads every model directory under {@code tessera.models.dir} at start-up (in the background, so
+ * the readiness probe can say "not yet") and serves each under its directory name.
+ */
+@ApplicationScoped
+public class ModelRegistry {
+    private static final Logger LOG = Logger.getLogger(ModelRegistry.class);
+
+    private final ServingConfig config;
+    private final MeterRegistry meters;
+    private final Map<String, ServedModel> models = Collections.synchronizedMap(new TreeMap<>());
+    private final Map<String, String> failures = Collections.synchronizedMap(new TreeMap<>());
+    private volatile boolean ready;
+    private volatile String defaultName;
+
+    public ModelRegistry(ServingConfig config, MeterRegistry meters) {
+        this.config = config;
+        this.meters = meters;
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        Thread.ofPlatform().name("model-loader").daemon(true).start(this::loadAll);
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        synchronized (models) {
+            for (ServedModel m : models.values()) {
+                try {
+                    m.close();
+                } catch (Exception e) {
+                    LOG.warn("closing " + m.name(), e);
+                }
+            }
+            models.clear();
+        }
+    }
+
+    private void loadAll() {
+        Path root = Path.of(config.models().dir());
+        try (Stream<Path> dirs = Files.list(root)) {
+            for (Path dir : dirs.filter(d -> Files.isRegularFile(d.resolve("config.json"))).sorted().toList()) {
+                String name = dir.getFileName().toString();
+                try {
+                    long t0 = System.nanoTime();
+                    models.put(name, load(name, dir));
+                    LOG.infof("loaded model '%s' from %s in %d ms", name, dir, (System.nanoTime() - t0) / 1_000_000);
+                } catch (Exception e) {
+                    failures.put(name, e.getMessage());
+                    LOG.errorf("model '%s' in %s not loaded: %s", name, dir, e.getMessage());
+                }
+            }
+        } catch (IOException e) {
+            LOG.errorf("cannot list model directory %s: %s", root.toAbsolutePath(), e.getMessage());
+        }
+        defaultName = config.models().defaultModel().filter(models::containsKey)
+                .orElse(models.isEmpty() ? null : models.keySet().iterator().next());
+        ready = !models.isEmpty();
+        if (!ready) LOG.warnf("no model could be loaded from %s", root.toAbsolutePath());
+    }
+
+    private ServedModel load(String name, Path dir) throws IOException, OrtException {
+        BertModel model = HfCheckpoint.load(dir);
+        TextTokenizer tokenizer = TextTokenizer.load(dir);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+        int threads = config.serving().threads() > 0 ? config.serving().threads() : Runtime.getRuntime().availableProcessors();
+        options.setIntraOpNumThreads(threads);
+        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        OrtSession session = env.createSession(OnnxExporter.exportPortable(model), options);
+        int configured = Optional.ofNullable(config.model().get(name))
+                .flatMap(ServingConfig.ModelOverrides::maxInputLength)
+                .orElse(config.serving().maxInputLength());
+        InferenceBatcher batcher = new InferenceBatcher(name, env, session, config.serving().maxBatchTokens(),
+                config.serving().maxBatchDelay(), config.serving().queueCapacity(), meters);
+        return new ServedModel(name, dir, model.config(), tokenizer, session, batcher,
+                ServedModel.maxInputLength(model.config(), configured));
+    }
+
+    public boolean ready() { return ready; }
+
+    public Optional<ServedModel> find(String name) { return Optional.ofNullable(models.get(name)); }
+
+    public Optional<ServedModel> defaultModel() {
+        String n = defaultName;
+        return n == null ? Optional.empty() : find(n);
+    }
+
+    public List<ServedModel> all() {
+        synchronized (models) {
+            return List.copyOf(models.values());
+        }
+    }
+
+    public Map<String, String> failures() {
+        synchronized (failures) {
+            return Map.copyOf(failures);
+        }
+    }
+}

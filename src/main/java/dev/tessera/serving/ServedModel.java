@@ -1,0 +1,27 @@
+package dev.tessera.serving;
+
+import ai.onnxruntime.OrtSession;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Variant;
+import dev.tessera.tokenize.TextTokenizer;
+import java.nio.file.Path;
+
+/** A model ready to serve: its config, tokenizer, ORT session and batcher. */
+public record ServedModel(String name, Path dir, ModelConfig config, TextTokenizer tokenizer,
+                          OrtSession session, InferenceBatcher batcher, int maxInputLength)
+        implements AutoCloseable {
+
+    /**
+     * MosaicBERT has no position embeddings (ALiBi), so any configured length is served; classic BERT
+     * cannot go past its learned positions.
+     */
+    public static int maxInputLength(ModelConfig config, int configured) {
+        return config.variant() == Variant.BERT ? Math.min(configured, config.maxPositionEmbeddings()) : configured;
+    }
+
+    @Override
+    public void close() throws Exception {
+        batcher.close();
+        session.close();
+    }
+}

@@ -1,0 +1,65 @@
+package dev.tessera.serving;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/** Every {@code tessera.*} configuration key; documented in the README. */
+@ConfigMapping(prefix = "tessera")
+public interface ServingConfig {
+
+    Models models();
+
+    Serving serving();
+
+    /** Per-model overrides, keyed by the model's directory name: {@code tessera.model."sst2".max-input-length}. */
+    Map<String, ModelOverrides> model();
+
+    interface Models {
+        /** Root directory; every sub-directory holding a config.json is served under its directory name. */
+        @WithDefault("checkpoints")
+        String dir();
+
+        /** Model served by the routes without a name (/predict, /embed, /tokenize, /info); default: the first by name. */
+        @WithName("default")
+        Optional<String> defaultModel();
+    }
+
+    interface Serving {
+        /** Token budget of one ORT run: concurrent requests are coalesced up to this many (padded) tokens. */
+        @WithDefault("16384")
+        int maxBatchTokens();
+
+        /** How long the batcher waits for more requests before it runs what it has. */
+        @WithDefault("2ms")
+        Duration maxBatchDelay();
+
+        /** Most inputs one request may carry (413 beyond). */
+        @WithDefault("64")
+        int maxClientBatchSize();
+
+        /** Inputs waiting per model before requests are refused with 429. */
+        @WithDefault("1024")
+        int queueCapacity();
+
+        /** Default max_input_length in tokens; for classic BERT capped by its position embeddings. */
+        @WithDefault("512")
+        int maxInputLength();
+
+        /** A request waiting longer than this for its results gets a 503. */
+        @WithDefault("30s")
+        Duration requestTimeout();
+
+        /** ORT intra-op threads; 0 = number of cores. */
+        @WithDefault("0")
+        int threads();
+    }
+
+    interface ModelOverrides {
+        /** Longer than the training length is fine for MosaicBERT (ALiBi extrapolates). */
+        Optional<Integer> maxInputLength();
+    }
+}
