@@ -1,0 +1,60 @@
+package dev.tessera.onnx;
+
+import ai.onnx.proto.OnnxMl;
+import dev.tessera.model.BertModel;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Exports a {@link BertModel} to ONNX. Dialect {@code portable}: standard opset-17 operators only.
+ *
+ * <p>Inputs {@code input_ids}, {@code attention_mask}, {@code token_type_ids} (int64 [batch, sequence]);
+ * outputs {@code last_hidden_state} [batch, sequence, hidden], {@code sentence_embedding} [batch, hidden]
+ * (mean over the attention mask) and, with a head, {@code logits} ([batch, labels] or
+ * [batch, sequence, vocab] for MLM).
+ */
+public final class OnnxExporter {
+    /** Dialects this exporter writes; the others of DESIGN.md §4 are not implemented yet. */
+    public static final String PORTABLE = "portable";
+
+    private OnnxExporter() {}
+
+    public static OnnxMl.ModelProto portableGraph(BertModel model) {
+        return PortableBertGraph.build(model);
+    }
+
+    public static byte[] exportPortable(BertModel model) {
+        return portableGraph(model).toByteArray();
+    }
+
+    /** Writes the portable export atomically: temp file beside {@code out}, fsync, rename. */
+    public static void write(BertModel model, Path out) throws IOException {
+        OnnxMl.ModelProto proto = portableGraph(model);
+        Path abs = out.toAbsolutePath();
+        Path dir = abs.getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
+        try {
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                OutputStream os = Channels.newOutputStream(ch);
+                proto.writeTo(os);
+                os.flush();
+                ch.force(true);
+            }
+            try {
+                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

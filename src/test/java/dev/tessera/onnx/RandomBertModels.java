@@ -1,0 +1,80 @@
+package dev.tessera.onnx;
+
+import dev.tessera.model.BertModel;
+import dev.tessera.model.Head;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Tensor;
+import dev.tessera.model.Variant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/** Small seeded random models of either variant with any head, for property tests of the export. */
+final class RandomBertModels {
+    private RandomBertModels() {}
+
+    static final int VOCAB = 64, HIDDEN = 24, LAYERS = 2, HEADS = 6, INTER = 40, TYPES = 2, MAX_POS = 32;
+
+    static BertModel create(Variant variant, Head head, int numLabels, long seed) {
+        List<String> labels = new ArrayList<>();
+        for (int i = 0; i < numLabels; i++) labels.add("LABEL_" + i);
+        ModelConfig cfg = new ModelConfig(variant, head, VOCAB, HIDDEN, LAYERS, HEADS, INTER, TYPES, MAX_POS, 1e-12,
+                0, labels, head == Head.REGRESSION ? "regression" : null, "gelu");
+        Random r = new Random(seed);
+        Map<String, Tensor> w = new HashMap<>();
+        String e = "bert.embeddings.";
+        w.put(e + "word_embeddings.weight", rand(r, 0.5f, VOCAB, HIDDEN));
+        w.put(e + "token_type_embeddings.weight", rand(r, 0.5f, TYPES, HIDDEN));
+        if (variant == Variant.BERT) w.put(e + "position_embeddings.weight", rand(r, 0.5f, MAX_POS, HIDDEN));
+        layerNorm(w, r, e + "LayerNorm");
+        for (int i = 0; i < LAYERS; i++) {
+            String p = BertModel.layer(i);
+            if (variant == Variant.MOSAIC_BERT) {
+                linear(w, r, p + "attention.self.Wqkv", 3 * HIDDEN, HIDDEN, true);
+                linear(w, r, p + "mlp.gated_layers", 2 * INTER, HIDDEN, false);
+                linear(w, r, p + "mlp.wo", HIDDEN, INTER, true);
+                layerNorm(w, r, p + "mlp.layernorm");
+            } else {
+                for (String s : List.of("query", "key", "value")) linear(w, r, p + "attention.self." + s, HIDDEN, HIDDEN, true);
+                linear(w, r, p + "intermediate.dense", INTER, HIDDEN, true);
+                linear(w, r, p + "output.dense", HIDDEN, INTER, true);
+                layerNorm(w, r, p + "output.LayerNorm");
+            }
+            linear(w, r, p + "attention.output.dense", HIDDEN, HIDDEN, true);
+            layerNorm(w, r, p + "attention.output.LayerNorm");
+        }
+        switch (head) {
+            case CLASSIFICATION, REGRESSION -> {
+                linear(w, r, "bert.pooler.dense", HIDDEN, HIDDEN, true);
+                linear(w, r, "classifier", numLabels, HIDDEN, true);
+            }
+            case MLM -> {
+                linear(w, r, "cls.predictions.transform.dense", HIDDEN, HIDDEN, true);
+                layerNorm(w, r, "cls.predictions.transform.LayerNorm");
+                w.put("cls.predictions.decoder.bias", rand(r, 0.1f, VOCAB));
+            }
+            case NONE -> { }
+        }
+        return new BertModel(cfg, w);
+    }
+
+    private static void linear(Map<String, Tensor> w, Random r, String p, int out, int in, boolean bias) {
+        w.put(p + ".weight", rand(r, (float) (1 / Math.sqrt(in)), out, in));
+        if (bias) w.put(p + ".bias", rand(r, 0.1f, out));
+    }
+
+    private static void layerNorm(Map<String, Tensor> w, Random r, String p) {
+        Tensor g = rand(r, 0.1f, HIDDEN);
+        for (int i = 0; i < HIDDEN; i++) g.data()[i] += 1f;
+        w.put(p + ".weight", g);
+        w.put(p + ".bias", rand(r, 0.1f, HIDDEN));
+    }
+
+    static Tensor rand(Random r, float std, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        for (int i = 0; i < t.data().length; i++) t.data()[i] = (float) (r.nextGaussian() * std);
+        return t;
+    }
+}
