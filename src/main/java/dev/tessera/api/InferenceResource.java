@@ -5,7 +5,7 @@ import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.InferenceService.LabelScore;
 import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.ServedModel;
-import dev.tessera.tokenize.TextTokenizer;
+import dev.tessera.tokenize.Encoding;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.common.annotation.Blocking;
@@ -78,11 +78,11 @@ public class InferenceResource {
         return timed(model, "tokenize", () -> {
             Inputs.Parsed parsed = Inputs.parse(body, true);
             List<List<Token>> out = new ArrayList<>();
-            for (TextTokenizer.Encoding enc : inference.tokenize(model, parsed.inputs())) {
+            for (Encoding enc : inference.tokenize(model, parsed.inputs())) {
                 List<Token> tokens = new ArrayList<>(enc.ids().length);
                 for (int i = 0; i < enc.ids().length; i++) {
-                    int id = (int) enc.ids()[i];
-                    tokens.add(new Token(id, model.tokenizer().idToToken(id), model.tokenizer().isSpecial(id), (int) enc.typeIds()[i]));
+                    tokens.add(new Token((int) enc.ids()[i], enc.tokens()[i], enc.isSpecial(i), (int) enc.typeIds()[i],
+                            enc.start()[i], enc.end()[i]));
                 }
                 out.add(tokens);
             }
@@ -90,7 +90,8 @@ public class InferenceResource {
         });
     }
 
-    public record Token(int id, String text, boolean special, int type_id) {}
+    /** TEI's token shape, plus the segment: start/stop are character offsets in the token's own text. */
+    public record Token(int id, String text, boolean special, int type_id, int start, int stop) {}
 
     private Object predict(ServedModel model, JsonNode body) {
         return timed(model, "predict", () -> {

@@ -2,6 +2,7 @@ package dev.tessera.serving;
 
 import dev.tessera.api.ApiException;
 import dev.tessera.model.Head;
+import dev.tessera.tokenize.Encoding;
 import dev.tessera.tokenize.TextTokenizer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.ArrayList;
@@ -58,9 +59,9 @@ public class InferenceService {
         return outputs;
     }
 
-    public List<TextTokenizer.Encoding> tokenize(ServedModel model, List<TextInput> inputs) {
+    public List<Encoding> tokenize(ServedModel model, List<TextInput> inputs) {
         checkBatchSize(inputs);
-        List<TextTokenizer.Encoding> out = new ArrayList<>(inputs.size());
+        List<Encoding> out = new ArrayList<>(inputs.size());
         for (TextInput in : inputs) out.add(encode(model.tokenizer(), in));
         return out;
     }
@@ -71,13 +72,13 @@ public class InferenceService {
         List<long[]> types = new ArrayList<>(inputs.size());
         int limit = model.maxInputLength();
         for (int i = 0; i < inputs.size(); i++) {
-            TextTokenizer.Encoding enc = encode(model.tokenizer(), inputs.get(i));
+            Encoding enc = encode(model.tokenizer(), inputs.get(i));
             if (enc.ids().length > limit) {
                 if (!truncate) {
                     throw ApiException.tooLarge("input " + i + " has " + enc.ids().length + " tokens, more than max_input_length "
                             + limit + " of model '" + model.name() + "'; send \"truncate\": true to cut it");
                 }
-                enc = model.tokenizer().truncate(enc, limit);
+                enc = TextTokenizer.truncate(enc, limit);
             }
             ids.add(enc.ids());
             types.add(enc.typeIds());
@@ -112,7 +113,7 @@ public class InferenceService {
         }
     }
 
-    private static TextTokenizer.Encoding encode(TextTokenizer tokenizer, TextInput in) {
+    private static Encoding encode(TextTokenizer tokenizer, TextInput in) {
         return in.isPair() ? tokenizer.encode(in.first(), in.second()) : tokenizer.encode(in.first());
     }
 
