@@ -70,6 +70,9 @@ public final class TorchCheckpointReader {
             }
             return out;
         } catch (ZipException e) {
+            if (startsWithZipMagic(file)) {
+                throw new CheckpointFormatException(src + " is a corrupt or truncated zip: " + e.getMessage());
+            }
             throw new CheckpointFormatException(src + " is not a zip-format torch checkpoint (" + e.getMessage()
                     + "); legacy pre-1.6 torch.save files are not supported: re-save with a newer torch or use safetensors");
         } catch (IOException e) {
@@ -145,6 +148,15 @@ public final class TorchCheckpointReader {
             expect *= size[i];
         }
         return true;
+    }
+
+    private static boolean startsWithZipMagic(Path file) {
+        try (InputStream in = Files.newInputStream(file)) {
+            byte[] b = in.readNBytes(2);
+            return b.length == 2 && b[0] == 'P' && b[1] == 'K';
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static byte[] readEntry(ZipFile zip, ZipEntry e, String src, long max) throws IOException {

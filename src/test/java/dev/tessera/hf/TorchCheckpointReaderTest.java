@@ -149,4 +149,28 @@ class TorchCheckpointReaderTest {
         assertEquals("pytorch_model.bin: storage 7 of tensor 'w' is missing", e.getMessage());
         assertEquals(List.of(), List.of());
     }
+
+    @Test
+    void truncatedBin(@TempDir Path tmp) throws IOException {
+        byte[] whole = Files.readAllBytes(Fixtures.dir("bert-mlm-bin").resolve("pytorch_model.bin"));
+        Path f = tmp.resolve("pytorch_model.bin");
+        Files.write(f, java.util.Arrays.copyOf(whole, whole.length / 2));
+        var e = assertThrows(CheckpointFormatException.class, () -> TorchCheckpointReader.read(f));
+        assertTrue(e.getMessage().startsWith("pytorch_model.bin is a corrupt or truncated zip"), e.getMessage());
+    }
+
+    @Test
+    void shardedBinIndex(@TempDir Path tmp) throws IOException {
+        Path src = Fixtures.dir("bert-mlm-bin");
+        for (String f : List.of("config.json", "vocab.txt")) Files.copy(src.resolve(f), tmp.resolve(f));
+        String shard = "pytorch_model-00001-of-00001.bin";
+        Files.copy(src.resolve("pytorch_model.bin"), tmp.resolve(shard));
+        StringBuilder map = new StringBuilder();
+        for (String k : TorchCheckpointReader.read(tmp.resolve(shard)).keySet()) {
+            map.append(map.isEmpty() ? "" : ",").append('"').append(k).append("\":\"").append(shard).append('"');
+        }
+        Files.writeString(tmp.resolve("pytorch_model.bin.index.json"), "{\"metadata\":{},\"weight_map\":{" + map + "}}");
+        BertModel m = HfCheckpoint.load(tmp);
+        HfCheckpointTest.assertWeightsMatch("bert-mlm-bin", m);
+    }
 }
