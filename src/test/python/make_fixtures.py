@@ -26,6 +26,7 @@ expected.json:
            first = first 4 values. Values are those the loader must produce in float32.
   Floats are written with 8 significant digits.
 """
+import collections
 import json
 import math
 import os
@@ -230,6 +231,37 @@ def encoder(W, cfg, ids, mask, types, mosaic):
     return x * torch.tensor(mask, dtype=torch.float64)[..., None]
 
 
+def cross_check_attention(W, cfg, ids, mask, types, mosaic):
+    """Our attention (fused Wqkv split, head-major, ALiBi + padding bias) must equal torch's own
+    multi_head_attention_forward given the same packed projection and the same additive mask."""
+    D, H = cfg["hidden_size"], cfg["num_attention_heads"]
+    x = torch.randn(len(ids), len(ids[0]), D, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    S = x.shape[1]
+    pos = torch.arange(S, dtype=torch.float64)
+    bias = pad_bias(mask) + alibi_slopes(H)[None, :, None, None] * -(pos[None, :] - pos[:, None]).abs()[None, None]
+    p = "bert.encoder.layer.0."
+    if mosaic:
+        qkv = linear(x, W, p + "attention.self.Wqkv")
+        q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
+        in_w, in_b = W[p + "attention.self.Wqkv.weight"], W[p + "attention.self.Wqkv.bias"]
+    else:
+        names = [p + "attention.self." + n for n in ("query", "key", "value")]
+        q, k, v = (linear(x, W, n) for n in names)
+        in_w, in_b = torch.cat([W[n + ".weight"] for n in names]), torch.cat([W[n + ".bias"] for n in names])
+    ours = linear(attention(q, k, v, H, bias), W, p + "attention.output.dense")
+    xt = x.transpose(0, 1)  # (S, B, D)
+    theirs, _ = torch.nn.functional.multi_head_attention_forward(
+        xt, xt, xt, D, H, in_w, in_b, None, None, False,
+        0.0, W[p + "attention.output.dense.weight"], W[p + "attention.output.dense.bias"], training=False,
+        need_weights=False, attn_mask=bias.expand(len(ids), H, S, S).reshape(len(ids) * H, S, S))
+    assert torch.allclose(ours, theirs.transpose(0, 1), atol=1e-10), "attention disagrees with torch MHA"
+    ln = torch.nn.functional.layer_norm(x, (D,), W["bert.embeddings.LayerNorm.weight"], W["bert.embeddings.LayerNorm.bias"],
+                                        cfg["layer_norm_eps"])
+    assert torch.allclose(ln, layer_norm(x, W["bert.embeddings.LayerNorm.weight"], W["bert.embeddings.LayerNorm.bias"],
+                                         cfg["layer_norm_eps"]), atol=1e-10)
+    assert torch.allclose(gelu(x), torch.nn.functional.gelu(x), atol=1e-12)
+
+
 def heads_forward(W, cfg, x, mask, head):
     if head in ("cls", "reg"):
         pooled = torch.tanh(linear(x[:, 0], W, "bert.pooler.dense"))
@@ -415,6 +447,7 @@ def fixture(name, cfg, mosaic, head, seed, cases, writer, cast=None):
         ids, mask, types = batch(cases[0][1])
         padded = encoder(W64, cfg, ids, mask, types, mosaic)[cases[0][1].index(enc), :len(enc[0])]
         assert torch.allclose(alone[0], padded, atol=1e-12), name
+    cross_check_attention(W64, cfg, *batch(cases[0][1]), mosaic)
     out_cases = []
     for cname, encs in cases:
         ids, mask, types = batch(encs)
@@ -514,7 +547,9 @@ def main():
                       max_position_embeddings=64, architectures=["BertForMaskedLM"])
 
     def write_mlm_bin(d, W):
-        sd = dict(W)
+        # an OrderedDict with _metadata, exactly what module.state_dict() returns
+        sd = collections.OrderedDict(sorted(W.items()))
+        sd._metadata = collections.OrderedDict([("", {"version": 1}), ("bert", {"version": 1})])
         sd["cls.predictions.decoder.weight"] = sd["bert.embeddings.word_embeddings.weight"]
         w = W["cls.predictions.transform.dense.weight"]
         sd["cls.predictions.transform.dense.weight"] = w.t().contiguous().t()

@@ -78,10 +78,16 @@ public final class HfCheckpoint {
             String n = e.getKey();
             if (n.startsWith("model.")) n = n.substring("model.".length());
             if (n.startsWith("embeddings.") || n.startsWith("encoder.") || n.startsWith("pooler.")) n = "bert." + n;
+            // checkpoints converted from TensorFlow (e.g. bert-base-uncased) name LayerNorm parameters gamma/beta
+            if (n.endsWith("LayerNorm.gamma")) n = n.substring(0, n.length() - "gamma".length()) + "weight";
+            if (n.endsWith("LayerNorm.beta")) n = n.substring(0, n.length() - "beta".length()) + "bias";
             if (out.put(n, e.getValue()) != null) {
                 throw new CheckpointFormatException("two stored tensors map to the same name '" + n + "'");
             }
         }
+        // HF BERT's MLM bias is cls.predictions.bias, tied to cls.predictions.decoder.bias; either may be stored
+        Tensor bias = out.remove("cls.predictions.bias");
+        if (bias != null) out.putIfAbsent("cls.predictions.decoder.bias", bias);
         return out;
     }
 

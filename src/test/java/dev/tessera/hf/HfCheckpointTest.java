@@ -227,4 +227,40 @@ class HfCheckpointTest {
         assertTrue(e.getMessage().startsWith("cannot tell the architecture"), e.getMessage());
         assertNull(null);
     }
+
+    /** bert-base-uncased style: LayerNorm gamma/beta and cls.predictions.bias, no bert. prefix issues. */
+    @Test
+    void tensorflowStyleNames(@TempDir Path tmp) throws IOException {
+        Path d = copyFixture("bert-cls-f16", tmp);
+        Map<String, Tensor> w = new TreeMap<>();
+        SafetensorsReader.read(d.resolve("model.safetensors")).forEach((k, v) ->
+                w.put(k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"), v));
+        assertTrue(w.containsKey("bert.embeddings.LayerNorm.gamma"));
+        SafetensorsWriter.write(d.resolve("model.safetensors"), w, Map.of());
+        assertWeightsMatch("bert-cls-f16", HfCheckpoint.load(d));
+
+        Path m = copyFixture("mosaic-mlm-sharded-bf16", tmp);
+        Map<String, Tensor> all = SafetensorsReader.readSharded(m.resolve("model.safetensors.index.json"));
+        all.put("cls.predictions.bias", all.remove("model.cls.predictions.decoder.bias"));
+        all.put("bert.embeddings.position_ids", new Tensor(new int[] {1, 4}, new float[] {0, 1, 2, 3}));
+        Files.delete(m.resolve("model.safetensors.index.json"));
+        SafetensorsWriter.write(m.resolve("model.safetensors"), all, Map.of());
+        BertModel b = HfCheckpoint.load(m);
+        assertFalse(b.has("bert.embeddings.position_ids"));
+        assertWeightsMatch("mosaic-mlm-sharded-bf16", b);
+    }
+
+    @Test
+    void interruptedWriteLeavesTheOldFile(@TempDir Path tmp) throws IOException {
+        Path f = tmp.resolve("config.json");
+        Files.writeString(f, "old");
+        assertThrows(RuntimeException.class, () -> AtomicFiles.write(f, ch -> {
+            ch.write(java.nio.ByteBuffer.wrap("partial".getBytes()));
+            throw new IOException("disk full");
+        }));
+        assertEquals("old", Files.readString(f));
+        try (var files = Files.list(tmp)) {
+            assertEquals(List.of("config.json"), files.map(p -> p.getFileName().toString()).toList());
+        }
+    }
 }
