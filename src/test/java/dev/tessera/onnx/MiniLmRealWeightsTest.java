@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real weights nobody here wrote: all-MiniLM-L6-v2 as PyTorch exported it to ONNX. We import its weights,
- * export them with our own graph and require ONNX Runtime to give the same hidden states and
+ * take them through the Hugging Face bridge (save + load), export them with our own graph and require ONNX Runtime to give the same hidden states and
  * sentence-transformers embeddings as the original graph, on real tokenized sentences.
  */
 class MiniLmRealWeightsTest {
@@ -75,9 +76,15 @@ class MiniLmRealWeightsTest {
         assertEquals("gelu", c.hiddenAct());
     }
 
+    /** ONNX → BertModel → HF checkpoint directory (safetensors) → BertModel → our ONNX, vs the original. */
     @Test
     void ourExportMatchesTheOriginalGraph() throws Exception {
-        BertModel model = OnnxBertImporter.load(onnx);
+        BertModel imported = OnnxBertImporter.load(onnx);
+        Path hfDir = dir.resolve("minilm-hf");
+        HfCheckpoint.save(imported, hfDir);
+        BertModel model = HfCheckpoint.load(hfDir);
+        assertEquals(imported.config().numHeads(), model.config().numHeads());
+        assertEquals(imported.weights().keySet(), model.weights().keySet());
         long[][][] batch = tokenize();
         long[][] ids = batch[0], mask = batch[1], types = batch[2];
         int b = ids.length, s = ids[0].length, h = 384;
@@ -117,7 +124,7 @@ class MiniLmRealWeightsTest {
             }
             minCos = Math.min(minCos, dot / Math.sqrt(na * nb));
         }
-        System.out.printf("MiniLM-L6-v2 %dx%d: max |Δ last_hidden_state| = %.3g, max |Δ sentence_embedding| = %.3g, "
+        System.out.printf("MiniLM-L6-v2 %dx%d: max |Δ last_hidden_state| = %.2e, max |Δ sentence_embedding| = %.2e, "
                 + "min cosine = %.9f%n", b, s, maxHidden, maxEmb, minCos);
         assertTrue(maxHidden <= ABS_TOL, "last_hidden_state differs by " + maxHidden);
         assertTrue(maxEmb <= ABS_TOL, "sentence_embedding differs by " + maxEmb);

@@ -42,15 +42,17 @@ class OnnxExportFixtureTest {
     @TestFactory
     Stream<DynamicTest> everyFixtureAndCase() throws Exception {
         Path root = Path.of(OnnxExportFixtureTest.class.getResource("/fixtures").toURI());
-        return FIXTURES.stream().map(name -> DynamicTest.dynamicTest(name, () -> checkFixture(root.resolve(name))));
+        // with ORT's graph optimizations (fused kernels) and without (every standard op as written)
+        return FIXTURES.stream().flatMap(name -> Stream.of(true, false).map(opt -> DynamicTest.dynamicTest(
+                name + (opt ? "" : " (no graph optimization)"), () -> checkFixture(root.resolve(name), opt))));
     }
 
-    private void checkFixture(Path dir) throws Exception {
+    private void checkFixture(Path dir, boolean optimize) throws Exception {
         BertModel model = HfCheckpoint.load(dir);
         JsonNode expected = JSON.readTree(Files.readAllBytes(dir.resolve("expected.json")));
         boolean zeroPadded = model.config().variant() == dev.tessera.model.Variant.MOSAIC_BERT;
         double worstHidden = 0, worstEmb = 0, worstLogits = 0;
-        try (OrtRunner ort = new OrtRunner(OnnxExporter.exportPortable(model))) {
+        try (OrtRunner ort = new OrtRunner(OnnxExporter.exportPortable(model), optimize)) {
             for (JsonNode c : expected.get("cases")) {
                 long[][] ids = longs(c.get("input_ids")), mask = longs(c.get("attention_mask")),
                         types = longs(c.get("token_type_ids"));
@@ -67,8 +69,8 @@ class OnnxExportFixtureTest {
                 }
             }
         }
-        System.out.printf("fixture %-24s max |Δ| last_hidden_state %.2e, sentence_embedding %.2e, logits %.2e%n",
-                dir.getFileName(), worstHidden, worstEmb, worstLogits);
+        System.out.printf("fixture %-24s %-7s max |Δ| last_hidden_state %.2e, sentence_embedding %.2e, logits %.2e%n",
+                dir.getFileName(), optimize ? "ORT" : "ORT-raw", worstHidden, worstEmb, worstLogits);
     }
 
     /**
