@@ -26,6 +26,7 @@ expected.json:
            first = first 4 values. Values are those the loader must produce in float32.
   Floats are written with 8 significant digits.
 """
+import collections
 import json
 import math
 import os
@@ -514,7 +515,9 @@ def main():
                       max_position_embeddings=64, architectures=["BertForMaskedLM"])
 
     def write_mlm_bin(d, W):
-        sd = dict(W)
+        # an OrderedDict with _metadata, exactly what module.state_dict() returns
+        sd = collections.OrderedDict(sorted(W.items()))
+        sd._metadata = collections.OrderedDict([("", {"version": 1}), ("bert", {"version": 1})])
         sd["cls.predictions.decoder.weight"] = sd["bert.embeddings.word_embeddings.weight"]
         w = W["cls.predictions.transform.dense.weight"]
         sd["cls.predictions.transform.dense.weight"] = w.t().contiguous().t()
