@@ -15,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -56,11 +58,18 @@ public final class OnnxBertImporter {
         Map<String, TensorProto> inits = new HashMap<>();
         for (TensorProto t : g.getInitializerList()) inits.put(t.getName(), t);
 
+        Set<String> matmulWeights = new HashSet<>();
+        for (OnnxMl.NodeProto n : g.getNodeList()) {
+            if ((n.getOpType().equals("MatMul") || n.getOpType().equals("Gemm")) && n.getInputCount() >= 2) {
+                matmulWeights.add(n.getInput(1));
+            }
+        }
         Map<String, Tensor> weights = new TreeMap<>();
-        // 1. tensors that carry their HF name (biases, LayerNorms, embeddings; int64 buffers skipped)
+        // 1. tensors that carry their HF name (biases, LayerNorms, embeddings; int64 buffers skipped).
+        //    MatMul operands are taken in step 2 even when named, since their layout is [in, out].
         for (TensorProto t : g.getInitializerList()) {
             Matcher m = HF_NAME.matcher(t.getName());
-            if (m.matches() && t.getDataType() != TensorProto.DataType.INT64_VALUE) {
+            if (m.matches() && t.getDataType() != TensorProto.DataType.INT64_VALUE && !matmulWeights.contains(t.getName())) {
                 weights.put("bert." + m.group(1), toTensor(t));
             }
         }
