@@ -26,7 +26,16 @@ public final class OnnxExporter {
 
     private OnnxExporter() {}
 
+    /** Protobuf messages (and so ONNX files without external data) cannot exceed 2 GiB. */
+    static final long MAX_PROTO_BYTES = Integer.MAX_VALUE;
+
     public static OnnxMl.ModelProto portableGraph(BertModel model) {
+        long bytes = 0;
+        for (var t : model.weights().values()) bytes += 4L * t.data().length;
+        if (bytes > MAX_PROTO_BYTES - (64L << 20)) {
+            throw new IllegalArgumentException("model weights take " + (bytes >> 20) + " MiB; ONNX files over 2 GiB "
+                    + "need external data, which the portable export does not write yet");
+        }
         return PortableBertGraph.build(model);
     }
 

@@ -188,6 +188,26 @@ class OnnxExporterTest {
         }
     }
 
+    /** A tied decoder shares the word-embedding initializer; an untied one is exported and used. */
+    @Test
+    void tiedDecoderIsStoredOnce() throws Exception {
+        BertModel tied = model(Variant.MOSAIC_BERT, Head.MLM);
+        Map<String, dev.tessera.model.Tensor> w = new HashMap<>(tied.weights());
+        w.put("cls.predictions.decoder.weight",
+                RandomBertModels.rand(new java.util.Random(1), 0.5f, RandomBertModels.VOCAB, RandomBertModels.HIDDEN));
+        BertModel untied = new BertModel(tied.config(), w);
+        OnnxMl.ModelProto pt = OnnxExporter.portableGraph(tied), pu = OnnxExporter.portableGraph(untied);
+        assertFalse(pt.getGraph().getInitializerList().stream().anyMatch(t -> t.getName().equals("cls.predictions.decoder.weight")));
+        assertTrue(pu.getGraph().getInitializerList().stream().anyMatch(t -> t.getName().equals("cls.predictions.decoder.weight")));
+        long[][] ids = {{2, 5, 9, 3}};
+        float[] lt, lu;
+        try (OrtRunner ort = new OrtRunner(pt.toByteArray())) { lt = ort.run(ids, maskOf(ids), new long[1][4]).get("logits").data(); }
+        try (OrtRunner ort = new OrtRunner(pu.toByteArray())) { lu = ort.run(ids, maskOf(ids), new long[1][4]).get("logits").data(); }
+        double diff = 0;
+        for (int i = 0; i < lt.length; i++) diff = Math.max(diff, Math.abs(lt[i] - lu[i]));
+        assertTrue(diff > 0.1, "untied decoder weight must be used, diff " + diff);
+    }
+
     @Test
     void writeIsAtomicAndLoadable(@TempDir Path dir) throws Exception {
         BertModel m = model(Variant.BERT, Head.CLASSIFICATION);

@@ -19,8 +19,14 @@ final class OrtRunner implements AutoCloseable {
     private final OrtSession session;
 
     OrtRunner(byte[] model) throws OrtException {
+        this(model, true);
+    }
+
+    /** {@code optimize=false} runs every node as written (no fusion), as a plain runtime would. */
+    OrtRunner(byte[] model, boolean optimize) throws OrtException {
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
             opts.setIntraOpNumThreads(1);
+            if (!optimize) opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.NO_OPT);
             session = env.createSession(model, opts);
         }
     }
