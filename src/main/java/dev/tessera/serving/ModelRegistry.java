@@ -63,7 +63,7 @@ public class ModelRegistry {
     private void loadAll() {
         Path root = Path.of(config.models().dir());
         try (Stream<Path> dirs = Files.list(root)) {
-            for (Path dir : dirs.filter(d -> Files.isRegularFile(d.resolve("config.json"))).sorted().toList()) {
+            for (Path dir : dirs.filter(ModelRegistry::looksLikeCheckpoint).sorted().toList()) {
                 String name = dir.getFileName().toString();
                 try {
                     long t0 = System.nanoTime();
@@ -81,6 +81,12 @@ public class ModelRegistry {
                 .orElse(models.isEmpty() ? null : models.keySet().iterator().next());
         ready = !models.isEmpty();
         if (!ready) LOG.warnf("no model could be loaded from %s", root.toAbsolutePath());
+    }
+
+    /** A directory with a config or weights is a checkpoint; if it is broken, say why instead of skipping it. */
+    private static boolean looksLikeCheckpoint(Path dir) {
+        return Stream.of("config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+                .anyMatch(f -> Files.isRegularFile(dir.resolve(f)));
     }
 
     private ServedModel load(String name, Path dir) throws IOException, OrtException {
