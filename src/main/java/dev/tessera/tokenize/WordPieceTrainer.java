@@ -27,7 +27,8 @@ import java.util.stream.Stream;
  * others with the {@code ##} continuation prefix ("hug" → h ##u ##g). Then, as in the WordPiece
  * description of the Hugging Face course, the pair with the highest score
  * {@code freq(ab) / (freq(a) · freq(b))} is merged into a new vocabulary entry, again and again, until the
- * vocabulary has the requested size. Pairs seen fewer than {@code minFrequency} times are never merged.
+ * vocabulary has the requested size ({@link Scoring#PAIR_SCORE}; {@link Scoring#FREQUENCY} merges the most
+ * frequent pair instead, as the HF tokenizers library does). Pairs seen fewer than {@code minFrequency} times are never merged.
  * Pair counts are updated incrementally (only the words that contain the merged pair are touched) and a
  * lazy max-heap picks the best pair, so an 8k vocabulary over a ~12M-word corpus takes a few minutes.
  *
@@ -54,8 +55,10 @@ public final class WordPieceTrainer {
      * @param limitAlphabet  keep at most this many distinct characters
      * @param modelMaxLength written to tokenizer_config.json
      */
-    public record Options(int vocabSize, int minFrequency, boolean lowercase, int limitAlphabet, int modelMaxLength) {
+    public record Options(int vocabSize, int minFrequency, boolean lowercase, int limitAlphabet, int modelMaxLength,
+                          Scoring scoring) {
         public Options {
+            java.util.Objects.requireNonNull(scoring, "scoring");
             if (vocabSize < 1) throw new IllegalArgumentException("vocab size must be positive, got " + vocabSize);
             if (minFrequency < 1) throw new IllegalArgumentException("min frequency must be >= 1, got " + minFrequency);
             if (limitAlphabet < 1) throw new IllegalArgumentException("alphabet limit must be >= 1, got " + limitAlphabet);
@@ -63,14 +66,31 @@ public final class WordPieceTrainer {
         }
 
         public static Options of(int vocabSize) {
-            return new Options(vocabSize, 2, true, 1000, 512);
+            return new Options(vocabSize, 2, true, 1000, 512, Scoring.PAIR_SCORE);
         }
 
-        public Options withLowercase(boolean lc) { return new Options(vocabSize, minFrequency, lc, limitAlphabet, modelMaxLength); }
-        public Options withMinFrequency(int mf) { return new Options(vocabSize, mf, lowercase, limitAlphabet, modelMaxLength); }
+        public Options withLowercase(boolean lc) { return new Options(vocabSize, minFrequency, lc, limitAlphabet, modelMaxLength, scoring); }
+        public Options withMinFrequency(int mf) { return new Options(vocabSize, mf, lowercase, limitAlphabet, modelMaxLength, scoring); }
+        public Options withScoring(Scoring sc) { return new Options(vocabSize, minFrequency, lowercase, limitAlphabet, modelMaxLength, sc); }
 
         /** The size actually produced: {@code vocabSize} rounded up to a multiple of 64. */
         public int roundedVocabSize() { return roundUp64(vocabSize); }
+    }
+
+    /** How the next pair to merge is chosen. */
+    public enum Scoring {
+        /**
+         * {@code freq(ab) / (freq(a)·freq(b))}, the WordPiece score of the Hugging Face course. It prefers
+         * pairs whose parts rarely occur apart, so on a large corpus it spends the vocabulary on rare
+         * words first (frequent words like "the" may stay split); raise {@code minFrequency} to counter it.
+         */
+        PAIR_SCORE,
+        /**
+         * {@code freq(ab)}: the most frequent pair, which is what the Hugging Face {@code tokenizers}
+         * library's WordPieceTrainer actually does (BPE-style merges, then a WordPiece model). Frequent
+         * words become single tokens first.
+         */
+        FREQUENCY
     }
 
     private final Options options;
@@ -369,6 +389,7 @@ public final class WordPieceTrainer {
         }
 
         private double score(long key, Pair p) {
+            if (options.scoring() == Scoring.FREQUENCY) return p.freq;
             int a = (int) (key >>> 32), b = (int) key;
             return (double) p.freq / ((double) symbolFreq[a] * (double) symbolFreq[b]);
         }
