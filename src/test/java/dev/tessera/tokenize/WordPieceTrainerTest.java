@@ -78,6 +78,21 @@ class WordPieceTrainerTest {
     }
 
     @Test
+    void frequencyScoringMergesTheMostFrequentPair() {
+        // Words: "the" ×3, "then" ×1. Alphabet e h n t (ids 5..8), ##e ##h ##n ##t (9..12).
+        // Pair counts: t ##h = 4, ##h ##e = 4, ##e ##n = 1. The tie between the first two goes to the smaller
+        // (id a, id b): (t=8, ##h=10) < (##h=10, ##e=9) → "th"; then th ##e = 4 → "the"; then the ##n = 1 → "then".
+        List<String> vocab = WordPieceTrainer.train(Stream.of("the the", "then the"),
+                WordPieceTrainer.Options.of(64).withMinFrequency(1).withScoring(WordPieceTrainer.Scoring.FREQUENCY));
+        assertEquals(List.of("e", "h", "n", "t", "##e", "##h", "##n", "##t", "th", "the", "then", "[unused0]"), vocab.subList(5, 17));
+        assertEquals("[unused47]", vocab.get(63));
+        // With min frequency 2 the last merge (count 1) is not made.
+        List<String> vocab2 = WordPieceTrainer.train(Stream.of("the the", "then the"),
+                WordPieceTrainer.Options.of(64).withScoring(WordPieceTrainer.Scoring.FREQUENCY));
+        assertEquals("[unused0]", vocab2.get(15));
+    }
+
+    @Test
     void casedOptionKeepsCase() {
         List<String> vocab = WordPieceTrainer.train(Stream.of("Paris paris Paris paris"),
                 WordPieceTrainer.Options.of(64).withLowercase(false));
