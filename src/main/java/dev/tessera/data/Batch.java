@@ -1,0 +1,75 @@
+package dev.tessera.data;
+
+import java.util.Arrays;
+
+/**
+ * An unpadded batch: the sequences are concatenated (MosaicBERT's "unpadding"). Sequence {@code s} is
+ * tokens {@code [cuSeqlens[s], cuSeqlens[s+1])}; {@code cuSeqlens} has {@code numSequences()+1} entries
+ * starting at 0. Exactly one of the label arrays is usually set:
+ *
+ * @param inputIds     token ids, all sequences concatenated
+ * @param tokenTypeIds segment ids (0 for the first text, 1 for the second of a pair), same length
+ * @param cuSeqlens    cumulative sequence lengths
+ * @param maxSeqlen    the longest sequence of the batch
+ * @param mlmLabels    per token: the original id at masked positions, {@link #IGNORE} elsewhere (or null)
+ * @param classLabels  per sequence: the class index (or null)
+ * @param targets      per sequence: the regression target (or null)
+ */
+public record Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int maxSeqlen,
+                    int[] mlmLabels, int[] classLabels, float[] targets) {
+
+    /** Label value of tokens that carry no MLM loss (PyTorch's ignore_index). */
+    public static final int IGNORE = -100;
+
+    public Batch {
+        if (inputIds.length != tokenTypeIds.length) throw new IllegalArgumentException("ids and type ids differ in length");
+        if (cuSeqlens.length < 1 || cuSeqlens[0] != 0 || cuSeqlens[cuSeqlens.length - 1] != inputIds.length) {
+            throw new IllegalArgumentException("cu_seqlens must run from 0 to the token count");
+        }
+        if (mlmLabels != null && mlmLabels.length != inputIds.length) throw new IllegalArgumentException("mlm labels length");
+        int n = cuSeqlens.length - 1;
+        if (classLabels != null && classLabels.length != n) throw new IllegalArgumentException("class labels length");
+        if (targets != null && targets.length != n) throw new IllegalArgumentException("targets length");
+    }
+
+    public int numSequences() { return cuSeqlens.length - 1; }
+
+    public int numTokens() { return inputIds.length; }
+
+    /** Ids of sequence {@code s}. */
+    public int[] sequence(int s) {
+        return Arrays.copyOfRange(inputIds, cuSeqlens[s], cuSeqlens[s + 1]);
+    }
+
+    /** Number of tokens with an MLM label (0 without labels). */
+    public int numMasked() {
+        if (mlmLabels == null) return 0;
+        int n = 0;
+        for (int l : mlmLabels) if (l != IGNORE) n++;
+        return n;
+    }
+
+    public Batch withMlm(int[] newInputIds, int[] labels) {
+        return new Batch(newInputIds, tokenTypeIds, cuSeqlens, maxSeqlen, labels, classLabels, targets);
+    }
+
+    /**
+     * The same batch padded to {@code [numSequences, maxSeqlen]} (row-major) for engines that need a
+     * rectangle (e.g. ONNX Runtime): ids padded with {@code padId}, and the attention mask (1 = token).
+     */
+    public Padded padded(int padId) {
+        int n = numSequences(), l = maxSeqlen;
+        int[] ids = new int[n * l], types = new int[n * l], mask = new int[n * l];
+        Arrays.fill(ids, padId);
+        for (int s = 0; s < n; s++) {
+            int len = cuSeqlens[s + 1] - cuSeqlens[s];
+            System.arraycopy(inputIds, cuSeqlens[s], ids, s * l, len);
+            System.arraycopy(tokenTypeIds, cuSeqlens[s], types, s * l, len);
+            Arrays.fill(mask, s * l, s * l + len, 1);
+        }
+        return new Padded(n, l, ids, types, mask);
+    }
+
+    /** A padded view; arrays are {@code rows × cols}, row-major. */
+    public record Padded(int rows, int cols, int[] inputIds, int[] tokenTypeIds, int[] attentionMask) {}
+}

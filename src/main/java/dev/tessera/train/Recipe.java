@@ -1,0 +1,294 @@
+package dev.tessera.train;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.tessera.data.Columns;
+import dev.tessera.glue.GlueTask;
+import dev.tessera.model.Head;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Variant;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+
+/**
+ * A training recipe, read from YAML (see train/recipes/). Keys are snake_case; an unknown key is an
+ * error that names it. Absent values take the MosaicBERT defaults (pretraining) or the GLUE task's
+ * reference values (finetuning), see {@link #resolved()}; {@link #load} resolves and validates, so a
+ * recipe it returns is complete and in range.
+ *
+ * @param kind     pretrain or finetune
+ * @param seed     seed of everything random (data order, masking, initialisation, dropout)
+ */
+public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer optimizer, Schedule schedule,
+                     Batching batch, Training training) {
+
+    public enum Kind { PRETRAIN, FINETUNE }
+
+    /**
+     * Architecture. {@code vocab} is the embedding rows (a multiple of 64 is fastest); {@code maxSeqLen}
+     * the sequence limit (pretraining chunks; finetuning truncation; learned positions for BERT).
+     * {@code initFrom}: checkpoint directory (HF layout) to start from; required for finetuning, where
+     * the architecture comes from the checkpoint's config.json and only max_seq_len and dropout here apply.
+     */
+    public record Model(String variant, Integer hidden, Integer layers, Integer heads, Integer intermediate,
+                        Integer vocab, Integer maxSeqLen, Integer typeVocab, Double dropout, Double attentionDropout,
+                        String initFrom) {}
+
+    /**
+     * Data. Pretraining: {@code train}/{@code eval} corpus files in {@code format} (lines, paragraphs,
+     * jsonl with {@code textField}), tokenized once into {@code shardDir}. Finetuning: {@code train}/
+     * {@code eval} labelled files (tsv, csv, jsonl), {@code task} a GLUE task name or "custom";
+     * {@code columns}, {@code labels} and {@code regression} override the task's. {@code tokenizer}: a
+     * directory with tokenizer.json (defaults to {@code model.initFrom}).
+     */
+    public record Data(List<String> train, List<String> eval, String format, String textField, String task,
+                       ColumnNames columns, List<String> labels, Boolean regression, String tokenizer,
+                       String shardDir, Integer docsPerShard) {}
+
+    public record ColumnNames(String text, String textB, String label) {
+        public Columns toColumns() { return new Columns(text, textB, label); }
+    }
+
+    /** Decoupled AdamW (MosaicBERT: β 0.9/0.98, ε 1e-6, wd 1e-5, peak lr 5e-4). */
+    public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay) {
+        public double beta1() { return betas.get(0); }
+        public double beta2() { return betas.get(1); }
+    }
+
+    /** Linear warmup over {@code warmupFraction} of the steps, linear decay to {@code finalLrFraction}·lr. */
+    public record Schedule(Double warmupFraction, Double finalLrFraction) {}
+
+    /**
+     * {@code globalBatch} sequences per optimizer step, accumulated over microbatches of at most
+     * {@code microbatchTokens} tokens (unpadded).
+     */
+    public record Batching(Integer globalBatch, Integer microbatchTokens) {}
+
+    /**
+     * Duration (either {@code maxSteps} or {@code epochs}), intervals in optimizer steps, MLM mask rate,
+     * precision (fp32, or bf16 on GPU), output directory.
+     */
+    public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
+                           Integer logInterval, Double maskRate, String precision, String outputDir) {}
+
+    private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
+            .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
+            .build()
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+
+    /** Reads, resolves defaults and validates the recipe at {@code path}. */
+    public static Recipe load(Path path) {
+        String text;
+        try {
+            text = Files.readString(path);
+        } catch (IOException e) {
+            throw new RecipeException(path.toString(), List.of("cannot read: " + e.getMessage()));
+        }
+        return parse(text, path.toString());
+    }
+
+    /** As {@link #load}, from YAML text; {@code source} names it in errors. */
+    public static Recipe parse(String yaml, String source) {
+        Recipe raw;
+        try {
+            raw = YAML.readValue(yaml, Recipe.class);
+        } catch (UnrecognizedPropertyException e) {
+            throw new RecipeException(source, List.of("unknown key '" + e.getPropertyName() + "' at " + path(e)
+                    + " (known keys there: " + e.getKnownPropertyIds() + ")"));
+        } catch (MismatchedInputException e) {
+            throw new RecipeException(source, List.of("bad value at " + path(e) + ": " + e.getOriginalMessage()));
+        } catch (IOException e) {
+            throw new RecipeException(source, List.of("not valid YAML: " + e.getMessage().lines().findFirst().orElse("")));
+        }
+        if (raw == null) throw new RecipeException(source, List.of("the recipe is empty"));
+        Recipe r = raw.resolved(source);
+        r.validate(source);
+        return r;
+    }
+
+    private static String path(MismatchedInputException e) {
+        StringBuilder sb = new StringBuilder();
+        for (var ref : e.getPath()) {
+            if (ref.getFieldName() != null) sb.append(sb.isEmpty() ? "" : ".").append(ref.getFieldName());
+            else sb.append('[').append(ref.getIndex()).append(']');
+        }
+        return sb.isEmpty() ? "top level" : sb.toString();
+    }
+
+    /** The GLUE task named by {@code data.task}, if it names one ("custom" or absent: none). */
+    public java.util.Optional<GlueTask> glueTask() {
+        if (data == null || data.task() == null || data.task().equalsIgnoreCase("custom")) return java.util.Optional.empty();
+        return java.util.Optional.of(GlueTask.byName(data.task()));
+    }
+
+    /** Fills absent values with the defaults; {@code kind} must be set. */
+    Recipe resolved(String source) {
+        if (kind == null) throw new RecipeException(source, List.of("'kind' is required (pretrain or finetune)"));
+        boolean pre = kind == Kind.PRETRAIN;
+        GlueTask task;
+        try {
+            task = glueTask().orElse(null);
+        } catch (IllegalArgumentException e) {
+            throw new RecipeException(source, List.of("data.task: " + e.getMessage()));
+        }
+        Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null) : model;
+        m = new Model(or(m.variant(), "mosaic_bert"), or(m.hidden(), 768), or(m.layers(), 12), or(m.heads(), 12),
+                or(m.intermediate(), 3072), or(m.vocab(), 30528), or(m.maxSeqLen(), pre ? 128 : GlueTask.MAX_LENGTH),
+                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom());
+        Data d = data == null ? new Data(null, null, null, null, null, null, null, null, null, null, null) : data;
+        ColumnNames cols = d.columns();
+        if (cols == null && task != null) cols = new ColumnNames(task.columns().text(), task.columns().textB(), task.columns().label());
+        List<String> labels = d.labels();
+        Boolean regression = d.regression();
+        if (task != null) {
+            if (regression == null) regression = task.isRegression();
+            if (labels == null && !task.isRegression()) labels = task.labelSet().labels();
+        }
+        d = new Data(or(d.train(), List.of()), or(d.eval(), List.of()), or(d.format(), pre ? "lines" : null),
+                or(d.textField(), "text"), d.task(), cols, labels, or(regression, false),
+                or(d.tokenizer(), m.initFrom()), d.shardDir(), or(d.docsPerShard(), 100_000));
+        Optimizer o = optimizer == null ? new Optimizer(null, null, null, null) : optimizer;
+        o = new Optimizer(or(o.lr(), task != null ? task.learningRate() : 5e-4), or(o.betas(), List.of(0.9, 0.98)),
+                or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5));
+        Schedule s = schedule == null ? new Schedule(null, null) : schedule;
+        s = new Schedule(or(s.warmupFraction(), 0.06), or(s.finalLrFraction(), pre ? 0.02 : 0.0));
+        Batching b = batch == null ? new Batching(null, null) : batch;
+        int gb = or(b.globalBatch(), task != null ? task.batchSize() : pre ? 4096 : 32);
+        b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()));
+        Training t = training == null ? new Training(null, null, null, null, null, null, null, null) : training;
+        Integer epochs = t.epochs();
+        Long maxSteps = t.maxSteps();
+        if (maxSteps == null && epochs == null) {
+            if (task != null) epochs = task.epochs();
+            else if (pre) maxSteps = 70_000L;
+        }
+        t = new Training(maxSteps, epochs, or(t.evalInterval(), 1000), or(t.checkpointInterval(), 1000),
+                or(t.logInterval(), 10), or(t.maskRate(), pre ? 0.30 : 0.0), or(t.precision(), "fp32"),
+                or(t.outputDir(), "checkpoints/run"));
+        return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
+    }
+
+    /** Checks every range; throws one {@link RecipeException} listing all problems. */
+    void validate(String source) {
+        List<String> p = new ArrayList<>();
+        boolean pre = kind == Kind.PRETRAIN;
+        String v = model.variant().toLowerCase(Locale.ROOT);
+        if (!v.equals("mosaic_bert") && !v.equals("bert")) p.add("model.variant must be mosaic_bert or bert, got '" + model.variant() + "'");
+        positive(p, "model.hidden", model.hidden());
+        positive(p, "model.layers", model.layers());
+        positive(p, "model.heads", model.heads());
+        positive(p, "model.intermediate", model.intermediate());
+        positive(p, "model.vocab", model.vocab());
+        positive(p, "model.type_vocab", model.typeVocab());
+        if (model.maxSeqLen() < 8) p.add("model.max_seq_len must be >= 8, got " + model.maxSeqLen());
+        if (model.hidden() > 0 && model.heads() > 0 && model.hidden() % model.heads() != 0) {
+            p.add("model.hidden (" + model.hidden() + ") must be a multiple of model.heads (" + model.heads() + ")");
+        }
+        fraction(p, "model.dropout", model.dropout(), false);
+        fraction(p, "model.attention_dropout", model.attentionDropout(), false);
+        if (!pre && model.initFrom() == null) p.add("model.init_from is required for finetuning (a checkpoint directory)");
+
+        if (data.train().isEmpty()) p.add("data.train: at least one training file is required");
+        if (pre) {
+            if (!List.of("lines", "paragraphs", "jsonl").contains(data.format().toLowerCase(Locale.ROOT))) {
+                p.add("data.format must be lines, paragraphs or jsonl for pretraining, got '" + data.format() + "'");
+            }
+            if (data.shardDir() == null) p.add("data.shard_dir is required for pretraining (where token shards are cached)");
+        } else {
+            if (data.format() != null && !List.of("tsv", "csv", "jsonl").contains(data.format().toLowerCase(Locale.ROOT))) {
+                p.add("data.format must be tsv, csv or jsonl for finetuning, got '" + data.format() + "'");
+            }
+            if (data.columns() == null || data.columns().text() == null || data.columns().label() == null) {
+                p.add("data.columns.text and data.columns.label are required (or name a GLUE task in data.task)");
+            }
+            if (!data.regression() && data.labels() != null && data.labels().size() < 2) {
+                p.add("data.labels needs at least 2 labels, got " + data.labels());
+            }
+        }
+        if (data.tokenizer() == null) p.add("data.tokenizer is required (a directory with tokenizer.json)");
+        positive(p, "data.docs_per_shard", data.docsPerShard());
+
+        if (!(optimizer.lr() > 0) || !Double.isFinite(optimizer.lr())) p.add("optimizer.lr must be > 0, got " + optimizer.lr());
+        if (optimizer.betas().size() != 2) p.add("optimizer.betas must have 2 values, got " + optimizer.betas());
+        else for (int i = 0; i < 2; i++) fraction(p, "optimizer.betas[" + i + "]", optimizer.betas().get(i), true);
+        if (!(optimizer.eps() > 0)) p.add("optimizer.eps must be > 0, got " + optimizer.eps());
+        if (!(optimizer.weightDecay() >= 0)) p.add("optimizer.weight_decay must be >= 0, got " + optimizer.weightDecay());
+
+        fraction(p, "schedule.warmup_fraction", schedule.warmupFraction(), false);
+        fraction(p, "schedule.final_lr_fraction", schedule.finalLrFraction(), false);
+
+        positive(p, "batch.global_batch", batch.globalBatch());
+        if (batch.microbatchTokens() < model.maxSeqLen()) {
+            p.add("batch.microbatch_tokens (" + batch.microbatchTokens() + ") must be >= model.max_seq_len (" + model.maxSeqLen() + ")");
+        }
+
+        if (training.maxSteps() == null && training.epochs() == null) p.add("training.max_steps or training.epochs is required");
+        if (training.maxSteps() != null && training.epochs() != null) p.add("give training.max_steps or training.epochs, not both");
+        if (training.maxSteps() != null && training.maxSteps() < 1) p.add("training.max_steps must be >= 1, got " + training.maxSteps());
+        if (training.epochs() != null && training.epochs() < 1) p.add("training.epochs must be >= 1, got " + training.epochs());
+        positive(p, "training.eval_interval", training.evalInterval());
+        positive(p, "training.checkpoint_interval", training.checkpointInterval());
+        positive(p, "training.log_interval", training.logInterval());
+        double mr = training.maskRate();
+        if (!(mr >= 0 && mr < 1)) p.add("training.mask_rate must be in [0, 1), got " + mr);
+        if (pre && mr == 0) p.add("training.mask_rate must be > 0 for pretraining");
+        if (!List.of("fp32", "bf16").contains(training.precision().toLowerCase(Locale.ROOT))) {
+            p.add("training.precision must be fp32 or bf16, got '" + training.precision() + "'");
+        }
+        if (!p.isEmpty()) throw new RecipeException(source, p);
+    }
+
+    /** The model's architecture for {@link ModelConfig}: MLM head for pretraining, classifier for finetuning. */
+    public ModelConfig modelConfig() {
+        Variant variant = model.variant().equalsIgnoreCase("bert") ? Variant.BERT : Variant.MOSAIC_BERT;
+        Head head;
+        List<String> labels;
+        String problem;
+        if (kind == Kind.PRETRAIN) {
+            head = Head.MLM;
+            labels = List.of();
+            problem = null;
+        } else if (data.regression()) {
+            head = Head.REGRESSION;
+            labels = List.of("LABEL_0");
+            problem = "regression";
+        } else {
+            head = Head.CLASSIFICATION;
+            labels = Objects.requireNonNullElse(data.labels(), List.of());
+            problem = "single_label_classification";
+        }
+        int positions = variant == Variant.BERT ? Math.max(512, model.maxSeqLen()) : model.maxSeqLen();
+        return new ModelConfig(variant, head, model.vocab(), model.hidden(), model.layers(), model.heads(),
+                model.intermediate(), model.typeVocab(), positions, 1e-12, 0, labels, problem, "gelu");
+    }
+
+    /** The learning-rate schedule over {@code totalSteps} optimizer steps. */
+    public LrSchedule lrSchedule(long totalSteps) {
+        return new LrSchedule(optimizer.lr(), schedule.warmupFraction(), schedule.finalLrFraction(), totalSteps);
+    }
+
+    private static void positive(List<String> p, String name, Integer v) {
+        if (v == null || v < 1) p.add(name + " must be > 0, got " + v);
+    }
+
+    private static void fraction(List<String> p, String name, Double v, boolean openAtOne) {
+        if (v == null || !(v >= 0 && (openAtOne ? v < 1 : v <= 1))) {
+            p.add(name + " must be in [0, 1" + (openAtOne ? ")" : "]") + ", got " + v);
+        }
+    }
+
+    private static <T> T or(T v, T dflt) { return v != null ? v : dflt; }
+}

@@ -1,0 +1,109 @@
+package dev.tessera.train;
+
+import dev.tessera.glue.GlueTask;
+import dev.tessera.model.Head;
+import dev.tessera.model.Variant;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class RecipeTest {
+
+    static final Path RECIPES = Path.of("train/recipes");
+
+    @Test
+    void everyShippedRecipeLoads() throws IOException {
+        try (Stream<Path> files = Files.list(RECIPES)) {
+            List<Path> yamls = files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
+            assertEquals(12, yamls.size());
+            for (Path p : yamls) assertNotNull(Recipe.load(p), p.toString());
+        }
+    }
+
+    @Test
+    void mosaicBertBaseMirrorsTheReference() {
+        Recipe r = Recipe.load(RECIPES.resolve("mosaicbert-base.yaml"));
+        assertEquals(Recipe.Kind.PRETRAIN, r.kind());
+        assertEquals(128, r.model().maxSeqLen());
+        assertEquals(30528, r.model().vocab());
+        assertEquals(0, r.model().vocab() % 64);
+        assertEquals(4096, r.batch().globalBatch());
+        assertEquals(70_000L, r.training().maxSteps());     // 286,720,000 samples / 4096
+        assertEquals(0.30, r.training().maskRate());
+        assertEquals(5e-4, r.optimizer().lr());
+        assertEquals(0.9, r.optimizer().beta1());
+        assertEquals(0.98, r.optimizer().beta2());
+        assertEquals(1e-6, r.optimizer().eps());
+        assertEquals(1e-5, r.optimizer().weightDecay());
+        assertEquals(0.06, r.schedule().warmupFraction());
+        assertEquals(0.02, r.schedule().finalLrFraction());
+        assertEquals("bf16", r.training().precision());
+        var cfg = r.modelConfig();
+        assertEquals(Variant.MOSAIC_BERT, cfg.variant());
+        assertEquals(Head.MLM, cfg.head());
+        assertEquals(64, cfg.headDim());
+        assertEquals(4200, r.lrSchedule(70_000).warmupSteps());
+    }
+
+    @Test
+    void glueRecipesTakeTheTaskDefaults() {
+        Recipe rte = Recipe.load(RECIPES.resolve("glue-rte.yaml"));
+        assertEquals(GlueTask.RTE, rte.glueTask().orElseThrow());
+        assertEquals(1e-5, rte.optimizer().lr());
+        assertEquals(3, rte.training().epochs());
+        assertEquals(16, rte.batch().globalBatch());
+        assertEquals(256, rte.model().maxSeqLen());
+        assertEquals(0.0, rte.schedule().finalLrFraction());
+        assertEquals("checkpoints/glue-mnli/final", rte.model().initFrom());
+        assertEquals(List.of("0", "1"), rte.data().labels());
+        Recipe stsb = Recipe.load(RECIPES.resolve("glue-stsb.yaml"));
+        assertTrue(stsb.data().regression());
+        assertEquals(Head.REGRESSION, stsb.modelConfig().head());
+    }
+
+    @Test
+    void unknownKeyIsNamed() {
+        RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: pretrain
+                optimizer:
+                  lr: 1.0e-3
+                  momentum: 0.9
+                """, "inline"));
+        assertTrue(e.getMessage().contains("unknown key 'momentum'") && e.getMessage().contains("optimizer"), e.getMessage());
+    }
+
+    @Test
+    void outOfRangeValuesAreAllListed() {
+        RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: pretrain
+                model: {hidden: 100, heads: 3}
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                optimizer: {lr: -1}
+                schedule: {warmup_fraction: 1.5}
+                batch: {global_batch: 0}
+                training: {max_steps: 10, mask_rate: 1.0}
+                """, "inline"));
+        String m = e.getMessage();
+        for (String expected : List.of("optimizer.lr must be > 0", "schedule.warmup_fraction must be in [0, 1]",
+                "batch.global_batch must be > 0", "training.mask_rate must be in [0, 1)", "must be a multiple of model.heads")) {
+            assertTrue(m.contains(expected), "missing '" + expected + "' in: " + m);
+        }
+        assertEquals(5, e.problems().size());
+    }
+
+    @Test
+    void missingKindAndBadTypesAreClear() {
+        RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse("seed: 3\n", "inline"));
+        assertTrue(e.getMessage().contains("'kind' is required"), e.getMessage());
+        RecipeException t = assertThrows(RecipeException.class, () -> Recipe.parse("kind: pretrain\nbatch: {global_batch: lots}\n", "inline"));
+        assertTrue(t.getMessage().contains("batch.global_batch"), t.getMessage());
+        RecipeException f = assertThrows(RecipeException.class, () -> Recipe.parse("kind: finetune\ndata: {train: [x.jsonl]}\n", "inline"));
+        assertTrue(f.getMessage().contains("model.init_from is required"), f.getMessage());
+    }
+}
