@@ -78,7 +78,7 @@ static int get_ops(int backend, const tsr_backend_ops** out) {
 }
 
 int tsr_backend_available(int backend) {
-    const tsr_backend_ops* ops;
+    const tsr_backend_ops* ops = NULL;
     return get_ops(backend, &ops);
 }
 
@@ -225,7 +225,7 @@ int tsr_model_create(const tsr_config* config, int backend, tsr_model** out) {
     *out = NULL;
     int st = validate_config(config);
     if (st) return st;
-    const tsr_backend_ops* ops;
+    const tsr_backend_ops* ops = NULL;
     if ((st = get_ops(backend, &ops))) return st;
     tsr_model* m = calloc(1, sizeof *m);
     if (!m) return tsr_set_error(TSR_ERR_OOM, "tsr_model_create: out of memory");
@@ -335,6 +335,7 @@ int tsr_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, const floa
             return tsr_set_error(TSR_ERR_NONFINITE, "tsr_buffer_write: non-finite value %g at element %lld (tensor %s); nothing written",
                                  (double)src[i], (long long)(off + i), name);
         }
+    if (which == TSR_BUF_PARAMS) m->can_backward = 0; /* saved activations are stale */
     return n ? m->ops->buffer_write(m, which, off, n, src) : TSR_OK;
 }
 
@@ -456,12 +457,16 @@ int tsr_logits_count(const tsr_model* m, const tsr_batch* b, int64_t* count) {
 int tsr_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits, uint64_t seed, uint64_t step, int training) {
     CHECK_MODEL(m);
     tsr_batch nb;
+    m->can_backward = 0;
     int st = validate_batch(m, b, &nb, NULL);
     if (st) return st;
     float l = 0;
     st = m->ops->forward(m, &nb, &l, logits, seed, step, training);
     if (loss) *loss = l;
     if (st) return st;
+    int h = m->cfg.head;
+    m->can_backward = training && ((h == TSR_HEAD_MLM && b->mlm_labels) || (h == TSR_HEAD_CLASSIFICATION && b->class_labels) ||
+                                   (h == TSR_HEAD_REGRESSION && b->targets));
     if (!isfinite(l)) return tsr_set_error(TSR_ERR_NONFINITE, "tsr_forward: loss is %g (check the parameters with tsr_check_finite)", (double)l);
     return TSR_OK;
 }
@@ -469,6 +474,10 @@ int tsr_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits, ui
 int tsr_backward(tsr_model* m, float loss_scale) {
     CHECK_MODEL(m);
     if (!isfinite(loss_scale)) return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_backward: loss_scale is not finite");
+    if (!m->can_backward)
+        return tsr_set_error(TSR_ERR_STATE, "tsr_backward: needs a preceding successful tsr_forward with training=1 and labels "
+                                            "(no parameter write or optimizer step in between, one backward per forward)");
+    m->can_backward = 0;
     return m->ops->backward(m, loss_scale);
 }
 
@@ -506,6 +515,7 @@ int tsr_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2,
     int64_t bad;
     if (m->ops->check_finite(m, TSR_BUF_GRADS, &bad))
         return tsr_set_error(TSR_ERR_NONFINITE, "tsr_adamw_step: non-finite gradient at element %lld; parameters not updated", (long long)bad);
+    m->can_backward = 0;
     return m->ops->adamw(m, lr, initial_lr, b1, b2, eps, wd, step);
 }
 
@@ -514,7 +524,7 @@ int tsr_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2,
 /* ---------------------------------------------------------------------------------------- */
 
 #define OPS_OR_FAIL(backend) \
-    const tsr_backend_ops* ops; \
+    const tsr_backend_ops* ops = NULL; \
     do { int st_ = get_ops(backend, &ops); if (st_) return st_; } while (0)
 #define NONNULL(...) do { const void* ps_[] = {__VA_ARGS__}; \
     for (size_t i_ = 0; i_ < sizeof ps_ / sizeof ps_[0]; i_++) \
