@@ -15,6 +15,9 @@ if [ ! -x "$BUILD/bench_train" ]; then
   cmake --build "$BUILD" --parallel >/dev/null
 fi
 CFG="4 256 4 1024 128 16 $STEPS $THREADS $VARIANT"
+# both sides use libgomp: sleep rather than spin at barriers (what Tessera's Java loader sets too);
+# on a machine shared with other work spinning is 2-5x slower. Override by exporting OMP_WAIT_POLICY.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 echo "config: layers hidden heads intermediate seq batch steps threads variant = $CFG" >&2
 ours=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench_train" $CFG)
 peer=$(OMP_NUM_THREADS=$THREADS /usr/bin/python3 bench/train_cpu_torch.py $CFG)

@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,6 +95,35 @@ const char* tsr_sgemm_isa(void) {
     return g_kern.isa;
 }
 
+/* Per-thread scratch, grown on demand and freed when the thread exits (pthread key destructor):
+ * no allocation (and no page faults) per call in the steady state. */
+typedef struct { float* p; size_t n; } thread_ws;
+static pthread_key_t g_ws_key;
+static pthread_once_t g_ws_once = PTHREAD_ONCE_INIT;
+static void ws_destroy(void* v) {
+    thread_ws* w = v;
+    free(w->p);
+    free(w);
+}
+static void ws_key_init(void) { pthread_key_create(&g_ws_key, ws_destroy); }
+
+float* tsr_thread_workspace(size_t floats) {
+    pthread_once(&g_ws_once, ws_key_init);
+    thread_ws* w = pthread_getspecific(g_ws_key);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w) return NULL;
+        pthread_setspecific(g_ws_key, w);
+    }
+    if (w->n < floats) {
+        free(w->p);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        w->p = aligned_alloc(64, bytes);
+        w->n = w->p ? floats : 0;
+    }
+    return w->p;
+}
+
 size_t tsr_sgemm_workspace_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + MR_MAX * NR_MAX + 64; }
 
 /* Ap: MR-row panels, each kc × MR (k-major), zero-padded rows. */
@@ -102,10 +132,11 @@ static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, 
         int mr = mc - ir < MR ? mc - ir : MR;
         float* dst = Ap + (size_t)ir * kc;
         if (!transA) {
-            for (int i = 0; i < mr; i++) {
-                const float* src = A + (size_t)(i0 + ir + i) * lda + p0;
-                for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
-            }
+            /* transposing copy: contiguous writes, reads from mr rows that stay in L1 */
+            const float* rows[MR_MAX];
+            for (int i = 0; i < mr; i++) rows[i] = A + (size_t)(i0 + ir + i) * lda + p0;
+            for (int k = 0; k < kc; k++)
+                for (int i = 0; i < mr; i++) dst[k * MR + i] = rows[i][k];
         } else {
             for (int k = 0; k < kc; k++) {
                 const float* src = A + (size_t)(p0 + k) * lda + i0 + ir;
@@ -130,10 +161,10 @@ static void pack_B(int transB, const float* B, int ldb, int j0, int nc, int p0, 
                 for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
             }
         } else {
-            for (int j = 0; j < nr; j++) {
-                const float* src = B + (size_t)(j0 + jr + j) * ldb + p0;
-                for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
-            }
+            const float* cols[NR_MAX];
+            for (int j = 0; j < nr; j++) cols[j] = B + (size_t)(j0 + jr + j) * ldb + p0;
+            for (int k = 0; k < kc; k++)
+                for (int j = 0; j < nr; j++) dst[k * NR + j] = cols[j][k];
             if (nr < NR)
                 for (int k = 0; k < kc; k++)
                     for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
@@ -197,10 +228,9 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
     if (flops < 2e6) nt = 1; /* not worth waking the team */
     size_t wsz = tsr_sgemm_workspace_floats();
     if (nt <= 1) {
-        float* ws = aligned_alloc(64, wsz * sizeof(float));
-        if (!ws) return; /* callers check allocations up front; see model_cpu.c */
+        float* ws = tsr_thread_workspace(wsz);
+        if (!ws) return; /* ~2.4 MB; out of memory here means the process is already failing */
         gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
-        free(ws);
         return;
     }
     /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile */
@@ -215,7 +245,7 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
         int c0 = (int)((long)chunks * t / n) * unit, c1 = (int)((long)chunks * (t + 1) / n) * unit;
         if (c1 > total) c1 = total;
         if (c0 < c1) {
-            float* ws = aligned_alloc(64, wsz * sizeof(float));
+            float* ws = tsr_thread_workspace(wsz);
             if (ws) {
                 if (split_m)
                     gemm_block(transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
@@ -223,7 +253,6 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
                 else
                     gemm_block(transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
                                C + c0, ldc, beta, ws);
-                free(ws);
             }
         }
     }
