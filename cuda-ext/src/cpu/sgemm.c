@@ -78,8 +78,9 @@ static void kernel_scalar_4x8(int kc, const float* A, const float* B, float* C, 
 
 static struct { kernel_fn fn; int mr, nr; const char* isa; } g_kern;
 
-static void pick_kernel(void) {
-    if (g_kern.fn) return;
+static pthread_once_t g_kern_once = PTHREAD_ONCE_INIT;
+
+static void pick_kernel_once(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && !getenv("TSR_NO_AVX512")) {
         g_kern.mr = 12; g_kern.nr = 32; g_kern.isa = "avx512"; g_kern.fn = kernel_avx512_12x32;
@@ -89,6 +90,8 @@ static void pick_kernel(void) {
         g_kern.mr = 4; g_kern.nr = 8; g_kern.isa = "scalar"; g_kern.fn = kernel_scalar_4x8;
     }
 }
+
+static void pick_kernel(void) { pthread_once(&g_kern_once, pick_kernel_once); }
 
 const char* tsr_sgemm_isa(void) {
     pick_kernel();
