@@ -12,8 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef KC
 #define KC 256
-#define MC 192  /* multiple of 12 and 6 */
+#endif
+#ifndef MC
+#define MC 192
+#endif
 #define NC 2048 /* multiple of 32 and 16 */
 #define MR_MAX 12
 #define NR_MAX 32
@@ -129,6 +133,47 @@ float* tsr_thread_workspace(size_t floats) {
 
 size_t tsr_sgemm_workspace_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + MR_MAX * NR_MAX + 64; }
 
+/* In-register transpose of 16 rows × 16 floats (AVX-512): after it, r[k] holds element k of every row. */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/* Transposing copy of `rows` (<= 16) row pointers × kc floats into k-major panels of width `ld`:
+ * dst[k·ld + i] = rows[i][k]. AVX-512 for whole 16-column blocks, scalar for the tail. */
+__attribute__((target("avx512f"))) static void gather_rows_avx512(const float* const* rows, int nrows, int kc, float* dst, int ld) {
+    int k = 0;
+    __mmask16 m = (__mmask16)((1u << nrows) - 1);
+    for (; k + 16 <= kc; k += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; i++) r[i] = i < nrows ? _mm512_loadu_ps(rows[i] + k) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int kk = 0; kk < 16; kk++) _mm512_mask_storeu_ps(dst + (size_t)(k + kk) * ld, m, r[kk]);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < nrows; i++) dst[(size_t)k * ld + i] = rows[i][k];
+}
+
 /* Ap: MR-row panels, each kc × MR (k-major), zero-padded rows. */
 static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, int kc, float* Ap, int MR) {
     for (int ir = 0; ir < mc; ir += MR) {
@@ -138,8 +183,12 @@ static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, 
             /* transposing copy: contiguous writes, reads from mr rows that stay in L1 */
             const float* rows[MR_MAX];
             for (int i = 0; i < mr; i++) rows[i] = A + (size_t)(i0 + ir + i) * lda + p0;
-            for (int k = 0; k < kc; k++)
-                for (int i = 0; i < mr; i++) dst[k * MR + i] = rows[i][k];
+            if (g_kern.fn == kernel_avx512_12x32) {
+                gather_rows_avx512(rows, mr, kc, dst, MR);
+            } else {
+                for (int k = 0; k < kc; k++)
+                    for (int i = 0; i < mr; i++) dst[k * MR + i] = rows[i][k];
+            }
         } else {
             for (int k = 0; k < kc; k++) {
                 const float* src = A + (size_t)(p0 + k) * lda + i0 + ir;
@@ -166,8 +215,12 @@ static void pack_B(int transB, const float* B, int ldb, int j0, int nc, int p0, 
         } else {
             const float* cols[NR_MAX];
             for (int j = 0; j < nr; j++) cols[j] = B + (size_t)(j0 + jr + j) * ldb + p0;
-            for (int k = 0; k < kc; k++)
-                for (int j = 0; j < nr; j++) dst[k * NR + j] = cols[j][k];
+            if (g_kern.fn == kernel_avx512_12x32) {
+                for (int j = 0; j < nr; j += 16) gather_rows_avx512(cols + j, nr - j < 16 ? nr - j : 16, kc, dst + j, NR);
+            } else {
+                for (int k = 0; k < kc; k++)
+                    for (int j = 0; j < nr; j++) dst[k * NR + j] = cols[j][k];
+            }
             if (nr < NR)
                 for (int k = 0; k < kc; k++)
                     for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
