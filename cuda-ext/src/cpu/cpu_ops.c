@@ -185,6 +185,43 @@ void cpu_tanh_fwd(float* out, const float* inp, int64_t n) {
 
 /* ---- dropout ---------------------------------------------------------------------------- */
 
+/* 16 Philox4x32-10 blocks at once (AVX-512): mulhilo via two 32x32->64 multiplies (even/odd lanes). */
+__attribute__((target("avx512f"))) static inline __m512i mulhi32(__m512i a, __m512i m) {
+    __m512i even = _mm512_mul_epu32(a, m);
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+/* mask bytes for blocks [b, b + 16): out[4·(block - b) + lane] */
+__attribute__((target("avx512f"))) static void dropout_mask16(uint8_t* out, uint64_t b, uint64_t seed, uint64_t step,
+                                                              uint32_t site, uint32_t thr) {
+    const __m512i M0 = _mm512_set1_epi32((int)TSR_PHILOX_M0), M1 = _mm512_set1_epi32((int)TSR_PHILOX_M1);
+    __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)b),
+                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    /* carry into the high word where the 16 blocks cross a 2^32 boundary */
+    __mmask16 carry = _mm512_cmplt_epu32_mask(c0, _mm512_set1_epi32((int)(uint32_t)b));
+    __m512i c1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b >> 32)), carry,
+                                       _mm512_set1_epi32((int)(uint32_t)(b >> 32)), _mm512_set1_epi32(1));
+    __m512i c2 = _mm512_set1_epi32((int)site), c3 = _mm512_set1_epi32((int)(uint32_t)step);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32) ^ (uint32_t)(step >> 32);
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) { k0 += TSR_PHILOX_W0; k1 += TSR_PHILOX_W1; }
+        __m512i hi0 = mulhi32(c0, M0), lo0 = _mm512_mullo_epi32(c0, M0);
+        __m512i hi1 = mulhi32(c2, M1), lo1 = _mm512_mullo_epi32(c2, M1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c1 = lo1;
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c3 = lo0;
+    }
+    /* keep iff (bits >> 8) >= thr, i.e. (bits >> 8)·2^-24 >= p exactly as tsr_dropout_keep */
+    const __m512i T = _mm512_set1_epi32((int)thr), one = _mm512_set1_epi32(1);
+    __m512i w = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c0, 8), T), one);
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c1, 8), T), one), 8));
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c2, 8), T), one), 16));
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c3, 8), T), one), 24));
+    _mm512_storeu_si512(out, w);
+}
+
 void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site, uint64_t offset) {
     if (p <= 0) {
         memset(mask, 1, (size_t)n);
@@ -192,8 +229,19 @@ void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t
     }
     /* one Philox call yields the 4 elements of a block (index / 4) */
     int64_t b0 = (int64_t)(offset >> 2), b1 = (int64_t)((offset + (uint64_t)n - 1) >> 2);
-#pragma omp parallel for if (n > 4096)
+    static int avx512 = -1;
+    if (avx512 < 0) avx512 = strcmp(tsr_sgemm_isa(), "avx512") == 0;
+    /* blocks fully inside the range, in groups of 16, take the vector path */
+    int64_t f0 = (int64_t)((offset + 3) >> 2), f1 = (int64_t)((offset + (uint64_t)n) >> 2); /* [f0, f1) full */
+    int64_t groups = avx512 && f1 > f0 ? (f1 - f0) / 16 : 0;
+    uint32_t thr = (uint32_t)ceil((double)p * 16777216.0);
+#pragma omp parallel for if (groups > 64)
+    for (int64_t g = 0; g < groups; g++)
+        dropout_mask16(mask + ((uint64_t)(f0 + g * 16) * 4 - offset), (uint64_t)(f0 + g * 16), seed, step, site, thr);
+    int64_t v0 = f0, v1 = f0 + groups * 16; /* blocks done by the vector path */
+#pragma omp parallel for if (n > 4096 && groups == 0)
     for (int64_t b = b0; b <= b1; b++) {
+        if (b >= v0 && b < v1) continue;
         tsr_u32x4 r = tsr_rng_block(seed, step, site, (uint64_t)b);
         for (int lane = 0; lane < 4; lane++) {
             uint64_t idx = (uint64_t)b * 4 + lane;
@@ -204,8 +252,9 @@ void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t
 
 void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_t n, float p) {
     float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+    /* multiply by 0 or scale: branch-free, vectorizes (mask values are 0/1) */
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] * ((float)mask[i] * scale);
 }
 
 /* ---- attention -------------------------------------------------------------------------- */
@@ -234,7 +283,10 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + (size_t)max_seqlen * max_seqlen + 16) * sizeof(float));
+        size_t need = wsz + (size_t)max_seqlen * max_seqlen + 16;
+        /* long sequences: a private buffer, so threads do not keep L² floats after the call */
+        int own = need > ((size_t)1 << 24);
+        float* ws = own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
@@ -275,7 +327,7 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
             }
             tsr_sgemm_serial(0, 0, L, D, L, P, L, v, ld, out + (size_t)start * HD + h * D, HD, 0.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
 }
@@ -291,7 +343,9 @@ int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const fl
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + 3 * LL + (size_t)max_seqlen + 16) * sizeof(float));
+        size_t need = wsz + 3 * LL + (size_t)max_seqlen + 16;
+        int own = need > ((size_t)1 << 24);
+        float* ws = own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
@@ -354,7 +408,7 @@ int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const fl
             tsr_sgemm_serial(0, 0, L, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
             tsr_sgemm_serial(1, 0, L, D, L, dP, L, q, ld, dk, ld, 1.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
 }
