@@ -49,6 +49,7 @@ struct tsr_model {
     tsr_tensor_desc* tensors;
     int64_t num_params;
     tsr_layout layout;
+    int can_backward;          /* set by a successful training forward with labels; API layer */
     float alibi_slopes[256];   /* MosaicBERT; num_heads <= 256 */
     void* impl;                /* backend state */
 };
@@ -70,7 +71,7 @@ typedef struct tsr_backend_ops {
     /* batch already validated; loss/logits may be NULL */
     int (*forward)(tsr_model* m, const tsr_batch* b, float* loss, float* logits, uint64_t seed,
                    uint64_t step, int training);
-    int (*backward)(tsr_model* m, float loss_scale);
+    int (*backward)(tsr_model* m, float loss_scale);   /* only called after a successful training forward with labels */
     int (*zero_grad)(tsr_model* m);
     int (*grad_sumsq)(tsr_model* m, double* out);   /* Σ g² over the gradient block */
     int (*scale_grads)(tsr_model* m, float s);

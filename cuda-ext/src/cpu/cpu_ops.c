@@ -1,0 +1,492 @@
+/*
+ * CPU kernels (fp32). Compiled for x86-64-v3; matmuls go through the packed sgemm (AVX-512 when the
+ * CPU has it). Every reduction is split so that each output element is summed by one thread in a
+ * fixed order: results do not depend on the thread count.
+ */
+#include "cpu_ops.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../include/tessera.h"
+#include "../common/philox.h"
+#include "sgemm.h"
+#include "vmath.h"
+
+#define PAR_MIN 16384 /* elements below which a loop is not worth the OpenMP fork */
+
+/* dst[c] += Σ_rows src[r, c]; columns split across threads (deterministic). */
+static void colsum_acc(float* dst, const float* src, int N, int C) {
+#pragma omp parallel if ((int64_t)N * C > PAR_MIN)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int c0 = (int)((int64_t)C * t / nt), c1 = (int)((int64_t)C * (t + 1) / nt);
+        for (int r = 0; r < N; r++) {
+            const float* s = src + (size_t)r * C;
+            for (int c = c0; c < c1; c++) dst[c] += s[c];
+        }
+    }
+}
+
+void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    tsr_sgemm(0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
+    if (bias) {
+#pragma omp parallel for if ((int64_t)N * OC > PAR_MIN)
+        for (int r = 0; r < N; r++) {
+            float* o = out + (size_t)r * OC;
+            for (int c = 0; c < OC; c++) o[c] += bias[c];
+        }
+    }
+}
+
+void cpu_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
+                    int C, int OC, float dinp_beta) {
+    if (dinp) tsr_sgemm(0, 0, N, C, OC, dout, OC, w, C, dinp, C, dinp_beta);
+    if (dw) tsr_sgemm(1, 0, OC, C, N, dout, OC, inp, C, dw, C, 1.0f);
+    if (dbias) colsum_acc(dbias, dout, N, OC);
+}
+
+void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                       int C, float eps) {
+#pragma omp parallel for if ((int64_t)N * C > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        const float* x = inp + (size_t)r * C;
+        float* o = out + (size_t)r * C;
+        float s = 0;
+        for (int c = 0; c < C; c++) s += x[c];
+        float mu = s / C;
+        float v = 0;
+        for (int c = 0; c < C; c++) {
+            float d = x[c] - mu;
+            v += d * d;
+        }
+        float rs = 1.0f / sqrtf(v / C + eps);
+        for (int c = 0; c < C; c++) o[c] = (x[c] - mu) * rs * w[c] + b[c];
+        if (mean) mean[r] = mu;
+        if (rstd) rstd[r] = rs;
+    }
+}
+
+void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                       const float* mean, const float* rstd, int N, int C) {
+#pragma omp parallel for if ((int64_t)N * C > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        const float* x = inp + (size_t)r * C;
+        const float* dy = dout + (size_t)r * C;
+        float* dx = dinp + (size_t)r * C;
+        float mu = mean[r], rs = rstd[r];
+        float sum_g = 0, sum_gx = 0;
+        for (int c = 0; c < C; c++) {
+            float g = dy[c] * w[c];
+            sum_g += g;
+            sum_gx += g * (x[c] - mu) * rs;
+        }
+        sum_g /= C;
+        sum_gx /= C;
+        for (int c = 0; c < C; c++) {
+            float xh = (x[c] - mu) * rs;
+            dx[c] += rs * (dy[c] * w[c] - sum_g - xh * sum_gx);
+        }
+    }
+    /* weight/bias gradients: columns split across threads */
+#pragma omp parallel if ((int64_t)N * C > PAR_MIN)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int c0 = (int)((int64_t)C * t / nt), c1 = (int)((int64_t)C * (t + 1) / nt);
+        for (int r = 0; r < N; r++) {
+            const float* x = inp + (size_t)r * C;
+            const float* dy = dout + (size_t)r * C;
+            float mu = mean[r], rs = rstd[r];
+            for (int c = c0; c < c1; c++) {
+                dw[c] += dy[c] * (x[c] - mu) * rs;
+                db[c] += dy[c];
+            }
+        }
+    }
+}
+
+/* ---- GELU (exact erf) ------------------------------------------------------------------- */
+
+static inline float phi_scalar(float x) { return 0.5f * erfcf(-x * 0.70710678118654752f); }
+static inline float pdf_scalar(float x) { return 0.39894228040143268f * expf(-0.5f * x * x); }
+
+void cpu_gelu_fwd(float* out, const float* inp, int64_t n) {
+    int64_t nv = n & ~(int64_t)7;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < nv; i += 8) {
+        __m256 x = _mm256_loadu_ps(inp + i);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(x, tsr_phi256(x)));
+    }
+    for (int64_t i = nv; i < n; i++) out[i] = inp[i] * phi_scalar(inp[i]);
+}
+
+static inline __m256 gelu_grad256(__m256 x) {
+    /* d/dx x·Φ(x) = Φ(x) + x·φ(x) */
+    __m256 pdf = _mm256_mul_ps(_mm256_set1_ps(0.39894228040143268f),
+                               tsr_exp256(_mm256_mul_ps(_mm256_set1_ps(-0.5f), _mm256_mul_ps(x, x))));
+    return _mm256_fmadd_ps(x, pdf, tsr_phi256(x));
+}
+
+void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n) {
+    int64_t nv = n & ~(int64_t)7;
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < nv; i += 8) {
+        __m256 x = _mm256_loadu_ps(inp + i);
+        __m256 g = _mm256_mul_ps(gelu_grad256(x), _mm256_loadu_ps(dout + i));
+        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_loadu_ps(dinp + i), g));
+    }
+    for (int64_t i = nv; i < n; i++) dinp[i] += (phi_scalar(inp[i]) + inp[i] * pdf_scalar(inp[i])) * dout[i];
+}
+
+void cpu_geglu_fwd(float* out, const float* inp, int N, int I) {
+#pragma omp parallel for if ((int64_t)N * I > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        const float* g = inp + (size_t)r * 2 * I;
+        const float* v = g + I;
+        float* o = out + (size_t)r * I;
+        int c = 0;
+        for (; c + 8 <= I; c += 8) {
+            __m256 x = _mm256_loadu_ps(g + c);
+            _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_mul_ps(x, tsr_phi256(x)), _mm256_loadu_ps(v + c)));
+        }
+        for (; c < I; c++) o[c] = g[c] * phi_scalar(g[c]) * v[c];
+    }
+}
+
+void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) {
+#pragma omp parallel for if ((int64_t)N * I > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        const float* g = inp + (size_t)r * 2 * I;
+        const float* v = g + I;
+        const float* dy = dout + (size_t)r * I;
+        float* dg = dinp + (size_t)r * 2 * I;
+        float* dv = dg + I;
+        int c = 0;
+        for (; c + 8 <= I; c += 8) {
+            __m256 x = _mm256_loadu_ps(g + c), d = _mm256_loadu_ps(dy + c);
+            __m256 gel = _mm256_mul_ps(x, tsr_phi256(x));
+            _mm256_storeu_ps(dv + c, _mm256_fmadd_ps(gel, d, _mm256_loadu_ps(dv + c)));
+            __m256 dgv = _mm256_mul_ps(_mm256_mul_ps(gelu_grad256(x), _mm256_loadu_ps(v + c)), d);
+            _mm256_storeu_ps(dg + c, _mm256_add_ps(_mm256_loadu_ps(dg + c), dgv));
+        }
+        for (; c < I; c++) {
+            float x = g[c];
+            dv[c] += x * phi_scalar(x) * dy[c];
+            dg[c] += (phi_scalar(x) + x * pdf_scalar(x)) * v[c] * dy[c];
+        }
+    }
+}
+
+void cpu_tanh_fwd(float* out, const float* inp, int64_t n) {
+    for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
+}
+
+/* ---- dropout ---------------------------------------------------------------------------- */
+
+void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site, uint64_t offset) {
+    if (p <= 0) {
+        memset(mask, 1, (size_t)n);
+        return;
+    }
+    /* one Philox call yields the 4 elements of a block (index / 4) */
+    int64_t b0 = (int64_t)(offset >> 2), b1 = (int64_t)((offset + (uint64_t)n - 1) >> 2);
+#pragma omp parallel for if (n > 4096)
+    for (int64_t b = b0; b <= b1; b++) {
+        tsr_u32x4 r = tsr_rng_block(seed, step, site, (uint64_t)b);
+        for (int lane = 0; lane < 4; lane++) {
+            uint64_t idx = (uint64_t)b * 4 + lane;
+            if (idx >= offset && idx < offset + (uint64_t)n) mask[idx - offset] = tsr_u32_to_unit(r.v[lane]) >= p;
+        }
+    }
+}
+
+void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_t n, float p) {
+    float scale = 1.0f / (1.0f - p);
+#pragma omp parallel for if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+}
+
+/* ---- attention -------------------------------------------------------------------------- */
+
+/* scores of query rows of one (sequence, head): s[i, j] = scale·q_i·k_j - slope·|i - j| */
+static void scores(float* s, const float* q, const float* k, int L, int D, int ld, float scale, float slope, float* ws) {
+    tsr_sgemm_serial(0, 1, L, L, D, q, ld, k, ld, s, L, 0.0f, ws);
+    for (int i = 0; i < L; i++) {
+        float* row = s + (size_t)i * L;
+        for (int j = 0; j < L; j++) row[j] = row[j] * scale - slope * (float)abs(i - j);
+    }
+}
+
+static inline float attn_keep_scale(uint64_t seed, uint64_t step, uint32_t site, int64_t tok, int NH, int h,
+                                    int max_seqlen, int j, float p) {
+    uint64_t idx = ((uint64_t)tok * NH + h) * (uint64_t)max_seqlen + j;
+    return tsr_dropout_keep(seed, step, site, idx, p) ? 1.0f / (1.0f - p) : 0.0f;
+}
+
+int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                      int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
+    const int HD = NH * D, ld = 3 * HD;
+    const int T = cu[S];
+    const float scale = 1.0f / sqrtf((float)D);
+    size_t wsz = tsr_sgemm_workspace_floats();
+    int oom = 0;
+#pragma omp parallel
+    {
+        float* ws = aligned_alloc(64, (wsz + (size_t)max_seqlen * max_seqlen + 16) * sizeof(float));
+        if (!ws) {
+#pragma omp atomic write
+            oom = 1;
+        }
+        float* P = ws ? ws + wsz : NULL;
+#pragma omp for schedule(dynamic)
+        for (int task = 0; task < S * NH; task++) {
+            if (!ws) continue;
+            int s = task / NH, h = task % NH;
+            int start = cu[s], L = cu[s + 1] - start;
+            const float* q = qkv + (size_t)start * ld + h * D;
+            const float* k = q + HD;
+            const float* v = q + 2 * HD;
+            scores(P, q, k, L, D, ld, scale, slopes ? slopes[h] : 0.0f, ws);
+            for (int i = 0; i < L; i++) {
+                float* row = P + (size_t)i * L;
+                float mx = -INFINITY;
+                for (int j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0;
+                int j = 0;
+                __m256 vs = _mm256_setzero_ps(), vm = _mm256_set1_ps(mx);
+                for (; j + 8 <= L; j += 8) {
+                    __m256 e = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
+                    _mm256_storeu_ps(row + j, e);
+                    vs = _mm256_add_ps(vs, e);
+                }
+                sum = tsr_hsum256(vs);
+                for (; j < L; j++) {
+                    row[j] = expf(row[j] - mx);
+                    sum += row[j];
+                }
+                lse[(size_t)h * T + start + i] = mx + logf(sum);
+                float inv = 1.0f / sum;
+                if (p > 0)
+                    for (j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
+                else
+                    for (j = 0; j < L; j++) row[j] *= inv;
+            }
+            tsr_sgemm_serial(0, 0, L, D, L, P, L, v, ld, out + (size_t)start * HD + h * D, HD, 0.0f, ws);
+        }
+        free(ws);
+    }
+    return oom ? TSR_ERR_OOM : TSR_OK;
+}
+
+int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                      const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                      uint64_t seed, uint64_t step, uint32_t site) {
+    const int HD = NH * D, ld = 3 * HD;
+    const int T = cu[S];
+    const float scale = 1.0f / sqrtf((float)D);
+    size_t wsz = tsr_sgemm_workspace_floats();
+    size_t LL = (size_t)max_seqlen * max_seqlen;
+    int oom = 0;
+#pragma omp parallel
+    {
+        float* ws = aligned_alloc(64, (wsz + 3 * LL + (size_t)max_seqlen + 16) * sizeof(float));
+        if (!ws) {
+#pragma omp atomic write
+            oom = 1;
+        }
+        float* P = ws ? ws + wsz : NULL;
+        float* dP = ws ? P + LL : NULL;
+        float* Pd = ws ? dP + LL : NULL;
+        float* Di = ws ? Pd + LL : NULL;
+#pragma omp for schedule(dynamic)
+        for (int task = 0; task < S * NH; task++) {
+            if (!ws) continue;
+            int s = task / NH, h = task % NH;
+            int start = cu[s], L = cu[s + 1] - start;
+            const float* q = qkv + (size_t)start * ld + h * D;
+            const float* k = q + HD;
+            const float* v = q + 2 * HD;
+            float* dq = dqkv + (size_t)start * ld + h * D;
+            float* dk = dq + HD;
+            float* dv = dq + 2 * HD;
+            const float* dO = dout + (size_t)start * HD + h * D;
+            const float* O = out + (size_t)start * HD + h * D;
+            /* P = exp(s - lse): softmax recomputed from the saved log-sum-exp */
+            scores(P, q, k, L, D, ld, scale, slopes ? slopes[h] : 0.0f, ws);
+            for (int i = 0; i < L; i++) {
+                float* row = P + (size_t)i * L;
+                __m256 vl = _mm256_set1_ps(lse[(size_t)h * T + start + i]);
+                int j = 0;
+                for (; j + 8 <= L; j += 8) _mm256_storeu_ps(row + j, tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vl)));
+                for (; j < L; j++) row[j] = expf(row[j] - lse[(size_t)h * T + start + i]);
+                float d = 0;
+                for (int c = 0; c < D; c++) d += dO[(size_t)i * HD + c] * O[(size_t)i * HD + c];
+                Di[i] = d;
+            }
+            /* dropped probabilities P̃ (what multiplied V) */
+            const float* Pt = P;
+            if (p > 0) {
+                for (int i = 0; i < L; i++)
+                    for (int j = 0; j < L; j++)
+                        Pd[(size_t)i * L + j] = P[(size_t)i * L + j] * attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
+                Pt = Pd;
+            }
+            /* dV += P̃ᵀ·dO ; dP̃ = dO·Vᵀ */
+            tsr_sgemm_serial(1, 0, L, D, L, Pt, L, dO, HD, dv, ld, 1.0f, ws);
+            tsr_sgemm_serial(0, 1, L, L, D, dO, HD, v, ld, dP, L, 0.0f, ws);
+            /* dS = P ⊙ (dP - D_i), dP = dP̃ ⊙ mask/(1-p); then fold in the score scale */
+            for (int i = 0; i < L; i++) {
+                float* dr = dP + (size_t)i * L;
+                const float* pr = P + (size_t)i * L;
+                if (p > 0) {
+                    const float* pdr = Pd + (size_t)i * L;
+                    for (int j = 0; j < L; j++) {
+                        float m = pr[j] > 0 ? pdr[j] / pr[j] : attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
+                        dr[j] = pr[j] * (dr[j] * m - Di[i]) * scale;
+                    }
+                } else {
+                    for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] - Di[i]) * scale;
+                }
+            }
+            /* dQ += dS·K ; dK += dSᵀ·Q */
+            tsr_sgemm_serial(0, 0, L, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
+            tsr_sgemm_serial(1, 0, L, D, L, dP, L, q, ld, dk, ld, 1.0f, ws);
+        }
+        free(ws);
+    }
+    return oom ? TSR_ERR_OOM : TSR_OK;
+}
+
+/* ---- loss ------------------------------------------------------------------------------- */
+
+void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
+                    float scale) {
+#pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        int t = targets[r];
+        if (t < 0) {
+            loss_rows[r] = 0;
+            continue;
+        }
+        const float* x = logits + (size_t)r * V;
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        int j = 0;
+        for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
+        float mx = tsr_hmax256(vm);
+        for (; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        vm = _mm256_set1_ps(mx);
+        __m256 vs = _mm256_setzero_ps();
+        for (j = 0; j + 8 <= V; j += 8) vs = _mm256_add_ps(vs, tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm)));
+        double sum = tsr_hsum256(vs);
+        for (; j < V; j++) sum += expf(x[j] - mx);
+        float lse = mx + (float)log(sum);
+        loss_rows[r] = lse - x[t];
+        if (dlogits) {
+            float* d = dlogits + (size_t)r * V;
+            __m256 vl = _mm256_set1_ps(lse), vsc = _mm256_set1_ps(scale);
+            for (j = 0; j + 8 <= V; j += 8) {
+                __m256 pr = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vl));
+                _mm256_storeu_ps(d + j, _mm256_fmadd_ps(pr, vsc, _mm256_loadu_ps(d + j)));
+            }
+            for (; j < V; j++) d[j] += scale * expf(x[j] - lse);
+            d[t] -= scale;
+        }
+    }
+}
+
+/* logits -> scale·(softmax - onehot) in place (rows with target < 0 -> 0) */
+void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, int V, float scale) {
+#pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        float* x = logits + (size_t)r * V;
+        int t = targets[r];
+        if (t < 0) {
+            memset(x, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        int j = 0;
+        for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
+        float mx = tsr_hmax256(vm);
+        for (; j < V; j++) mx = x[j] > mx ? x[j] : mx;
+        vm = _mm256_set1_ps(mx);
+        __m256 vs = _mm256_setzero_ps();
+        for (j = 0; j + 8 <= V; j += 8) {
+            __m256 e = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+            _mm256_storeu_ps(x + j, e);
+            vs = _mm256_add_ps(vs, e);
+        }
+        double sum = tsr_hsum256(vs);
+        for (; j < V; j++) {
+            x[j] = expf(x[j] - mx);
+            sum += x[j];
+        }
+        float k = scale / (float)sum;
+        for (j = 0; j < V; j++) x[j] *= k;
+        x[t] -= scale;
+    }
+}
+
+/* ---- embeddings ------------------------------------------------------------------------- */
+
+void cpu_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
+                   const float* wtt, const float* wpe, int T, int C) {
+#pragma omp parallel for if ((int64_t)T * C > PAR_MIN)
+    for (int t = 0; t < T; t++) {
+        float* o = out + (size_t)t * C;
+        const float* a = wte + (size_t)ids[t] * C;
+        const float* b = wtt + (size_t)(types ? types[t] : 0) * C;
+        for (int c = 0; c < C; c++) o[c] = a[c] + b[c];
+        if (wpe) {
+            const float* e = wpe + (size_t)pos[t] * C;
+            for (int c = 0; c < C; c++) o[c] += e[c];
+        }
+    }
+}
+
+void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const int32_t* ids, const int32_t* types,
+                   const int32_t* pos, int T, int C) {
+    /* scatter-add without races: each thread owns a slice of the columns */
+#pragma omp parallel if ((int64_t)T * C > PAR_MIN)
+    {
+        int th = omp_get_thread_num(), nt = omp_get_num_threads();
+        int c0 = (int)((int64_t)C * th / nt), c1 = (int)((int64_t)C * (th + 1) / nt);
+        for (int t = 0; t < T; t++) {
+            const float* d = dout + (size_t)t * C;
+            if (dwte) {
+                float* g = dwte + (size_t)ids[t] * C;
+                for (int c = c0; c < c1; c++) g[c] += d[c];
+            }
+            if (dwtt) {
+                float* g = dwtt + (size_t)(types ? types[t] : 0) * C;
+                for (int c = c0; c < c1; c++) g[c] += d[c];
+            }
+            if (dwpe) {
+                float* g = dwpe + (size_t)pos[t] * C;
+                for (int c = c0; c < c1; c++) g[c] += d[c];
+            }
+        }
+    }
+}
+
+/* ---- optimizer -------------------------------------------------------------------------- */
+
+void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr, float b1, float b2,
+               float eps, float wd, int64_t step) {
+    float decay = 1.0f - wd * (initial_lr > 0 ? lr / initial_lr : 1.0f);
+    float bc1 = 1.0f - (float)pow(b1, (double)step);
+    float bc2 = 1.0f - (float)pow(b2, (double)step);
+    float step_size = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = b1 * m[i] + (1.0f - b1) * gi;
+        float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float pi = p[i] * decay;
+        p[i] = pi - step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}

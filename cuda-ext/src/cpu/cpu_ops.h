@@ -1,0 +1,40 @@
+/* CPU kernels shared by the per-op entry points and the CPU model (fp32, OpenMP). */
+#ifndef TSR_CPU_OPS_H
+#define TSR_CPU_OPS_H
+#include <stdint.h>
+
+/* out[N,OC] = inp[N,C]·wᵀ + bias */
+void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC);
+/* dinp (+)= dout·w (overwrite when dinp_beta == 0); dw += doutᵀ·inp; dbias += Σ dout; NULL = skip */
+void cpu_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
+                    int C, int OC, float dinp_beta);
+void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                       int C, float eps);
+void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                       const float* mean, const float* rstd, int N, int C);
+void cpu_gelu_fwd(float* out, const float* inp, int64_t n);
+void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n);
+void cpu_geglu_fwd(float* out, const float* inp, int N, int I);
+void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I);
+void cpu_tanh_fwd(float* out, const float* inp, int64_t n);
+/* returns 0 or TSR_ERR_OOM */
+int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                      int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site);
+int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                      const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                      uint64_t seed, uint64_t step, uint32_t site);
+/* keep mask (1 = keep) for elements [offset, offset+n) */
+void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site, uint64_t offset);
+/* out = inp·mask/(1-p) (in place allowed) */
+void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_t n, float p);
+/* loss_rows[N]; dlogits += scale·(softmax - onehot) if non-NULL */
+void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
+                    float scale);
+void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, int V, float scale);
+void cpu_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
+                   const float* wtt, const float* wpe, int T, int C);
+void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const int32_t* ids, const int32_t* types,
+                   const int32_t* pos, int T, int C);
+void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr, float b1, float b2,
+               float eps, float wd, int64_t step);
+#endif

@@ -1,0 +1,623 @@
+/*
+ * The CPU backend: whole-model forward/backward over the parameter block, AdamW, buffers, and the
+ * per-op entry points. Activations live in one arena allocated once for the token budget.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../common/model.h"
+#include "cpu_ops.h"
+#include "sgemm.h"
+
+typedef struct {
+    float *qkv, *att, *lse, *r1, *mean1, *rstd1, *h, *ff1, *a, *r2, *mean2, *rstd2, *y;
+    uint8_t *mask_ao, *mask_ffn;
+} layer_acts;
+
+typedef struct {
+    float* blocks[4]; /* params, grads, m, v */
+    char* arena;
+    /* copy of the batch (for backward) */
+    int32_t *ids, *types, *cu, *pos, *tgt_idx, *tgt_lbl, *cls_labels;
+    float* targets;
+    /* embeddings */
+    float *emb, *emb_mean, *emb_rstd, *x0;
+    uint8_t* emb_mask;
+    layer_acts* L;
+    /* MLM head */
+    float *m_x, *m_d, *m_g, *m_ln, *m_mean, *m_rstd, *m_logits, *loss_rows;
+    /* classifier head */
+    float *c_in, *c_d, *c_t, *c_drop, *c_logits;
+    uint8_t* c_mask;
+    /* backward scratch */
+    float *dY, *dX, *dR2, *dH, *dR1, *dAO, *dATT, *dBIG, *dMID, *dM1, *dM2, *dC1, *dC2;
+    /* state of the last forward */
+    int have_fwd, T, S, max_seqlen, n_tgt;
+    uint64_t seed, step;
+    float p_hidden, p_attn;
+} cpu_impl;
+
+#define IMPL(m) ((cpu_impl*)(m)->impl)
+
+/* Two-pass carving: pass 0 sums the sizes, pass 1 assigns pointers into the arena. */
+typedef struct { char* base; size_t off; } carver;
+static void* carve(carver* cv, size_t bytes) {
+    size_t at = cv->off;
+    cv->off += (bytes + 63) & ~(size_t)63;
+    return cv->base ? cv->base + at : NULL;
+}
+
+static void layout_acts(tsr_model* m, carver* cv) {
+    cpu_impl* c = IMPL(m);
+    const tsr_config* g = &m->cfg;
+    size_t T = (size_t)g->max_tokens, S = (size_t)g->max_seqs, H = (size_t)g->hidden_size, I = (size_t)g->intermediate_size;
+    size_t NH = (size_t)g->num_heads, Mt = (size_t)g->max_mlm_targets, V = (size_t)g->vocab_size;
+    int mosaic = g->variant == TSR_VARIANT_MOSAIC_BERT;
+    size_t F = sizeof(float);
+    size_t ff1 = mosaic ? 2 * I : I;
+    size_t big = 3 * H > ff1 ? 3 * H : ff1;
+    c->ids = carve(cv, T * 4);
+    c->types = carve(cv, T * 4);
+    c->cu = carve(cv, (S + 1) * 4);
+    c->pos = carve(cv, T * 4);
+    c->tgt_idx = carve(cv, T * 4);
+    c->tgt_lbl = carve(cv, T * 4);
+    c->cls_labels = carve(cv, S * 4);
+    c->targets = carve(cv, S * F);
+    c->emb = carve(cv, T * H * F);
+    c->emb_mean = carve(cv, T * F);
+    c->emb_rstd = carve(cv, T * F);
+    c->x0 = carve(cv, T * H * F);
+    c->emb_mask = carve(cv, T * H);
+    for (int l = 0; l < g->num_layers; l++) {
+        layer_acts* a = cv->base ? &c->L[l] : &(layer_acts){0};
+        a->qkv = carve(cv, T * 3 * H * F);
+        a->att = carve(cv, T * H * F);
+        a->lse = carve(cv, NH * T * F);
+        a->r1 = carve(cv, T * H * F);
+        a->mean1 = carve(cv, T * F);
+        a->rstd1 = carve(cv, T * F);
+        a->h = carve(cv, T * H * F);
+        a->ff1 = carve(cv, T * ff1 * F);
+        a->a = carve(cv, T * I * F);
+        a->r2 = carve(cv, T * H * F);
+        a->mean2 = carve(cv, T * F);
+        a->rstd2 = carve(cv, T * F);
+        a->y = carve(cv, T * H * F);
+        a->mask_ao = carve(cv, T * H);
+        a->mask_ffn = carve(cv, T * (I > H ? I : H));
+    }
+    if (g->head == TSR_HEAD_MLM) {
+        c->m_x = carve(cv, Mt * H * F);
+        c->m_d = carve(cv, Mt * H * F);
+        c->m_g = carve(cv, Mt * H * F);
+        c->m_ln = carve(cv, Mt * H * F);
+        c->m_mean = carve(cv, Mt * F);
+        c->m_rstd = carve(cv, Mt * F);
+        c->m_logits = carve(cv, Mt * V * F);
+        c->loss_rows = carve(cv, Mt * F);
+        c->dM1 = carve(cv, Mt * H * F);
+        c->dM2 = carve(cv, Mt * H * F);
+    } else if (g->head != TSR_HEAD_NONE) {
+        size_t NL = (size_t)g->num_labels;
+        c->c_in = carve(cv, S * H * F);
+        c->c_d = carve(cv, S * H * F);
+        c->c_t = carve(cv, S * H * F);
+        c->c_drop = carve(cv, S * H * F);
+        c->c_logits = carve(cv, S * NL * F);
+        c->c_mask = carve(cv, S * H);
+        c->loss_rows = carve(cv, S * F);
+        c->dC1 = carve(cv, S * H * F);
+        c->dC2 = carve(cv, S * (H > NL ? H : NL) * F);
+    }
+    c->dY = carve(cv, T * H * F);
+    c->dX = carve(cv, T * H * F);
+    c->dR2 = carve(cv, T * H * F);
+    c->dH = carve(cv, T * H * F);
+    c->dR1 = carve(cv, T * H * F);
+    c->dAO = carve(cv, T * H * F);
+    c->dATT = carve(cv, T * H * F);
+    c->dBIG = carve(cv, T * big * F);
+    c->dMID = carve(cv, T * I * F);
+}
+
+static void cpu_model_free(tsr_model* m) {
+    cpu_impl* c = IMPL(m);
+    if (!c) return;
+    for (int i = 0; i < 4; i++) free(c->blocks[i]);
+    free(c->arena);
+    free(c->L);
+    free(c);
+    m->impl = NULL;
+}
+
+static int cpu_model_init(tsr_model* m) {
+    cpu_impl* c = calloc(1, sizeof *c);
+    if (!c) return tsr_set_error(TSR_ERR_OOM, "CPU backend: out of memory");
+    m->impl = c;
+    size_t n = (size_t)m->num_params;
+    for (int i = 0; i < 4; i++) {
+        c->blocks[i] = calloc(n ? n : 1, sizeof(float));
+        if (!c->blocks[i]) {
+            cpu_model_free(m);
+            return tsr_set_error(TSR_ERR_OOM, "CPU backend: cannot allocate 4 blocks of %zu floats", n);
+        }
+    }
+    c->L = calloc((size_t)(m->cfg.num_layers ? m->cfg.num_layers : 1), sizeof *c->L);
+    carver cv = {NULL, 0};
+    layout_acts(m, &cv);
+    size_t bytes = cv.off;
+    c->arena = aligned_alloc(64, bytes);
+    if (!c->L || !c->arena) {
+        cpu_model_free(m);
+        return tsr_set_error(TSR_ERR_OOM, "CPU backend: cannot allocate %.1f MB of activations for max_tokens=%d",
+                             bytes / 1e6, m->cfg.max_tokens);
+    }
+    cv.base = c->arena;
+    cv.off = 0;
+    layout_acts(m, &cv);
+    return TSR_OK;
+}
+
+static int cpu_available(void) { return TSR_OK; }
+
+static int cpu_buffer_ptr(tsr_model* m, int which, float** out) {
+    *out = IMPL(m)->blocks[which];
+    return TSR_OK;
+}
+static int cpu_buffer_read(const tsr_model* m, int which, int64_t off, int64_t n, float* dst) {
+    memcpy(dst, IMPL(m)->blocks[which] + off, (size_t)n * sizeof(float));
+    return TSR_OK;
+}
+static int cpu_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, const float* src) {
+    memcpy(IMPL(m)->blocks[which] + off, src, (size_t)n * sizeof(float));
+    if (which == TSR_BUF_PARAMS) IMPL(m)->have_fwd = 0; /* saved activations are stale */
+    return TSR_OK;
+}
+static int cpu_check_finite(const tsr_model* m, int which, int64_t* first_bad) {
+    const float* b = IMPL(m)->blocks[which];
+    int64_t n = m->num_params, bad = -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(b[i])) {
+            bad = i;
+            break;
+        }
+    if (first_bad) *first_bad = bad;
+    if (bad < 0) return TSR_OK;
+    const char* name = "?";
+    for (int t = 0; t < m->num_tensors; t++)
+        if (bad >= m->tensors[t].offset && bad < m->tensors[t].offset + m->tensors[t].numel) name = m->tensors[t].name;
+    static const char* names[] = {"parameters", "gradients", "AdamW m", "AdamW v"};
+    return tsr_set_error(TSR_ERR_NONFINITE, "non-finite value %g in the %s at element %lld (tensor %s)", (double)b[bad],
+                         names[which], (long long)bad, name);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Forward                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+#define P(off) (c->blocks[0] + (off))
+#define G(off) (c->blocks[1] + (off))
+
+static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
+                       uint64_t step, int training) {
+    cpu_impl* c = IMPL(m);
+    const tsr_config* g = &m->cfg;
+    const tsr_layout* Lo = &m->layout;
+    const int T = b->num_tokens, S = b->num_seqs, H = g->hidden_size, I = g->intermediate_size;
+    const int NH = g->num_heads, D = H / NH;
+    const int mosaic = g->variant == TSR_VARIANT_MOSAIC_BERT;
+    const float eps = g->layer_norm_eps;
+    const float ph = training ? g->hidden_dropout : 0.0f, pa = training ? g->attention_dropout : 0.0f;
+    int st;
+    c->have_fwd = 0;
+    c->T = T;
+    c->S = S;
+    c->max_seqlen = b->max_seqlen;
+    c->seed = seed;
+    c->step = step;
+    c->p_hidden = ph;
+    c->p_attn = pa;
+    memcpy(c->ids, b->input_ids, (size_t)T * 4);
+    if (b->token_type_ids) memcpy(c->types, b->token_type_ids, (size_t)T * 4);
+    else memset(c->types, 0, (size_t)T * 4);
+    memcpy(c->cu, b->cu_seqlens, (size_t)(S + 1) * 4);
+    for (int s = 0; s < S; s++)
+        for (int t = c->cu[s]; t < c->cu[s + 1]; t++) c->pos[t] = t - c->cu[s];
+
+    /* embeddings -> LayerNorm -> dropout */
+    cpu_embed_fwd(c->emb, c->ids, c->types, c->pos, P(Lo->wte), P(Lo->wtt), mosaic ? NULL : P(Lo->wpe), T, H);
+    cpu_layernorm_fwd(c->x0, c->emb_mean, c->emb_rstd, c->emb, P(Lo->emb_ln_w), P(Lo->emb_ln_b), T, H, eps);
+    if (ph > 0) {
+        cpu_dropout_mask(c->emb_mask, (int64_t)T * H, ph, seed, step, TSR_DROPOUT_SITE(-1, TSR_DROP_EMBEDDINGS), 0);
+        cpu_dropout_apply(c->x0, c->x0, c->emb_mask, (int64_t)T * H, ph);
+    }
+
+    const float* x = c->x0;
+    for (int l = 0; l < g->num_layers; l++) {
+        const tsr_layer_offsets* o = &Lo->layers[l];
+        layer_acts* a = &c->L[l];
+        cpu_matmul_fwd(a->qkv, x, P(o->qkv_w), P(o->qkv_b), T, H, 3 * H);
+        st = cpu_attention_fwd(a->att, a->lse, a->qkv, c->cu, S, b->max_seqlen, NH, D, mosaic ? m->alibi_slopes : NULL,
+                               pa, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS));
+        if (st) return tsr_set_error(st, "CPU attention: out of memory (max_seqlen %d)", b->max_seqlen);
+        /* r1 = x + dropout(att·Woᵀ + bo) */
+        cpu_matmul_fwd(a->r1, a->att, P(o->ao_w), P(o->ao_b), T, H, H);
+        if (ph > 0) {
+            cpu_dropout_mask(a->mask_ao, (int64_t)T * H, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_OUT), 0);
+            cpu_dropout_apply(a->r1, a->r1, a->mask_ao, (int64_t)T * H, ph);
+        }
+        for (int64_t i = 0; i < (int64_t)T * H; i++) a->r1[i] += x[i];
+        cpu_layernorm_fwd(a->h, a->mean1, a->rstd1, a->r1, P(o->ln1_w), P(o->ln1_b), T, H, eps);
+        if (mosaic) {
+            /* r2 = h + wo(dropout(gelu(gate) ⊙ value)) */
+            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), NULL, T, H, 2 * I);
+            cpu_geglu_fwd(a->a, a->ff1, T, I);
+            if (ph > 0) {
+                cpu_dropout_mask(a->mask_ffn, (int64_t)T * I, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN), 0);
+                cpu_dropout_apply(a->a, a->a, a->mask_ffn, (int64_t)T * I, ph);
+            }
+            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), T, I, H);
+        } else {
+            /* r2 = h + dropout(W2·gelu(W1·h)) */
+            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), P(o->ff1_b), T, H, I);
+            cpu_gelu_fwd(a->a, a->ff1, (int64_t)T * I);
+            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), T, I, H);
+            if (ph > 0) {
+                cpu_dropout_mask(a->mask_ffn, (int64_t)T * H, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN), 0);
+                cpu_dropout_apply(a->r2, a->r2, a->mask_ffn, (int64_t)T * H, ph);
+            }
+        }
+        for (int64_t i = 0; i < (int64_t)T * H; i++) a->r2[i] += a->h[i];
+        cpu_layernorm_fwd(a->y, a->mean2, a->rstd2, a->r2, P(o->ln2_w), P(o->ln2_b), T, H, eps);
+        x = a->y;
+    }
+
+    double loss = 0;
+    int has_labels = 0;
+    if (g->head == TSR_HEAD_NONE) {
+        if (logits_out) memcpy(logits_out, x, (size_t)T * H * sizeof(float));
+    } else if (g->head == TSR_HEAD_MLM) {
+        /* the head runs only on labelled tokens (all tokens when there are no labels) */
+        int n = 0;
+        for (int t = 0; t < T; t++) {
+            int lbl = b->mlm_labels ? b->mlm_labels[t] : 0;
+            if (!b->mlm_labels || lbl >= 0) {
+                c->tgt_idx[n] = t;
+                c->tgt_lbl[n] = b->mlm_labels ? lbl : -1;
+                n++;
+            }
+        }
+        c->n_tgt = n;
+        has_labels = b->mlm_labels != NULL;
+        if (n > 0) {
+            for (int i = 0; i < n; i++) memcpy(c->m_x + (size_t)i * H, x + (size_t)c->tgt_idx[i] * H, (size_t)H * sizeof(float));
+            cpu_matmul_fwd(c->m_d, c->m_x, P(Lo->mlm_w), P(Lo->mlm_b), n, H, H);
+            cpu_gelu_fwd(c->m_g, c->m_d, (int64_t)n * H);
+            cpu_layernorm_fwd(c->m_ln, c->m_mean, c->m_rstd, c->m_g, P(Lo->mlm_ln_w), P(Lo->mlm_ln_b), n, H, eps);
+            cpu_matmul_fwd(c->m_logits, c->m_ln, P(Lo->wte), P(Lo->mlm_dec_b), n, H, g->vocab_size);
+            if (logits_out) memcpy(logits_out, c->m_logits, (size_t)n * g->vocab_size * sizeof(float));
+            if (has_labels) {
+                cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
+                for (int i = 0; i < n; i++) loss += c->loss_rows[i];
+                loss /= n;
+            }
+        }
+    } else {
+        const int NL = g->num_labels;
+        for (int s = 0; s < S; s++) memcpy(c->c_in + (size_t)s * H, x + (size_t)c->cu[s] * H, (size_t)H * sizeof(float));
+        cpu_matmul_fwd(c->c_d, c->c_in, P(Lo->pool_w), P(Lo->pool_b), S, H, H);
+        cpu_tanh_fwd(c->c_t, c->c_d, (int64_t)S * H);
+        memcpy(c->c_drop, c->c_t, (size_t)S * H * sizeof(float));
+        if (ph > 0) {
+            cpu_dropout_mask(c->c_mask, (int64_t)S * H, ph, seed, step, TSR_DROPOUT_SITE(g->num_layers, TSR_DROP_CLASSIFIER), 0);
+            cpu_dropout_apply(c->c_drop, c->c_drop, c->c_mask, (int64_t)S * H, ph);
+        }
+        cpu_matmul_fwd(c->c_logits, c->c_drop, P(Lo->cls_w), P(Lo->cls_b), S, H, NL);
+        if (logits_out) memcpy(logits_out, c->c_logits, (size_t)S * NL * sizeof(float));
+        if (g->head == TSR_HEAD_CLASSIFICATION && b->class_labels) {
+            has_labels = 1;
+            memcpy(c->cls_labels, b->class_labels, (size_t)S * 4);
+            cpu_softmax_ce(c->loss_rows, NULL, c->c_logits, c->cls_labels, S, NL, 0.0f);
+            for (int s = 0; s < S; s++) loss += c->loss_rows[s];
+            loss /= S;
+        } else if (g->head == TSR_HEAD_REGRESSION && b->targets) {
+            has_labels = 1;
+            memcpy(c->targets, b->targets, (size_t)S * sizeof(float));
+            for (int s = 0; s < S; s++) {
+                double d = (double)c->c_logits[s] - c->targets[s];
+                loss += d * d;
+            }
+            loss /= S;
+        }
+    }
+    *loss_out = (float)loss;
+    c->have_fwd = training && has_labels;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Backward                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static void dropout_bwd_inplace(float* d, const uint8_t* mask, int64_t n, float p) {
+    if (p > 0) cpu_dropout_apply(d, d, mask, n, p);
+}
+
+static int cpu_backward(tsr_model* m, float loss_scale) {
+    cpu_impl* c = IMPL(m);
+    if (!c->have_fwd)
+        return tsr_set_error(TSR_ERR_STATE, "tsr_backward: needs a preceding tsr_forward with training=1 and labels "
+                                            "(and no parameter write in between)");
+    const tsr_config* g = &m->cfg;
+    const tsr_layout* Lo = &m->layout;
+    const int T = c->T, S = c->S, H = g->hidden_size, I = g->intermediate_size, NH = g->num_heads, D = H / NH;
+    const int mosaic = g->variant == TSR_VARIANT_MOSAIC_BERT;
+    const float ph = c->p_hidden;
+    const size_t TH = (size_t)T * H;
+    float* dY = c->dY;
+    int st;
+
+    /* ---- head: produce dY = dLoss/d(final hidden states) ---- */
+    memset(dY, 0, TH * sizeof(float));
+    if (g->head == TSR_HEAD_MLM) {
+        int n = c->n_tgt, V = g->vocab_size;
+        if (n > 0) {
+            float* dl = c->m_logits; /* logits -> dlogits in place */
+            cpu_softmax_ce_grad_inplace(dl, c->tgt_lbl, n, V, loss_scale / n);
+            /* decoder tied to wte: logits = ln · wteᵀ + b */
+            cpu_matmul_bwd(c->dM1, G(Lo->wte), G(Lo->mlm_dec_b), dl, c->m_ln, P(Lo->wte), n, H, V, 0.0f);
+            memset(c->dM2, 0, (size_t)n * H * sizeof(float));
+            cpu_layernorm_bwd(c->dM2, G(Lo->mlm_ln_w), G(Lo->mlm_ln_b), c->dM1, c->m_g, P(Lo->mlm_ln_w), c->m_mean,
+                              c->m_rstd, n, H);
+            memset(c->dM1, 0, (size_t)n * H * sizeof(float));
+            cpu_gelu_bwd(c->dM1, c->m_d, c->dM2, (int64_t)n * H);
+            cpu_matmul_bwd(c->dM2, G(Lo->mlm_w), G(Lo->mlm_b), c->dM1, c->m_x, P(Lo->mlm_w), n, H, H, 0.0f);
+            for (int i = 0; i < n; i++) {
+                float* d = dY + (size_t)c->tgt_idx[i] * H;
+                const float* s = c->dM2 + (size_t)i * H;
+                for (int k = 0; k < H; k++) d[k] += s[k];
+            }
+        }
+    } else if (g->head != TSR_HEAD_NONE) {
+        const int NL = g->num_labels;
+        float* dl = c->dC2;
+        if (g->head == TSR_HEAD_CLASSIFICATION) {
+            memset(dl, 0, (size_t)S * NL * sizeof(float));
+            cpu_softmax_ce(c->loss_rows, dl, c->c_logits, c->cls_labels, S, NL, loss_scale / S);
+        } else {
+            for (int s = 0; s < S; s++) dl[s] = 2.0f * (c->c_logits[s] - c->targets[s]) * loss_scale / S;
+        }
+        cpu_matmul_bwd(c->dC1, G(Lo->cls_w), G(Lo->cls_b), dl, c->c_drop, P(Lo->cls_w), S, H, NL, 0.0f);
+        dropout_bwd_inplace(c->dC1, c->c_mask, (int64_t)S * H, ph);
+        for (int64_t i = 0; i < (int64_t)S * H; i++) c->dC1[i] *= 1.0f - c->c_t[i] * c->c_t[i];
+        cpu_matmul_bwd(c->dC2, G(Lo->pool_w), G(Lo->pool_b), c->dC1, c->c_in, P(Lo->pool_w), S, H, H, 0.0f);
+        for (int s = 0; s < S; s++) {
+            float* d = dY + (size_t)c->cu[s] * H;
+            for (int k = 0; k < H; k++) d[k] += c->dC2[(size_t)s * H + k];
+        }
+    }
+
+    /* ---- encoder layers, last to first ---- */
+    for (int l = g->num_layers - 1; l >= 0; l--) {
+        const tsr_layer_offsets* o = &Lo->layers[l];
+        layer_acts* a = &c->L[l];
+        const float* x = l > 0 ? c->L[l - 1].y : c->x0;
+        /* y = LN2(r2) */
+        memset(c->dR2, 0, TH * sizeof(float));
+        cpu_layernorm_bwd(c->dR2, G(o->ln2_w), G(o->ln2_b), dY, a->r2, P(o->ln2_w), a->mean2, a->rstd2, T, H);
+        memcpy(c->dH, c->dR2, TH * sizeof(float)); /* residual */
+        if (mosaic) {
+            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dR2, a->a, P(o->ff2_w), T, I, H, 0.0f);
+            dropout_bwd_inplace(c->dMID, a->mask_ffn, (int64_t)T * I, ph);
+            memset(c->dBIG, 0, (size_t)T * 2 * I * sizeof(float));
+            cpu_geglu_bwd(c->dBIG, a->ff1, c->dMID, T, I);
+            cpu_matmul_bwd(c->dH, G(o->ff1_w), NULL, c->dBIG, a->h, P(o->ff1_w), T, H, 2 * I, 1.0f);
+        } else {
+            memcpy(c->dAO, c->dR2, TH * sizeof(float));
+            dropout_bwd_inplace(c->dAO, a->mask_ffn, (int64_t)TH, ph);
+            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dAO, a->a, P(o->ff2_w), T, I, H, 0.0f);
+            memset(c->dBIG, 0, (size_t)T * I * sizeof(float));
+            cpu_gelu_bwd(c->dBIG, a->ff1, c->dMID, (int64_t)T * I);
+            cpu_matmul_bwd(c->dH, G(o->ff1_w), G(o->ff1_b), c->dBIG, a->h, P(o->ff1_w), T, H, I, 1.0f);
+        }
+        /* h = LN1(r1) */
+        memset(c->dR1, 0, TH * sizeof(float));
+        cpu_layernorm_bwd(c->dR1, G(o->ln1_w), G(o->ln1_b), c->dH, a->r1, P(o->ln1_w), a->mean1, a->rstd1, T, H);
+        memcpy(c->dAO, c->dR1, TH * sizeof(float));
+        dropout_bwd_inplace(c->dAO, a->mask_ao, (int64_t)TH, ph);
+        cpu_matmul_bwd(c->dATT, G(o->ao_w), G(o->ao_b), c->dAO, a->att, P(o->ao_w), T, H, H, 0.0f);
+        memset(c->dBIG, 0, (size_t)T * 3 * H * sizeof(float));
+        st = cpu_attention_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D,
+                               mosaic ? m->alibi_slopes : NULL, c->p_attn, c->seed, c->step,
+                               TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS));
+        if (st) return tsr_set_error(st, "CPU attention backward: out of memory");
+        memcpy(c->dX, c->dR1, TH * sizeof(float)); /* residual */
+        cpu_matmul_bwd(c->dX, G(o->qkv_w), G(o->qkv_b), c->dBIG, x, P(o->qkv_w), T, H, 3 * H, 1.0f);
+        float* t = dY;
+        dY = c->dX;
+        c->dX = t;
+    }
+    /* ---- embeddings ---- */
+    dropout_bwd_inplace(dY, c->emb_mask, (int64_t)TH, ph);
+    memset(c->dR1, 0, TH * sizeof(float));
+    cpu_layernorm_bwd(c->dR1, G(Lo->emb_ln_w), G(Lo->emb_ln_b), dY, c->emb, P(Lo->emb_ln_w), c->emb_mean, c->emb_rstd, T, H);
+    cpu_embed_bwd(G(Lo->wte), G(Lo->wtt), mosaic ? NULL : G(Lo->wpe), c->dR1, c->ids, c->types, c->pos, T, H);
+    c->dY = dY; /* c->dX already holds the other scratch buffer */
+    c->have_fwd = 0;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Optimizer and gradient utilities                                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+static int cpu_zero_grad(tsr_model* m) {
+    memset(IMPL(m)->blocks[1], 0, (size_t)m->num_params * sizeof(float));
+    return TSR_OK;
+}
+
+static int cpu_grad_sumsq(tsr_model* m, double* out) {
+    const float* g = IMPL(m)->blocks[1];
+    int64_t n = m->num_params;
+    double s = 0;
+#pragma omp parallel for reduction(+ : s) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    *out = s;
+    return TSR_OK;
+}
+
+static int cpu_scale_grads(tsr_model* m, float k) {
+    float* g = IMPL(m)->blocks[1];
+    int64_t n = m->num_params;
+#pragma omp parallel for if (n > 65536)
+    for (int64_t i = 0; i < n; i++) g[i] *= k;
+    return TSR_OK;
+}
+
+static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
+    cpu_impl* c = IMPL(m);
+    cpu_adamw(c->blocks[0], c->blocks[1], c->blocks[2], c->blocks[3], m->num_params, lr, initial_lr, b1, b2, eps, wd, step);
+    c->have_fwd = 0;
+    return TSR_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Per-op entry points                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+static int op_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    cpu_matmul_fwd(out, inp, w, bias, N, C, OC);
+    return TSR_OK;
+}
+static int op_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
+                         int C, int OC) {
+    cpu_matmul_bwd(dinp, dw, dbias, dout, inp, w, N, C, OC, 1.0f);
+    return TSR_OK;
+}
+static int op_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
+                            int C, float eps) {
+    cpu_layernorm_fwd(out, mean, rstd, inp, w, b, N, C, eps);
+    return TSR_OK;
+}
+static int op_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                            const float* mean, const float* rstd, int N, int C) {
+    cpu_layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C);
+    return TSR_OK;
+}
+static int op_gelu_fwd(float* out, const float* inp, int64_t n) {
+    cpu_gelu_fwd(out, inp, n);
+    return TSR_OK;
+}
+static int op_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n) {
+    cpu_gelu_bwd(dinp, inp, dout, n);
+    return TSR_OK;
+}
+static int op_geglu_fwd(float* out, const float* inp, int N, int I) {
+    cpu_geglu_fwd(out, inp, N, I);
+    return TSR_OK;
+}
+static int op_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) {
+    cpu_geglu_bwd(dinp, inp, dout, N, I);
+    return TSR_OK;
+}
+static int op_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                            int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
+    int st = cpu_attention_fwd(out, lse, qkv, cu, S, max_seqlen, NH, D, slopes, p, seed, step, site);
+    return st ? tsr_set_error(st, "attention: out of memory") : TSR_OK;
+}
+static int op_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                            const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                            uint64_t seed, uint64_t step, uint32_t site) {
+    int st = cpu_attention_bwd(dqkv, dout, qkv, out, lse, cu, S, max_seqlen, NH, D, slopes, p, seed, step, site);
+    return st ? tsr_set_error(st, "attention: out of memory") : TSR_OK;
+}
+static int op_dropout(float* out, const float* inp, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site,
+                      uint64_t off, int accumulate) {
+    if (p <= 0) {
+        for (int64_t i = 0; i < n; i++) out[i] = accumulate ? out[i] + inp[i] : inp[i];
+        return TSR_OK;
+    }
+    uint8_t* mask = malloc((size_t)n);
+    if (!mask) return tsr_set_error(TSR_ERR_OOM, "dropout: out of memory");
+    cpu_dropout_mask(mask, n, p, seed, step, site, off);
+    float k = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < n; i++) {
+        float v = mask[i] ? inp[i] * k : 0.0f;
+        out[i] = accumulate ? out[i] + v : v;
+    }
+    free(mask);
+    return TSR_OK;
+}
+static int op_dropout_fwd(float* out, const float* inp, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site,
+                          uint64_t off) {
+    return op_dropout(out, inp, n, p, seed, step, site, off, 0);
+}
+static int op_dropout_bwd(float* dinp, const float* dout, int64_t n, float p, uint64_t seed, uint64_t step,
+                          uint32_t site, uint64_t off) {
+    return op_dropout(dinp, dout, n, p, seed, step, site, off, 1);
+}
+static int op_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
+                         float scale) {
+    cpu_softmax_ce(loss_rows, dlogits, logits, targets, N, V, scale);
+    return TSR_OK;
+}
+static int op_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
+                        const float* wtt, const float* wpe, int T, int C) {
+    cpu_embed_fwd(out, ids, types, pos, wte, wtt, wpe, T, C);
+    return TSR_OK;
+}
+static int op_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const int32_t* ids,
+                        const int32_t* types, const int32_t* pos, int T, int C) {
+    cpu_embed_bwd(dwte, dwtt, dwpe, dout, ids, types, pos, T, C);
+    return TSR_OK;
+}
+static int op_adamw(float* p, const float* g, float* mm, float* v, int64_t n, float lr, float initial_lr, float b1,
+                    float b2, float eps, float wd, int64_t step) {
+    cpu_adamw(p, g, mm, v, n, lr, initial_lr, b1, b2, eps, wd, step);
+    return TSR_OK;
+}
+
+static const tsr_backend_ops CPU_OPS = {
+    .name = "cpu",
+    .available = cpu_available,
+    .model_init = cpu_model_init,
+    .model_free = cpu_model_free,
+    .buffer_ptr = cpu_buffer_ptr,
+    .buffer_read = cpu_buffer_read,
+    .buffer_write = cpu_buffer_write,
+    .check_finite = cpu_check_finite,
+    .forward = cpu_forward,
+    .backward = cpu_backward,
+    .zero_grad = cpu_zero_grad,
+    .grad_sumsq = cpu_grad_sumsq,
+    .scale_grads = cpu_scale_grads,
+    .adamw = cpu_adamw_step,
+    .matmul_fwd = op_matmul_fwd,
+    .matmul_bwd = op_matmul_bwd,
+    .layernorm_fwd = op_layernorm_fwd,
+    .layernorm_bwd = op_layernorm_bwd,
+    .gelu_fwd = op_gelu_fwd,
+    .gelu_bwd = op_gelu_bwd,
+    .geglu_fwd = op_geglu_fwd,
+    .geglu_bwd = op_geglu_bwd,
+    .attention_fwd = op_attention_fwd,
+    .attention_bwd = op_attention_bwd,
+    .dropout_fwd = op_dropout_fwd,
+    .dropout_bwd = op_dropout_bwd,
+    .softmax_ce = op_softmax_ce,
+    .embed_fwd = op_embed_fwd,
+    .embed_bwd = op_embed_bwd,
+    .adamw_raw = op_adamw,
+};
+
+const tsr_backend_ops* tsr_cpu_backend(void) { return &CPU_OPS; }
+
+int tsr_set_num_threads(int n) {
+    if (n > 0) omp_set_num_threads(n);
+    return TSR_OK;
+}
+int tsr_get_num_threads(void) { return omp_get_max_threads(); }
+const char* tsr_cpu_isa(void) { return tsr_sgemm_isa(); }

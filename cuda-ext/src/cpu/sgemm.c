@@ -1,0 +1,230 @@
+/*
+ * Packed, cache-blocked sgemm (BLIS-style loop nest) with an AVX-512 12×32 micro-kernel, an AVX2
+ * 6×16 fallback and a scalar one, chosen once at run time from CPUID.
+ *   jc (NC cols of C) → pc (KC of K; pack B KC×NC, L2) → ic (MC rows; pack A MC×KC)
+ *   → jr (NR) → ir (MR): micro-kernel on packed panels, accumulators in registers.
+ */
+#include "sgemm.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KC 256
+#define MC 192  /* multiple of 12 and 6 */
+#define NC 2048 /* multiple of 32 and 16 */
+#define MR_MAX 12
+#define NR_MAX 32
+
+typedef void (*kernel_fn)(int kc, const float* A, const float* B, float* C, int ldc, int accumulate);
+
+/* ----------------------------------------------------------------------------------------- */
+
+__attribute__((target("avx512f,fma")))
+static void kernel_avx512_12x32(int kc, const float* A, const float* B, float* C, int ldc, int acc) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00, c81 = c00,
+           c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);
+        __m512 a;
+#define ROW(r, x0, x1) a = _mm512_set1_ps(A[r]); x0 = _mm512_fmadd_ps(a, b0, x0); x1 = _mm512_fmadd_ps(a, b1, x1);
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+        ROW(6, c60, c61) ROW(7, c70, c71) ROW(8, c80, c81) ROW(9, c90, c91) ROW(10, ca0, ca1) ROW(11, cb0, cb1)
+#undef ROW
+        A += 12;
+        B += 32;
+    }
+#define ST(r, x0, x1) do { float* p = C + (size_t)(r) * ldc; \
+        if (acc) { x0 = _mm512_add_ps(x0, _mm512_loadu_ps(p)); x1 = _mm512_add_ps(x1, _mm512_loadu_ps(p + 16)); } \
+        _mm512_storeu_ps(p, x0); _mm512_storeu_ps(p + 16, x1); } while (0)
+    ST(0, c00, c01); ST(1, c10, c11); ST(2, c20, c21); ST(3, c30, c31); ST(4, c40, c41); ST(5, c50, c51);
+    ST(6, c60, c61); ST(7, c70, c71); ST(8, c80, c81); ST(9, c90, c91); ST(10, ca0, ca1); ST(11, cb0, cb1);
+#undef ST
+}
+
+__attribute__((target("avx2,fma")))
+static void kernel_avx2_6x16(int kc, const float* A, const float* B, float* C, int ldc, int acc) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+        __m256 a;
+#define ROW(r, x0, x1) a = _mm256_broadcast_ss(A + r); x0 = _mm256_fmadd_ps(a, b0, x0); x1 = _mm256_fmadd_ps(a, b1, x1);
+        ROW(0, c00, c01) ROW(1, c10, c11) ROW(2, c20, c21) ROW(3, c30, c31) ROW(4, c40, c41) ROW(5, c50, c51)
+#undef ROW
+        A += 6;
+        B += 16;
+    }
+#define ST(r, x0, x1) do { float* p = C + (size_t)(r) * ldc; \
+        if (acc) { x0 = _mm256_add_ps(x0, _mm256_loadu_ps(p)); x1 = _mm256_add_ps(x1, _mm256_loadu_ps(p + 8)); } \
+        _mm256_storeu_ps(p, x0); _mm256_storeu_ps(p + 8, x1); } while (0)
+    ST(0, c00, c01); ST(1, c10, c11); ST(2, c20, c21); ST(3, c30, c31); ST(4, c40, c41); ST(5, c50, c51);
+#undef ST
+}
+
+static void kernel_scalar_4x8(int kc, const float* A, const float* B, float* C, int ldc, int acc) {
+    float c[4][8] = {{0}};
+    for (int k = 0; k < kc; k++, A += 4, B += 8)
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 8; j++) c[i][j] += A[i] * B[j];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 8; j++) C[(size_t)i * ldc + j] = acc ? C[(size_t)i * ldc + j] + c[i][j] : c[i][j];
+}
+
+/* ----------------------------------------------------------------------------------------- */
+
+static struct { kernel_fn fn; int mr, nr; const char* isa; } g_kern;
+
+static void pick_kernel(void) {
+    if (g_kern.fn) return;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && !getenv("TSR_NO_AVX512")) {
+        g_kern.mr = 12; g_kern.nr = 32; g_kern.isa = "avx512"; g_kern.fn = kernel_avx512_12x32;
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        g_kern.mr = 6; g_kern.nr = 16; g_kern.isa = "avx2"; g_kern.fn = kernel_avx2_6x16;
+    } else {
+        g_kern.mr = 4; g_kern.nr = 8; g_kern.isa = "scalar"; g_kern.fn = kernel_scalar_4x8;
+    }
+}
+
+const char* tsr_sgemm_isa(void) {
+    pick_kernel();
+    return g_kern.isa;
+}
+
+size_t tsr_sgemm_workspace_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + MR_MAX * NR_MAX + 64; }
+
+/* Ap: MR-row panels, each kc × MR (k-major), zero-padded rows. */
+static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, int kc, float* Ap, int MR) {
+    for (int ir = 0; ir < mc; ir += MR) {
+        int mr = mc - ir < MR ? mc - ir : MR;
+        float* dst = Ap + (size_t)ir * kc;
+        if (!transA) {
+            for (int i = 0; i < mr; i++) {
+                const float* src = A + (size_t)(i0 + ir + i) * lda + p0;
+                for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            }
+        } else {
+            for (int k = 0; k < kc; k++) {
+                const float* src = A + (size_t)(p0 + k) * lda + i0 + ir;
+                for (int i = 0; i < mr; i++) dst[k * MR + i] = src[i];
+            }
+        }
+        if (mr < MR)
+            for (int k = 0; k < kc; k++)
+                for (int i = mr; i < MR; i++) dst[k * MR + i] = 0.0f;
+    }
+}
+
+/* Bp: NR-column panels, each kc × NR (k-major), zero-padded columns. */
+static void pack_B(int transB, const float* B, int ldb, int j0, int nc, int p0, int kc, float* Bp, int NR) {
+    for (int jr = 0; jr < nc; jr += NR) {
+        int nr = nc - jr < NR ? nc - jr : NR;
+        float* dst = Bp + (size_t)jr * kc;
+        if (!transB) {
+            for (int k = 0; k < kc; k++) {
+                const float* src = B + (size_t)(p0 + k) * ldb + j0 + jr;
+                for (int j = 0; j < nr; j++) dst[k * NR + j] = src[j];
+                for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
+            }
+        } else {
+            for (int j = 0; j < nr; j++) {
+                const float* src = B + (size_t)(j0 + jr + j) * ldb + p0;
+                for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+            }
+            if (nr < NR)
+                for (int k = 0; k < kc; k++)
+                    for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
+        }
+    }
+}
+
+static void gemm_block(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                       float* C, int ldc, float beta, float* ws) {
+    pick_kernel();
+    const int MR = g_kern.mr, NR = g_kern.nr;
+    if (K <= 0) {
+        if (beta == 0.0f)
+            for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    float* Ap = ws;
+    float* Bp = ws + (size_t)MC * KC;
+    float* tile = Bp + (size_t)KC * NC;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            int acc = pc > 0 || beta != 0.0f;
+            pack_B(transB, B, ldb, jc, nc, pc, kc, Bp, NR);
+            for (int ic = 0; ic < M; ic += MC) {
+                int mc = M - ic < MC ? M - ic : MC;
+                pack_A(transA, A, lda, ic, mc, pc, kc, Ap, MR);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int nr = nc - jr < NR ? nc - jr : NR;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = mc - ir < MR ? mc - ir : MR;
+                        float* Ct = C + (size_t)(ic + ir) * ldc + jc + jr;
+                        if (mr == MR && nr == NR) {
+                            g_kern.fn(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc, Ct, ldc, acc);
+                        } else {
+                            g_kern.fn(kc, Ap + (size_t)ir * kc, Bp + (size_t)jr * kc, tile, NR, 0);
+                            for (int i = 0; i < mr; i++)
+                                for (int j = 0; j < nr; j++)
+                                    Ct[(size_t)i * ldc + j] = acc ? Ct[(size_t)i * ldc + j] + tile[i * NR + j] : tile[i * NR + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void tsr_sgemm_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                      float* C, int ldc, float beta, float* ws) {
+    if (M <= 0 || N <= 0) return;
+    gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+}
+
+void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               float* C, int ldc, float beta) {
+    if (M <= 0 || N <= 0) return;
+    pick_kernel();
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    double flops = 2.0 * M * N * K;
+    if (flops < 2e6) nt = 1; /* not worth waking the team */
+    size_t wsz = tsr_sgemm_workspace_floats();
+    if (nt <= 1) {
+        float* ws = aligned_alloc(64, wsz * sizeof(float));
+        if (!ws) return; /* callers check allocations up front; see model_cpu.c */
+        gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+        free(ws);
+        return;
+    }
+    /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile */
+    int split_m = M >= N;
+    int unit = split_m ? g_kern.mr : g_kern.nr;
+    int total = split_m ? M : N;
+    int chunks = (total + unit - 1) / unit;
+    if (chunks < nt) nt = chunks;
+#pragma omp parallel num_threads(nt)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int c0 = (int)((long)chunks * t / n) * unit, c1 = (int)((long)chunks * (t + 1) / n) * unit;
+        if (c1 > total) c1 = total;
+        if (c0 < c1) {
+            float* ws = aligned_alloc(64, wsz * sizeof(float));
+            if (ws) {
+                if (split_m)
+                    gemm_block(transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
+                               C + (size_t)c0 * ldc, ldc, beta, ws);
+                else
+                    gemm_block(transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
+                               C + c0, ldc, beta, ws);
+                free(ws);
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+/* Packed, cache-blocked fp32 GEMM for the CPU backend (row-major). */
+#ifndef TSR_SGEMM_H
+#define TSR_SGEMM_H
+#include <stddef.h>
+
+/*
+ * C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N], beta ∈ {0, 1}.
+ * op(A)[i,k] = transA ? A[k·lda + i] : A[i·lda + k];  op(B)[k,j] = transB ? B[j·ldb + k] : B[k·ldb + j].
+ * tsr_sgemm splits the work over the OpenMP threads (serial when called inside a parallel region).
+ */
+void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               float* C, int ldc, float beta);
+
+/* Serial version using caller-provided workspace of tsr_sgemm_workspace_floats() floats (64-byte aligned). */
+size_t tsr_sgemm_workspace_floats(void);
+void tsr_sgemm_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                      float* C, int ldc, float beta, float* workspace);
+
+/* "avx512", "avx2" or "scalar" */
+const char* tsr_sgemm_isa(void);
+#endif

@@ -1,0 +1,358 @@
+/*
+ * Whole-model tests of libtessera against the committed fixtures of tools/torch_reference.py
+ * (an independent float64 PyTorch implementation), plus whole-model finite-difference checks
+ * with dropout on.
+ *
+ * Tolerances (fp32 C vs float64 torch, tiny models: H <= 48, 1-2 layers, <= 30 tokens):
+ *  - parameter table: exact (names, order, shapes).
+ *  - loss: |Δ| <= 2e-5·max(1, |loss|). Every op's fp32 rounding is ~6e-8 relative; through
+ *    ~15 chained ops with sums of <= 64 terms the error stays ~1e-6; 2e-5 leaves 10x margin.
+ *  - logits: |Δ| <= 1e-4·max(1, max|logit|)  (same argument, elementwise instead of averaged).
+ *  - gradients, per tensor: ||Δ||₂ <= 1e-4·||g_ref||₂ + 1e-6 and max|Δ| <= 1e-3·max|g_ref| + 1e-6:
+ *    backward doubles the chain and LayerNorm backward subtracts nearly equal means (cancellation),
+ *    so elementwise errors reach ~1e-5 of the tensor's scale; a wrong term is O(1) off.
+ *  - gradient norms (clipping input): relative 1e-4.
+ *  - parameters after 3 AdamW steps (lr 1e-2, clipping on): |Δ| <= 2e-5 + 1e-4·|p|. Adam divides m
+ *    by sqrt(v): when |g| is near eps=1e-6 a 1e-4 relative gradient error moves an update
+ *    (at most lr = 1e-2) by ~1e-6; three steps -> a few 1e-6.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/tessera.h"
+
+static int g_fail = 0, g_checks = 0;
+#define EXPECT(cond, ...) do { g_checks++; if (!(cond)) { g_fail++; printf("FAIL %s:%d: ", __FILE__, __LINE__); printf(__VA_ARGS__); printf("\n"); } } while (0)
+#define OK(call) do { int st_ = (call); EXPECT(st_ == TSR_OK, "%s -> %s: %s", #call, tsr_status_name(st_), tsr_last_error()); } while (0)
+
+/* ---- minimal readers for the fixture files ---------------------------------------------- */
+static char* read_text(const char* path) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char* s = malloc((size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); fclose(f); return NULL; }
+    s[n] = 0;
+    fclose(f);
+    return s;
+}
+static float* read_f32(const char* dir, const char* name, long expect) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    float* v = malloc((size_t)expect * sizeof(float));
+    long n = (long)fread(v, sizeof(float), (size_t)expect, f);
+    fclose(f);
+    if (n != expect) { free(v); return NULL; }
+    return v;
+}
+/* value after "key": (first occurrence at or after `from`) */
+static const char* jfind(const char* s, const char* key) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char* p = strstr(s, pat);
+    return p ? p + strlen(pat) : NULL;
+}
+static double jnum(const char* s, const char* key) {
+    const char* p = jfind(s, key);
+    return p ? strtod(p, NULL) : NAN;
+}
+/* array of numbers after "key": [ ... ]; returns count */
+static int jarr(const char* s, const char* key, double* out, int cap) {
+    const char* p = jfind(s, key);
+    if (!p) return -1;
+    p = strchr(p, '[') + 1;
+    int n = 0;
+    while (*p && *p != ']') {
+        char* e;
+        double v = strtod(p, &e);
+        if (e == p) { p++; continue; }
+        if (n < cap) out[n] = v;
+        n++;
+        p = e;
+    }
+    return n;
+}
+static int* jarr_int(const char* s, const char* key, int* n_out) {
+    static double tmp[100000];
+    int n = jarr(s, key, tmp, 100000);
+    if (n < 0) { *n_out = 0; return NULL; }
+    int* v = malloc((size_t)(n ? n : 1) * sizeof(int));
+    for (int i = 0; i < n; i++) v[i] = (int)tmp[i];
+    *n_out = n;
+    return v;
+}
+
+/* ---- comparisons ------------------------------------------------------------------------- */
+static void compare_tensorwise(tsr_model* m, const char* what, const float* got, const float* ref, double rel_l2,
+                               double rel_max, double* worst_l2) {
+    int nt = tsr_num_tensors(m);
+    for (int t = 0; t < nt; t++) {
+        const char* name;
+        int64_t off, numel;
+        tsr_tensor_info(m, t, &name, &off, &numel, NULL, NULL);
+        double d2 = 0, r2 = 0, dmax = 0, rmax = 0;
+        for (int64_t i = off; i < off + numel; i++) {
+            double d = (double)got[i] - ref[i];
+            d2 += d * d;
+            r2 += (double)ref[i] * ref[i];
+            dmax = fmax(dmax, fabs(d));
+            rmax = fmax(rmax, fabs(ref[i]));
+        }
+        double l2 = sqrt(d2), rl2 = sqrt(r2);
+        if (rl2 > 1e-6 && l2 / rl2 > *worst_l2) *worst_l2 = l2 / rl2;
+        EXPECT(l2 <= rel_l2 * rl2 + 1e-6 && dmax <= rel_max * rmax + 1e-6,
+               "%s %s: ||diff|| %.3g vs ||ref|| %.3g, max diff %.3g vs max ref %.3g", what, name, l2, rl2, dmax, rmax);
+    }
+}
+
+static int build_config(const char* js, tsr_config* c, int T, int S) {
+    memset(c, 0, sizeof *c);
+    c->variant = (int)jnum(js, "variant");
+    c->head = (int)jnum(js, "head");
+    c->vocab_size = (int)jnum(js, "vocab_size");
+    c->hidden_size = (int)jnum(js, "hidden_size");
+    c->num_layers = (int)jnum(js, "num_layers");
+    c->num_heads = (int)jnum(js, "num_heads");
+    c->intermediate_size = (int)jnum(js, "intermediate_size");
+    c->type_vocab_size = (int)jnum(js, "type_vocab_size");
+    c->max_position_embeddings = (int)jnum(js, "max_position_embeddings");
+    c->num_labels = (int)jnum(js, "num_labels");
+    c->layer_norm_eps = (float)jnum(js, "layer_norm_eps");
+    c->hidden_dropout = (float)jnum(js, "hidden_dropout");
+    c->attention_dropout = (float)jnum(js, "attention_dropout");
+    c->max_tokens = T + 3;
+    c->max_seqs = S + 1;
+    return 0;
+}
+
+typedef struct {
+    int T, S, maxlen;
+    int *ids, *types, *cu, *mlm, *cls;
+    float* targets;
+    tsr_batch b;
+} fx_batch;
+
+static void load_batch(const char* js, fx_batch* fb) {
+    int n;
+    memset(fb, 0, sizeof *fb);
+    fb->T = (int)jnum(js, "num_tokens");
+    fb->S = (int)jnum(js, "num_seqs");
+    fb->maxlen = (int)jnum(js, "max_seqlen");
+    fb->ids = jarr_int(js, "input_ids", &n);
+    fb->types = jarr_int(js, "token_type_ids", &n);
+    fb->cu = jarr_int(js, "cu_seqlens", &n);
+    fb->mlm = jarr_int(js, "mlm_labels", &n);
+    fb->cls = jarr_int(js, "class_labels", &n);
+    double tg[64];
+    int nt = jarr(js, "targets", tg, 64);
+    if (nt > 0) {
+        fb->targets = malloc((size_t)nt * sizeof(float));
+        for (int i = 0; i < nt; i++) fb->targets[i] = (float)tg[i];
+    }
+    tsr_batch b = {fb->T, fb->S, fb->maxlen, 0, fb->ids, fb->types, fb->cu, fb->mlm, fb->cls, fb->targets};
+    fb->b = b;
+}
+
+/* ---- fixture comparison ------------------------------------------------------------------- */
+static void run_fixture(const char* root, const char* name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    printf("fixture %s\n", name);
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    tsr_model* m = NULL;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    if (!m) return;
+    long P = (long)jnum(js, "num_params");
+    EXPECT(tsr_num_params(m) == P, "num_params %lld vs fixture %ld", (long long)tsr_num_params(m), P);
+
+    /* parameter table: names, order and shapes as the reference lays them out */
+    const char* tp = strstr(js, "\"tensors\":");
+    int nt = tsr_num_tensors(m), table_ok = 1;
+    for (int t = 0; t < nt && tp; t++) {
+        const char* name_t;
+        int32_t ndim, shape[4];
+        tsr_tensor_info(m, t, &name_t, NULL, NULL, &ndim, shape);
+        tp = strchr(tp + 1, '"'); /* skip to the next name: "tensors": [ ["name", [d0, d1]], ... ] */
+        if (t == 0) tp = strchr(tp + 1, '"');
+        if (!tp) { table_ok = 0; break; }
+        tp += 1;
+        const char* e = strchr(tp, '"');
+        char ref[128];
+        snprintf(ref, sizeof ref, "%.*s", (int)(e - tp), tp);
+        char* sp = strchr(e, '[') + 1;
+        int d0 = (int)strtol(sp, &sp, 10), d1 = 0, rn = 1;
+        while (*sp == ' ' || *sp == '\n') sp++;
+        if (*sp == ',') { d1 = (int)strtol(sp + 1, NULL, 10); rn = 2; }
+        if (strcmp(ref, name_t) != 0 || ndim != rn || shape[0] != d0 || (rn == 2 && shape[1] != d1)) {
+            EXPECT(0, "tensor %d: C '%s' [%d,%d] vs reference '%s' [%d,%d]", t, name_t, shape[0], shape[1], ref, d0, d1);
+            table_ok = 0;
+        }
+        tp = e;
+    }
+    EXPECT(table_ok, "parameter table matches the reference");
+
+    float* params = read_f32(dir, "params.bin", P);
+    float* grads_ref = read_f32(dir, "grads.bin", P);
+    float* after_ref = read_f32(dir, "params_after.bin", P);
+    long NL = (long)jnum(js, "num_logits");
+    float* logits_ref = read_f32(dir, "logits.bin", NL);
+    if (!params || !grads_ref || !after_ref || !logits_ref) { EXPECT(0, "missing fixture blocks in %s", dir); return; }
+    OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+
+    /* step 1: loss, logits, gradients */
+    int64_t nlog = 0;
+    OK(tsr_logits_count(m, &fb.b, &nlog));
+    EXPECT(nlog == NL, "logits count %lld vs %ld", (long long)nlog, NL);
+    float* logits = calloc((size_t)NL, sizeof(float));
+    float loss = 0;
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &loss, logits, 1234, 1, 1));
+    double loss_ref = jnum(js, "loss");
+    EXPECT(fabs(loss - loss_ref) <= 2e-5 * fmax(1, fabs(loss_ref)), "loss %.8f vs reference %.8f", loss, loss_ref);
+    double lmax = 0, dmax = 0;
+    for (long i = 0; i < NL; i++) {
+        lmax = fmax(lmax, fabs(logits_ref[i]));
+        dmax = fmax(dmax, fabs(logits[i] - logits_ref[i]));
+    }
+    EXPECT(dmax <= 1e-4 * fmax(1, lmax), "logits max diff %.3g (max |logit| %.3g)", dmax, lmax);
+    OK(tsr_backward(m, 1.0f));
+    float* grads = malloc((size_t)P * sizeof(float));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, grads));
+    double worst = 0;
+    compare_tensorwise(m, "grad", grads, grads_ref, 1e-4, 1e-3, &worst);
+    printf("  loss %.7f (ref %.7f, |diff| %.2e), logits max diff %.2e, worst tensor grad rel L2 diff %.2e\n", loss, loss_ref,
+           fabs(loss - loss_ref), dmax, worst);
+
+    /* three optimizer steps: zero_grad, forward, backward, clip to 1.0, AdamW (lr schedule varies) */
+    double lrs[3], norms_ref[3];
+    jarr(js, "lrs", lrs, 3);
+    jarr(js, "grad_norms", norms_ref, 3);
+    double lr0 = jnum(js, "initial_lr"), b1 = jnum(js, "beta1"), b2 = jnum(js, "beta2"), eps = jnum(js, "eps"),
+           wd = jnum(js, "weight_decay"), maxn = jnum(js, "max_grad_norm");
+    for (int s = 0; s < 3; s++) {
+        OK(tsr_zero_grad(m));
+        OK(tsr_forward(m, &fb.b, &loss, NULL, 1234, (uint64_t)s + 1, 1));
+        OK(tsr_backward(m, 1.0f));
+        float norm = 0;
+        OK(tsr_clip_grad_norm(m, (float)maxn, &norm));
+        EXPECT(fabs(norm - norms_ref[s]) <= 1e-4 * norms_ref[s], "step %d grad norm %.7f vs %.7f", s + 1, norm, norms_ref[s]);
+        OK(tsr_adamw_step(m, (float)lrs[s], (float)lr0, (float)b1, (float)b2, (float)eps, (float)wd, s + 1));
+    }
+    float* after = malloc((size_t)P * sizeof(float));
+    OK(tsr_buffer_read(m, TSR_BUF_PARAMS, 0, P, after));
+    /* Adam's update m̂/(sqrt(v̂)+eps) is ill-conditioned where the gradient is ~eps: e.g. attention key
+     * biases, whose exact gradient is 0 (softmax is shift-invariant per row) — fp32 noise of 1e-9
+     * there becomes an update of up to lr. Those elements (|g_ref| < 1e-4 at step 1) only get the
+     * bound |Δ| <= Σ lr (each step moves a parameter by at most ~lr); all others the strict one. */
+    double pmax = 0, lr_sum = lrs[0] + lrs[1] + lrs[2];
+    long bad = -1, lenient = 0;
+    for (long i = 0; i < P; i++) {
+        double d = fabs((double)after[i] - after_ref[i]);
+        int ill = fabs(grads_ref[i]) < 1e-4;
+        lenient += ill;
+        if (!ill && d > pmax) pmax = d;
+        if (d > (ill ? lr_sum : 2e-5 + 1e-4 * fabs(after_ref[i])) && bad < 0) bad = i;
+    }
+    EXPECT(bad < 0, "params after 3 AdamW steps: element %ld %.8g vs %.8g", bad, bad >= 0 ? after[bad] : 0, bad >= 0 ? after_ref[bad] : 0);
+    OK(tsr_forward(m, &fb.b, &loss, NULL, 0, 0, 0));
+    double la = jnum(js, "loss_after");
+    EXPECT(fabs(loss - la) <= 1e-4 * fmax(1, fabs(la)), "loss after 3 steps %.7f vs %.7f", loss, la);
+    printf("  after 3 AdamW steps: params max diff %.2e (%ld of %ld elements with |g| < 1e-4 held to the Σlr bound), loss %.6f (ref %.6f)\n",
+           pmax, lenient, P, loss, la);
+    /* the AdamW moments are readable/writable for checkpoints */
+    float mv[4];
+    OK(tsr_buffer_read(m, TSR_BUF_ADAM_M, 0, 2, mv));
+    OK(tsr_buffer_read(m, TSR_BUF_ADAM_V, 0, 2, mv + 2));
+    EXPECT(mv[2] >= 0 && mv[3] >= 0, "AdamW v is non-negative");
+    tsr_model_destroy(m);
+    free(params); free(grads_ref); free(after_ref); free(logits_ref); free(logits); free(grads); free(after); free(js);
+}
+
+/* ---- whole-model finite differences with dropout on ---------------------------------------- */
+static void fd_model(const char* root, const char* name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) return;
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    c.hidden_dropout = 0.1f;
+    c.attention_dropout = 0.1f;
+    tsr_model* m = NULL;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    long P = (long)tsr_num_params(m);
+    float* params = read_f32(dir, "params.bin", P);
+    OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+    float* p;
+    OK(tsr_buffer_ptr(m, TSR_BUF_PARAMS, &p));
+    float l1, l2, l3;
+    OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
+    OK(tsr_forward(m, &fb.b, &l2, NULL, 77, 5, 1));
+    OK(tsr_forward(m, &fb.b, &l3, NULL, 77, 6, 1));
+    EXPECT(l1 == l2, "same seed and step -> same dropout -> same loss");
+    EXPECT(l1 != l3, "another step -> another dropout mask");
+    OK(tsr_forward(m, &fb.b, &l3, NULL, 77, 5, 0));
+    EXPECT(tsr_backward(m, 1) == TSR_ERR_STATE, "backward after an inference forward -> STATE");
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
+    OK(tsr_backward(m, 1.0f));
+    float* g;
+    OK(tsr_buffer_ptr(m, TSR_BUF_GRADS, &g));
+    float* grads = malloc((size_t)P * sizeof(float));
+    memcpy(grads, g, (size_t)P * sizeof(float));
+    /* sample elements of every tensor; tolerance: see test_ops.c (fp32 loss, h = 1e-2) */
+    int nt = tsr_num_tensors(m);
+    double worst = 0;
+    unsigned rs = 12345;
+    for (int t = 0; t < nt; t++) {
+        const char* tn;
+        int64_t off, numel;
+        tsr_tensor_info(m, t, &tn, &off, &numel, NULL, NULL);
+        double gmax = 0;
+        for (int64_t i = off; i < off + numel; i++) gmax = fmax(gmax, fabs(grads[i]));
+        double tol = 5e-3 * fmax(gmax, 0.05);
+        for (int k = 0; k < 6; k++) {
+            rs = rs * 1103515245u + 12345u;
+            int64_t i = off + (int64_t)((rs >> 8) % (uint64_t)numel);
+            float x0 = p[i];
+            float h = 1e-2f;
+            float lp, lm;
+            p[i] = x0 + h;
+            tsr_forward(m, &fb.b, &lp, NULL, 77, 5, 1);
+            p[i] = x0 - h;
+            tsr_forward(m, &fb.b, &lm, NULL, 77, 5, 1);
+            p[i] = x0;
+            double fd = ((double)lp - lm) / (2.0 * h);
+            double err = fabs(fd - grads[i]);
+            worst = fmax(worst, err / fmax(gmax, 0.05));
+            EXPECT(err <= tol, "%s FD (dropout on) %s[%lld]: fd %.6g analytic %.6g", name, tn, (long long)(i - off), fd, grads[i]);
+        }
+    }
+    printf("  %s: whole-model FD with dropout 0.1: worst |fd-an|/max|grad| = %.2e over %d tensors\n", name, worst, nt);
+    tsr_model_destroy(m);
+    free(params); free(grads); free(js);
+}
+
+int main(int argc, char** argv) {
+    const char* root = argc > 1 ? argv[1] : "tests/fixtures";
+    const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm"};
+    for (int i = 0; i < 4; i++) run_fixture(root, cases[i]);
+    for (int i = 0; i < 4; i++) fd_model(root, cases[i]);
+    printf("%d checks, %d failures\n", g_checks, g_fail);
+    return g_fail ? 1 : 0;
+}
