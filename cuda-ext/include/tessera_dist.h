@@ -30,6 +30,10 @@ TSR_API int tsr_dist_world_size(void);  /* 1 before init */
 TSR_API int tsr_dist_allreduce_grads(tsr_model* model, int64_t bucket_floats);
 TSR_API int tsr_dist_finalize(void);
 
+/* Diagnostics: which engine runs the CUDA backend's matrix products, e.g. "cublasLt 130000" or
+ * "wmma fallback (libcublasLt.so.13/.12 not found; ...)". Loads cuBLASLt if not yet done. */
+TSR_API const char* tsr_cuda_gemm_engine(void);
+
 #ifdef __cplusplus
 }
 #endif

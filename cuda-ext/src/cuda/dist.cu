@@ -228,4 +228,6 @@ int tsr_dist_finalize(void) {
     return TSR_OK;
 }
 
+const char* tsr_cuda_gemm_engine(void) { return tsr_gemm_engine(); }
+
 } // extern "C"

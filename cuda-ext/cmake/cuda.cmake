@@ -1,0 +1,22 @@
+# CUDA part of libtessera (owned by the CUDA backend). Included by CMakeLists.txt after
+# add_library(tessera) when check_language(CUDA) found nvcc and CUDA is enabled.
+#
+# - sm_80 and sm_90 machine code (plus compute_90 PTX so newer GPUs can JIT it);
+# - static CUDA runtime: libtessera.so needs no libcudart at load time, and on a machine without a
+#   driver every CUDA call just fails with cudaErrorInsufficientDriver / NoDevice;
+# - cuBLASLt and NCCL are dlopen'ed at run time (src/cuda/gemm.cu, src/cuda/dist.cu), so neither
+#   is needed to build or to load the library;
+# - host code of the .cu files compiles with -Wall -Werror.
+set(TSR_CUDA_TARGET tessera)
+target_sources(${TSR_CUDA_TARGET} PRIVATE ${TSR_CUDA_SOURCES})
+target_compile_definitions(${TSR_CUDA_TARGET} PRIVATE TSR_HAVE_CUDA=1)
+set_target_properties(${TSR_CUDA_TARGET} PROPERTIES
+  CUDA_ARCHITECTURES "80-real;90-real;90-virtual"
+  CUDA_RUNTIME_LIBRARY Static
+  CUDA_STANDARD 17
+  CUDA_STANDARD_REQUIRED ON
+  CUDA_SEPARABLE_COMPILATION OFF
+  CUDA_VISIBILITY_PRESET hidden)
+target_compile_options(${TSR_CUDA_TARGET} PRIVATE
+  $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Werror --Werror cross-execution-space-call -lineinfo>)
+target_link_libraries(${TSR_CUDA_TARGET} PRIVATE ${CMAKE_DL_LIBS} pthread)
