@@ -138,9 +138,16 @@ int model_init_impl(tsr_model* m, cuda_model* c) {
     int64_t acc = 0;
     for (int t = 0; t < m->num_tensors; t++) {
         off[t] = m->tensors[t].offset;
+        /* BERT's key/value weights follow the query weight without padding: the three form the
+         * fused [3H, H] QKV matrix that the GEMM reads from the query's offset */
+        const char* nm = m->tensors[t].name;
+        bool joined = t > 0 && (strstr(nm, ".attention.self.key.weight") || strstr(nm, ".attention.self.value.weight"));
+        if (joined) acc = c->aoff[t - 1] + m->tensors[t - 1].numel;
+        else acc = (acc + 127) / 128 * 128;
         c->aoff[t] = acc;
-        acc += (m->tensors[t].numel + 127) / 128 * 128;
+        acc += m->tensors[t].numel;
     }
+    acc = (acc + 127) / 128 * 128;
     TSR_TRY(dalloc(c, &c->wbf, acc));
     CU_TRY(cudaMemsetAsync(c->wbf, 0, sizeof(bf16) * (size_t)acc, c->st));
     TSR_TRY(dalloc(c, &c->d_off, m->num_tensors));
