@@ -20,3 +20,17 @@ set_target_properties(${TSR_CUDA_TARGET} PROPERTIES
 target_compile_options(${TSR_CUDA_TARGET} PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Werror --Werror cross-execution-space-call -lineinfo>)
 target_link_libraries(${TSR_CUDA_TARGET} PRIVATE ${CMAKE_DL_LIBS} pthread)
+
+# GPU test: bench/gpu/gpu_check.cu in its `check` mode (CUDA vs CPU backend). Without a usable GPU it
+# prints "SKIP: CUDA backend not available: ..." and exits 77, which ctest reports as skipped.
+set(TSR_GPU_CHECK_SRC ${CMAKE_CURRENT_SOURCE_DIR}/../bench/gpu/gpu_check.cu)
+if(EXISTS ${TSR_GPU_CHECK_SRC})
+  add_executable(gpu_check ${TSR_GPU_CHECK_SRC} ${CMAKE_CURRENT_SOURCE_DIR}/src/cuda/attention.cu)
+  target_link_libraries(gpu_check PRIVATE tessera m)
+  set_target_properties(gpu_check PROPERTIES CUDA_ARCHITECTURES "80-real;90-real" CUDA_RUNTIME_LIBRARY Static
+                                             CUDA_STANDARD 17)
+  target_compile_options(gpu_check PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Werror>)
+  enable_testing()
+  add_test(NAME cuda COMMAND gpu_check check)
+  set_tests_properties(cuda PROPERTIES SKIP_RETURN_CODE 77)
+endif()
