@@ -14,8 +14,10 @@
  * Bounds: fp32 kernels (LayerNorm, GELU/GeGLU, CE, embeddings, AdamW, dropout): rel_l2 ≤ 1e-5
  * (different summation order only). bf16 tensor-core kernels (matmul, attention): inputs are rounded
  * to bf16 (relative error 2^-9 each), products summed in fp32, outputs bf16 (2^-9): rel_l2 ≤ 1e-2,
- * nmax ≤ 4e-2. Whole model (bf16 activations through every layer): loss rel ≤ 2e-2, per-tensor
- * gradient rel_l2 ≤ 8e-2, gradient-norm rel ≤ 3e-2, loss after 3 AdamW steps rel ≤ 3e-2.
+ * nmax ≤ 4e-2; attention lse rel_l2 ≤ 5e-3; attention dqkv rel_l2 ≤ 3e-2, nmax ≤ 8e-2 (the
+ * backward's dS = P∘(dP − Δ) cancels). Whole model (bf16 activations through every layer): loss
+ * rel ≤ 2e-2, per-tensor gradient rel_l2 ≤ 8e-2 (measured against max(‖tensor grad‖, 1e-3·‖all
+ * grads‖)), gradient-norm rel ≤ 3e-2, loss after 3 AdamW steps rel ≤ 3e-2.
  * Dropout masks must match exactly (checked on the zero pattern).
  *
  * This file also compiles src/cuda/attention.cu (internal launchers) for (b); it defines its own
@@ -212,14 +214,14 @@ static void op_attention(const std::vector<int>& lens, int NH, int D, bool alibi
     snprintf(name, sizeof name, "attn_fwd out  %s", desc);
     check(name, o2, o1, BF_L2, BF_MAX);
     snprintf(name, sizeof name, "attn_fwd lse  %s", desc);
-    check(name, l2, l1, 1e-3, 1e-2);
+    check(name, l2, l1, 5e-3, 2e-2);
     std::vector<float> g1(qkv.size(), 0.0f), g2(qkv.size(), 0.0f);
     API(tsr_op_attention_bwd(CPU, g1.data(), dout.data(), qkv.data(), o1.data(), l1.data(), cu.data(), S, maxlen, NH, D, sl,
                              p, seed, step, site));
     API(tsr_op_attention_bwd(GPU, g2.data(), dout.data(), qkv.data(), o1.data(), l1.data(), cu.data(), S, maxlen, NH, D, sl,
                              p, seed, step, site));
     snprintf(name, sizeof name, "attn_bwd dqkv %s", desc);
-    check(name, g2, g1, 2 * BF_L2, BF_MAX);
+    check(name, g2, g1, 3e-2, 8e-2); /* dS = P∘(dP − Δ) cancels: looser than the forward */
 }
 
 static void op_misc() {
@@ -355,13 +357,20 @@ static void model_step(const char* label, tsr_config c, const std::vector<int>& 
     API(tsr_buffer_read(mc, TSR_BUF_GRADS, 0, P, gc.data()));
     API(tsr_buffer_read(mg, TSR_BUF_GRADS, 0, P, gg.data()));
     int bad = 0;
-    double worst = 0;
+    double worst = 0, all2 = 0;
     const char* worst_name = "";
+    for (float v : gc) all2 += (double)v * v;
+    /* a tensor whose true gradient is ~0 (e.g. BERT's key bias: softmax is shift-invariant) is
+     * measured against 1e-3 of the whole gradient's norm instead of its own */
+    const double floor_norm = 1e-3 * sqrt(all2);
     for (int t = 0; t < tsr_num_tensors(mc); t++) {
         const char* nm;
         int64_t off, numel;
         API(tsr_tensor_info(mc, t, &nm, &off, &numel, nullptr, nullptr));
         errs e = compare(gg.data() + off, gc.data() + off, (size_t)numel);
+        double r2 = 0;
+        for (int64_t i = 0; i < numel; i++) r2 += (double)gc[off + i] * gc[off + i];
+        if (sqrt(r2) < floor_norm) e.rel_l2 *= sqrt(r2) / floor_norm;
         if (e.rel_l2 > worst) {
             worst = e.rel_l2;
             worst_name = nm;
