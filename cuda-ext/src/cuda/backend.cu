@@ -39,6 +39,7 @@ struct cuda_model {
     /* batch on the device: ids | types | pos | cu | mlm_rows | mlm_tgt | cls_rows | cls_lab, then targets */
     int32_t* h_stage = nullptr;
     int32_t* d_stage = nullptr;
+    cudaEvent_t staged = nullptr; /* the last host->device copy of h_stage has completed */
     int64_t stage_ints = 0;
     int32_t *ids, *types, *pos, *cu, *mlm_rows, *mlm_tgt, *cls_rows, *cls_lab;
     float* targets;
@@ -114,6 +115,7 @@ void free_all(cuda_model* c) {
     for (void* p : c->allocs) cudaFree(p);
     if (c->h_stage) cudaFreeHost(c->h_stage);
     if (c->h_misc) cudaFreeHost(c->h_misc);
+    if (c->staged) cudaEventDestroy(c->staged);
     if (c->st) cudaStreamDestroy(c->st);
     cudaGetLastError();
     delete c;
@@ -161,6 +163,7 @@ int model_init_impl(tsr_model* m, cuda_model* c) {
     /* batch staging */
     c->stage_ints = 3 * T + (S + 1) + 2 * M + 2 * S + S;
     CU_TRY(cudaMallocHost(&c->h_stage, sizeof(int32_t) * (size_t)c->stage_ints));
+    CU_TRY(cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming));
     TSR_TRY(dalloc(c, &c->d_stage, c->stage_ints));
     c->ids = c->d_stage;
     c->types = c->ids + T;
@@ -331,6 +334,7 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
     /* ---- stage the batch (one copy) ---- */
     const int64_t Tm = cf.max_tokens, Sm = cf.max_seqs, Mm = cf.max_mlm_targets > 0 ? cf.max_mlm_targets : cf.max_tokens;
     int32_t* h = c->h_stage;
+    CU_TRY(cudaEventSynchronize(c->staged)); /* normally long done: forward ends with a sync */
     int32_t *hids = h, *htypes = h + Tm, *hpos = htypes + Tm, *hcu = hpos + Tm, *hrows = hcu + Sm + 1,
             *htgt = hrows + Mm, *hcls = htgt + Mm, *hlab = hcls + Sm;
     float* htargets = reinterpret_cast<float*>(hlab + Sm);
@@ -365,6 +369,7 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
         memcpy(htargets, b->targets, sizeof(float) * S);
     }
     CU_TRY(cudaMemcpyAsync(c->d_stage, h, sizeof(int32_t) * (size_t)c->stage_ints, cudaMemcpyHostToDevice, st));
+    CU_TRY(cudaEventRecord(c->staged, st));
 
     if (c->wbf_dirty || c->ptr_exported) {
         TSR_TRY(k_params_to_bf16(st, c->wbf, c->params, c->d_off, c->d_aoff, m->num_tensors, m->num_params));
