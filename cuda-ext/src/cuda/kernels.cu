@@ -131,16 +131,18 @@ __global__ void layernorm_fwd_kernel(ln_fwd_args a) {
     }
 }
 
+/* Each warp accumulates dw, db, dbias of its rows in its own shared-memory slice (no atomics in the
+ * row loop); the block sums the slices and adds them to the global gradients once. */
 __global__ void layernorm_bwd_kernel(ln_bwd_args a) {
-    extern __shared__ float sh[]; /* dw[C], db[C], dbias[C] partial sums of this block */
+    extern __shared__ float sh[]; /* [warps][3][C] */
     const int C = a.C;
-    float* sdw = sh;
-    float* sdb = sh + C;
-    float* sdbias = sh + 2 * C;
-    for (int c = threadIdx.x; c < 3 * C; c += blockDim.x) sh[c] = 0.0f;
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, wpb = blockDim.x / 32;
+    for (int c = threadIdx.x; c < 3 * C * wpb; c += blockDim.x) sh[c] = 0.0f;
     __syncthreads();
-    const int lane = threadIdx.x % 32, wpb = blockDim.x / 32;
-    for (int64_t row = (int64_t)blockIdx.x * wpb + threadIdx.x / 32; row < a.N; row += (int64_t)gridDim.x * wpb) {
+    float* sdw = sh + (size_t)warp * 3 * C;
+    float* sdb = sdw + C;
+    float* sdbias = sdw + 2 * C;
+    for (int64_t row = (int64_t)blockIdx.x * wpb + warp; row < a.N; row += (int64_t)gridDim.x * wpb) {
         const float* dy = a.dy + row * C;
         const float* x = a.x + row * C;
         const float mean = a.mean[row], rstd = a.rstd[row];
@@ -151,8 +153,8 @@ __global__ void layernorm_bwd_kernel(ln_bwd_args a) {
             float gw = g * a.w[c];
             s1 += gw;
             s2 += gw * xh;
-            atomicAdd(sdw + c, g * xh);
-            atomicAdd(sdb + c, g);
+            sdw[c] += g * xh;
+            sdb[c] += g;
         }
         const float m1 = warp_sum(s1) / C, m2 = warp_sum(s2) / C;
         for (int c = lane; c < C; c += 32) {
@@ -166,15 +168,21 @@ __global__ void layernorm_bwd_kernel(ln_bwd_args a) {
             if (a.dx_bf16 || a.dbias) {
                 float db = drop_apply(a.xdrop, (uint64_t)row * C + c, dx);
                 if (a.dx_bf16) a.dx_bf16[row * C + c] = __float2bfloat16(db);
-                if (a.dbias) atomicAdd(sdbias + c, db);
+                sdbias[c] += db;
             }
         }
     }
     __syncthreads();
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        if (a.dw) atomicAdd(a.dw + c, sdw[c]);
-        if (a.db) atomicAdd(a.db + c, sdb[c]);
-        if (a.dbias) atomicAdd(a.dbias + c, sdbias[c]);
+        float w = 0.0f, b = 0.0f, bb = 0.0f;
+        for (int k = 0; k < wpb; k++) {
+            w += sh[(size_t)k * 3 * C + c];
+            b += sh[(size_t)k * 3 * C + C + c];
+            bb += sh[(size_t)k * 3 * C + 2 * C + c];
+        }
+        if (a.dw) atomicAdd(a.dw + c, w);
+        if (a.db) atomicAdd(a.db + c, b);
+        if (a.dbias) atomicAdd(a.dbias + c, bb);
     }
 }
 
@@ -387,14 +395,16 @@ int k_layernorm_fwd(cudaStream_t st, const ln_fwd_args& a) {
 }
 int k_layernorm_bwd(cudaStream_t st, const ln_bwd_args& a) {
     if (a.N <= 0) return TSR_OK;
-    size_t smem = (size_t)3 * a.C * sizeof(float);
-    if (smem > 48 * 1024) {
-        if (smem > 160 * 1024) return tsr_set_error(TSR_ERR_INVALID_ARG, "layernorm_bwd: C=%d too large", a.C);
+    const size_t per_warp = (size_t)3 * a.C * sizeof(float), budget = 96 * 1024;
+    int wpb = 8;
+    while (wpb > 1 && wpb * per_warp > budget) wpb /= 2;
+    const size_t smem = wpb * per_warp;
+    if (smem > budget) return tsr_set_error(TSR_ERR_INVALID_ARG, "layernorm_bwd: C=%d too large (at most 8192)", a.C);
+    if (smem > 48 * 1024)
         CU_TRY(cudaFuncSetAttribute(layernorm_bwd_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-    }
-    unsigned grid = (unsigned)((a.N + 7) / 8);
-    if (grid > 256) grid = 256;
-    layernorm_bwd_kernel<<<grid, 256, smem, st>>>(a);
+    unsigned grid = (unsigned)((a.N + wpb - 1) / wpb);
+    if (grid > 264) grid = 264; /* about two blocks per SM; rows are strided over the grid */
+    layernorm_bwd_kernel<<<grid, wpb * 32, smem, st>>>(a);
     CU_LAUNCH_CHECK();
     return TSR_OK;
 }
