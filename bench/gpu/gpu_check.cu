@@ -3,6 +3,7 @@
  *
  *   gpu_check check   (a) every per-op entry point, CUDA vs CPU, on random inputs; then whole
  *                         training steps (MosaicBERT MLM with lengths > 512, BERT classification)
+ *   gpu_check gemm    (a') the matmul checks alone (run with TSR_GEMM=wmma: the fallback GEMM)
  *   gpu_check attn    (b) attention forward+backward: our tiled kernels vs a naive reference
  *                         (S×S scores and bias materialised in memory), TFLOP/s
  *   gpu_check train   (c) MosaicBERT-Base MLM pretraining steps at seq 128, 30% masking:
@@ -673,6 +674,15 @@ int main(int argc, char** argv) {
         prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0, tsr_cuda_gemm_engine());
     int rc = 0;
     if (!strcmp(mode, "check") || !strcmp(mode, "all")) rc |= run_check();
+    if (!strcmp(mode, "gemm")) { /* run with TSR_GEMM=wmma to check the fallback GEMM kernel */
+        say("== (a') matmul ops with the GEMM engine: %s ==\n", tsr_cuda_gemm_engine());
+        op_matmul(1, 1, 1);
+        op_matmul(13, 29, 37);
+        op_matmul(517, 768, 2304);
+        op_matmul(300, 3072, 768);
+        say("%d checks, %d failed\n", g_checks, g_fail);
+        rc |= g_fail ? 1 : 0;
+    }
     if (!strcmp(mode, "attn") || !strcmp(mode, "all")) rc |= run_attn();
     if (!strcmp(mode, "train") || !strcmp(mode, "all")) {
         int B = argc > 3 ? atoi(argv[3]) : 256;

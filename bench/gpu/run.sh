@@ -59,6 +59,7 @@ run() { # name timeout args...
   return 0
 }
 run check 240 check
+export TSR_GEMM=wmma; run gemm 60 gemm; unset TSR_GEMM   # the fallback GEMM (when cuBLASLt is missing)
 run attn 120 attn
 run train 240 train "$BATCH"
 if [ "${TSR_SANITIZE:-0}" = 1 ] && command -v compute-sanitizer > /dev/null; then

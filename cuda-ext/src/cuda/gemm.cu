@@ -3,7 +3,8 @@
  *
  * cuBLASLt is loaded with dlopen at run time (libcublasLt.so.13, then .so.12, or $TSR_CUBLASLT), so
  * the library needs no cuBLAS to build or to load; the few types and entry points used are declared
- * below from the documented cublasLt.h ABI. Without cuBLASLt a tiled wmma kernel does the work.
+ * below from the documented cublasLt.h ABI. Without cuBLASLt (or with TSR_GEMM=wmma) a tiled wmma
+ * kernel does the work.
  * Descriptors and the chosen algorithm are cached per problem shape (no heuristic call per GEMM).
  */
 #include <dlfcn.h>
@@ -101,6 +102,11 @@ bool sym(F& fp, const char* name) {
 /* Called once, under the lock. Leaves g.handle NULL when cuBLASLt is unusable. */
 void init_lt() {
     g.tried = true;
+    const char* force = getenv("TSR_GEMM");
+    if (force && strcmp(force, "wmma") == 0) { /* tests: exercise the fallback kernel */
+        snprintf(g.engine, sizeof g.engine, "wmma fallback (TSR_GEMM=wmma)");
+        return;
+    }
     const char* cands[] = {getenv("TSR_CUBLASLT"), "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"};
     for (const char* c : cands) {
         if (!c || !*c) continue;
