@@ -1,0 +1,237 @@
+package dev.tessera.kernels;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.model.BertModel;
+import dev.tessera.model.Head;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Tensor;
+import dev.tessera.model.Variant;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * FFM bindings of libtessera: parameters round-trip to and from the HF tensor names of the serving
+ * path, a forward through the bindings reproduces the torch fixture, and bad input becomes a
+ * {@link NativeException} with the library's status, never a crash.
+ */
+class NativeModelTest {
+
+    private static ModelConfig config(Variant v, Head h, List<String> labels) {
+        return new ModelConfig(v, h, 64, 32, 2, 4, 40, 2, v == Variant.BERT ? 16 : 128, 1e-12, 0, labels, null, "gelu");
+    }
+
+    /** The serving-path names of a checkpoint, written out here independently of the native table. */
+    private static Map<String, int[]> hfNames(ModelConfig c) {
+        int H = c.hiddenSize(), I = c.intermediateSize(), V = c.vocabSize();
+        Map<String, int[]> m = new LinkedHashMap<>();
+        m.put("bert.embeddings.word_embeddings.weight", new int[] {V, H});
+        m.put("bert.embeddings.token_type_embeddings.weight", new int[] {2, H});
+        if (c.variant() == Variant.BERT) m.put("bert.embeddings.position_embeddings.weight", new int[] {c.maxPositionEmbeddings(), H});
+        m.put("bert.embeddings.LayerNorm.weight", new int[] {H});
+        m.put("bert.embeddings.LayerNorm.bias", new int[] {H});
+        for (int l = 0; l < c.numLayers(); l++) {
+            String p = BertModel.layer(l);
+            if (c.variant() == Variant.MOSAIC_BERT) {
+                m.put(p + "attention.self.Wqkv.weight", new int[] {3 * H, H});
+                m.put(p + "attention.self.Wqkv.bias", new int[] {3 * H});
+                m.put(p + "mlp.gated_layers.weight", new int[] {2 * I, H});
+                m.put(p + "mlp.wo.weight", new int[] {H, I});
+                m.put(p + "mlp.wo.bias", new int[] {H});
+                m.put(p + "mlp.layernorm.weight", new int[] {H});
+                m.put(p + "mlp.layernorm.bias", new int[] {H});
+            } else {
+                for (String n : new String[] {"query", "key", "value"}) {
+                    m.put(p + "attention.self." + n + ".weight", new int[] {H, H});
+                    m.put(p + "attention.self." + n + ".bias", new int[] {H});
+                }
+                m.put(p + "intermediate.dense.weight", new int[] {I, H});
+                m.put(p + "intermediate.dense.bias", new int[] {I});
+                m.put(p + "output.dense.weight", new int[] {H, I});
+                m.put(p + "output.dense.bias", new int[] {H});
+                m.put(p + "output.LayerNorm.weight", new int[] {H});
+                m.put(p + "output.LayerNorm.bias", new int[] {H});
+            }
+            m.put(p + "attention.output.dense.weight", new int[] {H, H});
+            m.put(p + "attention.output.dense.bias", new int[] {H});
+            m.put(p + "attention.output.LayerNorm.weight", new int[] {H});
+            m.put(p + "attention.output.LayerNorm.bias", new int[] {H});
+        }
+        switch (c.head()) {
+            case CLASSIFICATION, REGRESSION -> {
+                m.put("bert.pooler.dense.weight", new int[] {H, H});
+                m.put("bert.pooler.dense.bias", new int[] {H});
+                m.put("classifier.weight", new int[] {c.isRegression() ? 1 : c.numLabels(), H});
+                m.put("classifier.bias", new int[] {c.isRegression() ? 1 : c.numLabels()});
+            }
+            case MLM -> {
+                m.put("cls.predictions.transform.dense.weight", new int[] {H, H});
+                m.put("cls.predictions.transform.dense.bias", new int[] {H});
+                m.put("cls.predictions.transform.LayerNorm.weight", new int[] {H});
+                m.put("cls.predictions.transform.LayerNorm.bias", new int[] {H});
+                m.put("cls.predictions.decoder.bias", new int[] {V});
+            }
+            default -> { }
+        }
+        return m;
+    }
+
+    private static BertModel randomModel(ModelConfig c, long seed) {
+        Random r = new Random(seed);
+        Map<String, Tensor> w = new LinkedHashMap<>();
+        hfNames(c).forEach((name, shape) -> {
+            Tensor t = Tensor.zeros(shape);
+            for (int i = 0; i < t.data().length; i++) t.data()[i] = (float) (r.nextGaussian() * 0.1);
+            w.put(name, t);
+        });
+        return new BertModel(c, w);
+    }
+
+    @Test
+    void enumOrdinalsMatchTheHeader() {
+        // tessera.h: TSR_VARIANT_MOSAIC_BERT=0, BERT=1; TSR_HEAD_NONE=0, CLASSIFICATION=1, REGRESSION=2, MLM=3
+        assertEquals(0, Variant.MOSAIC_BERT.ordinal());
+        assertEquals(1, Variant.BERT.ordinal());
+        assertEquals(List.of(Head.NONE, Head.CLASSIFICATION, Head.REGRESSION, Head.MLM), List.of(Head.values()));
+        assertEquals(1, NativeLibrary.get().apiVersion());
+    }
+
+    @Test
+    void parametersRoundTripUnderServingNames() {
+        List<ModelConfig> configs = List.of(
+                config(Variant.MOSAIC_BERT, Head.MLM, List.of()),
+                config(Variant.BERT, Head.CLASSIFICATION, List.of("neg", "neu", "pos")),
+                config(Variant.MOSAIC_BERT, Head.REGRESSION, List.of("score")),
+                config(Variant.BERT, Head.NONE, List.of()));
+        long seed = 1;
+        for (ModelConfig c : configs) {
+            BertModel original = randomModel(c, seed++);
+            try (NativeModel nm = NativeModel.fromBertModel(original, 0.1f, 0.0f, 64, 8, NativeLibrary.Backend.CPU)) {
+                Map<String, int[]> expected = hfNames(c);
+                assertEquals(new TreeSet<>(expected.keySet()), new TreeSet<>(nm.weights().keySet()), c.variant() + "/" + c.head());
+                long total = 0;
+                for (NativeModel.TensorInfo t : nm.tensors()) {
+                    assertArrayEquals(expected.get(t.name()), t.shape(), t.name());
+                    total += t.numel();
+                }
+                assertEquals(total, nm.numParams());
+                BertModel back = nm.toBertModel(c);
+                for (var e : original.weights().entrySet())
+                    assertArrayEquals(e.getValue().data(), back.weight(e.getKey()).data(), e.getKey());
+                if (c.head() == Head.MLM) // tied decoder: served from the word embeddings
+                    assertArrayEquals(original.weight("bert.embeddings.word_embeddings.weight").data(), back.decoderWeight().data());
+            }
+        }
+    }
+
+    @Test
+    void forwardThroughBindingsMatchesTorchFixture() throws IOException {
+        Path dir = Path.of("cuda-ext/tests/fixtures/mosaic_mlm");
+        JsonNode js = new ObjectMapper().readTree(dir.resolve("case.json").toFile());
+        JsonNode c = js.get("config");
+        NativeConfig nc = new NativeConfig(Variant.MOSAIC_BERT, Head.MLM, c.get("vocab_size").asInt(), c.get("hidden_size").asInt(),
+                c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
+                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
+        JsonNode b = js.get("batch");
+        NativeBatch batch = new NativeBatch(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
+                ints(b.get("mlm_labels")), null, null);
+        try (NativeModel m = NativeModel.create(nc, NativeLibrary.Backend.CPU)) {
+            float[] params = floats(dir.resolve("params.bin"));
+            assertEquals(m.numParams(), params.length);
+            m.write(NativeModel.Buffer.PARAMS, 0, params);
+            float[][] logits = new float[1][];
+            float loss = m.forward(batch, 1, 1, true, logits);
+            double ref = js.get("loss").asDouble();
+            // tolerance as in cuda-ext/tests/test_model.c: fp32 vs the float64 reference
+            assertEquals(ref, loss, 2e-5 * Math.max(1, Math.abs(ref)));
+            float[] refLogits = floats(dir.resolve("logits.bin"));
+            assertEquals(refLogits.length, logits[0].length);
+            for (int i = 0; i < refLogits.length; i++) assertEquals(refLogits[i], logits[0][i], 1e-4 * 10, "logit " + i);
+            m.zeroGrad();
+            m.backward(1f);
+            float norm = m.clipGradNorm(1f);
+            assertEquals(js.get("grad_norms").get(0).asDouble(), norm, 1e-4 * norm);
+            m.adamwStep(1e-2f, 1e-2f, 0.9f, 0.98f, 1e-6f, 0.05f, 1);
+            m.checkFinite(NativeModel.Buffer.PARAMS);
+        }
+    }
+
+    @Test
+    void badInputIsAnExceptionWithTheLibraryStatus() {
+        ModelConfig c = config(Variant.MOSAIC_BERT, Head.CLASSIFICATION, List.of("a", "b"));
+        try (NativeModel m = NativeModel.fromBertModel(randomModel(c, 9), 0.1f, 0.1f, 16, 4, NativeLibrary.Backend.CPU)) {
+            int[] ids = new int[12];
+            NativeBatch ok = new NativeBatch(ids, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 1}, null);
+            float loss = m.forward(ok, 1, 1, true);
+            assertTrue(Float.isFinite(loss) && loss > 0);
+            m.backward(1f);
+
+            NativeException e = assertThrows(NativeException.class,
+                    () -> m.forward(new NativeBatch(new int[20], null, NativeBatch.cuSeqlens(10, 10), null, new int[] {0, 1}, null), 1, 1, true));
+            assertEquals(NativeException.BUDGET, e.status());
+            assertTrue(e.getMessage().contains("token budget"), e.getMessage());
+
+            int[] badIds = new int[12];
+            badIds[4] = 64;
+            e = assertThrows(NativeException.class,
+                    () -> m.forward(new NativeBatch(badIds, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 1}, null), 1, 1, true));
+            assertEquals(NativeException.TOKEN_RANGE, e.status());
+
+            e = assertThrows(NativeException.class,
+                    () -> m.forward(new NativeBatch(ids, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 2}, null), 1, 1, true));
+            assertEquals(NativeException.LABEL_RANGE, e.status());
+
+            e = assertThrows(NativeException.class, () -> m.backward(1f));
+            assertEquals(NativeException.STATE, e.status());
+
+            e = assertThrows(NativeException.class, () -> m.write(NativeModel.Buffer.PARAMS, 3, new float[] {1f, Float.NaN}));
+            assertEquals(NativeException.NONFINITE, e.status());
+            assertTrue(e.getMessage().contains("word_embeddings"), e.getMessage());
+
+            Map<String, Tensor> w = new LinkedHashMap<>(randomModel(c, 10).weights());
+            w.put("classifier.weight", Tensor.zeros(3, 32));
+            IllegalArgumentException shape = assertThrows(IllegalArgumentException.class, () -> m.loadWeights(w));
+            assertTrue(shape.getMessage().contains("classifier.weight"), shape.getMessage());
+        }
+    }
+
+    @Test
+    void cudaBackendIsAnErrorNotACrashWithoutGpu() {
+        String reason = NativeLibrary.get().backendUnavailableReason(NativeLibrary.Backend.CUDA);
+        if (reason == null) return; // a GPU machine with the CUDA backend built
+        ModelConfig c = config(Variant.MOSAIC_BERT, Head.MLM, List.of());
+        NativeException e = assertThrows(NativeException.class,
+                () -> NativeModel.create(NativeConfig.of(c, 0f, 0f, 16, 2), NativeLibrary.Backend.CUDA));
+        assertEquals(NativeException.NO_BACKEND, e.status());
+        assertNull(NativeLibrary.get().backendUnavailableReason(NativeLibrary.Backend.CPU));
+    }
+
+    private static int[] ints(JsonNode a) {
+        int[] v = new int[a.size()];
+        for (int i = 0; i < v.length; i++) v[i] = a.get(i).asInt();
+        return v;
+    }
+
+    private static float[] floats(Path p) throws IOException {
+        ByteBuffer bb = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] v = new float[bb.remaining() / 4];
+        bb.asFloatBuffer().get(v);
+        return v;
+    }
+}
