@@ -111,7 +111,10 @@ int dalloc(cuda_model* c, T** p, int64_t count) {
 }
 
 void free_all(cuda_model* c) {
-    if (c->st) cudaStreamSynchronize(c->st);
+    if (c->st) {
+        cudaStreamSynchronize(c->st);
+        tsr_gemm_release_stream(c->st);
+    }
     for (void* p : c->allocs) cudaFree(p);
     if (c->h_stage) cudaFreeHost(c->h_stage);
     if (c->h_misc) cudaFreeHost(c->h_misc);
@@ -233,7 +236,7 @@ int model_init_impl(tsr_model* m, cuda_model* c) {
     TSR_TRY(dalloc(c, &c->gbW, T * (uW > 3 * H ? uW : 3 * H)));
     TSR_TRY(dalloc(c, &c->d_sumsq, 1));
     TSR_TRY(dalloc(c, &c->d_first, 1));
-    (void)tsr_gemm_engine(); /* load cuBLASLt now, not inside a step */
+    tsr_gemm_prepare_stream(c->st); /* load cuBLASLt and its workspace now, not inside a step */
     CU_TRY(cudaStreamSynchronize(c->st));
     return TSR_OK;
 }

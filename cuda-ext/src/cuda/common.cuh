@@ -75,6 +75,10 @@ int tsr_gemm(cudaStream_t st, bool transA, bool transB, int m, int n, int k, con
 /* "cublasLt <version>" or "wmma fallback (reason)". */
 const char* tsr_gemm_engine(void);
 void tsr_gemm_force_fallback(int on); /* tests: compare the two engines */
+/* Loads cuBLASLt and allocates the stream's workspace now (model creation), not inside a step. */
+void tsr_gemm_prepare_stream(cudaStream_t st);
+/* Frees the cuBLASLt workspace of a stream about to be destroyed (after it is synchronised). */
+void tsr_gemm_release_stream(cudaStream_t st);
 
 /* Row-major helpers for y = x·Wᵀ (x [N,C], W [OC,C], y [N,OC]) and its gradients. */
 int tsr_linear_fwd(cudaStream_t st, void* y, bool y_f32, const bf16* x, const bf16* w, int N, int C, int OC);

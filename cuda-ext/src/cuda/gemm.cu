@@ -87,7 +87,9 @@ struct state {
     void* lib = nullptr;
     lt::api f{};
     lt::handle_t handle = nullptr;
-    void* ws = nullptr;
+    /* cuBLASLt workspace per stream: concurrent models (own streams) must not share one */
+    struct { cudaStream_t st; void* ws; } wss[64];
+    int nws = 0;
     char engine[160] = "not initialised";
     plan plans[PLAN_SLOTS];
     bool force_fallback = false;
@@ -136,11 +138,23 @@ void init_lt() {
         snprintf(g.engine, sizeof g.engine, "wmma fallback (cublasLtCreate failed)");
         return;
     }
-    if (cudaMalloc(&g.ws, WS_BYTES) != cudaSuccess) {
-        cudaGetLastError();
-        g.ws = nullptr; /* run without workspace */
-    }
     snprintf(g.engine, sizeof g.engine, "cublasLt %zu", g.f.get_version());
+}
+
+/* under the lock; NULL when no workspace can be had (then the fallback kernel runs) */
+void* stream_workspace(cudaStream_t s) {
+    for (int i = 0; i < g.nws; i++)
+        if (g.wss[i].st == s) return g.wss[i].ws;
+    if (g.nws == (int)(sizeof g.wss / sizeof g.wss[0])) return nullptr;
+    void* w = nullptr;
+    if (cudaMalloc(&w, WS_BYTES) != cudaSuccess) {
+        cudaGetLastError();
+        return nullptr;
+    }
+    g.wss[g.nws].st = s;
+    g.wss[g.nws].ws = w;
+    g.nws++;
+    return w;
 }
 
 int align_of(const void* p) {
@@ -181,7 +195,7 @@ plan* get_plan(bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldd,
             return p;
         lt::pref_t pref;
         if (g.f.pref_create(&pref) != 0) return p;
-        size_t wsb = g.ws ? WS_BYTES : 0;
+        size_t wsb = WS_BYTES;
         uint32_t a32 = (uint32_t)aa, b32 = (uint32_t)ab, d32 = (uint32_t)ad;
         g.f.pref_set(pref, lt::PREF_MAX_WORKSPACE, &wsb, sizeof wsb);
         g.f.pref_set(pref, lt::PREF_ALIGN_A, &a32, sizeof a32);
@@ -287,6 +301,22 @@ const char* tsr_gemm_engine(void) {
     return g.engine;
 }
 
+void tsr_gemm_prepare_stream(cudaStream_t s) {
+    std::lock_guard<std::mutex> lock(g.mu);
+    if (!g.tried) init_lt();
+    if (g.handle) (void)stream_workspace(s);
+}
+
+void tsr_gemm_release_stream(cudaStream_t s) {
+    std::lock_guard<std::mutex> lock(g.mu);
+    for (int i = 0; i < g.nws; i++)
+        if (g.wss[i].st == s) {
+            cudaFree(g.wss[i].ws);
+            g.wss[i] = g.wss[--g.nws];
+            return;
+        }
+}
+
 void tsr_gemm_force_fallback(int on) {
     std::lock_guard<std::mutex> lock(g.mu);
     g.force_fallback = on != 0;
@@ -297,15 +327,19 @@ int tsr_gemm(cudaStream_t s, bool ta, bool tb, int m, int n, int k, const bf16* 
     if (m <= 0 || n <= 0) return TSR_OK;
     if (k <= 0) return tsr_set_error(TSR_ERR_INTERNAL, "tsr_gemm: k=%d", k);
     plan* p = nullptr;
+    void* ws = nullptr;
     {
         std::lock_guard<std::mutex> lock(g.mu);
         if (!g.tried) init_lt();
-        if (g.handle && !g.force_fallback)
-            p = get_plan(ta, tb, m, n, k, lda, ldb, ldd, d_f32, beta != 0.0f, align_of(A), align_of(B), align_of(D));
+        if (g.handle && !g.force_fallback) {
+            ws = stream_workspace(s);
+            if (ws)
+                p = get_plan(ta, tb, m, n, k, lda, ldb, ldd, d_f32, beta != 0.0f, align_of(A), align_of(B), align_of(D));
+        }
     }
     if (p && p->ok) {
         lt::status_t r = g.f.matmul(g.handle, p->desc, &alpha, A, p->la, B, p->lb, &beta, D, p->ld, D, p->ld, &p->algo,
-                                    g.ws, g.ws ? WS_BYTES : 0, s);
+                                    ws, WS_BYTES, s);
         if (r == 0) return TSR_OK;
         return tsr_set_error(TSR_ERR_DEVICE, "cublasLtMatmul failed with status %d (m=%d n=%d k=%d)", r, m, n, k);
     }
