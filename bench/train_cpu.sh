@@ -15,6 +15,13 @@ if [ ! -x "$BUILD/bench_train" ]; then
   cmake --build "$BUILD" --parallel >/dev/null
 fi
 CFG="4 256 4 1024 128 16 $STEPS $THREADS $VARIANT"
+# both sides use libgomp: sleep rather than spin at barriers (what Tessera's Java loader sets too);
+# on a machine shared with other work spinning is 2-5x slower. Override by exporting OMP_WAIT_POLICY.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+# PyTorch's matmuls run on Debian's OpenBLAS: its CPU auto-detection picks a slow generic kernel on
+# this Xeon (~10 GFLOP/s/core), Haswell kernels reach ~34, SkylakeX (AVX-512) ~55 and are correct here
+# (checked against float64) - give the peer its best.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
 echo "config: layers hidden heads intermediate seq batch steps threads variant = $CFG" >&2
 ours=$(OMP_NUM_THREADS=$THREADS "$BUILD/bench_train" $CFG)
 peer=$(OMP_NUM_THREADS=$THREADS /usr/bin/python3 bench/train_cpu_torch.py $CFG)

@@ -8,7 +8,8 @@
 #   is needed to build or to load the library;
 # - host code of the .cu files compiles with -Wall -Werror.
 set(TSR_CUDA_TARGET tessera)
-target_sources(${TSR_CUDA_TARGET} PRIVATE ${TSR_CUDA_SOURCES})
+target_sources(${TSR_CUDA_TARGET} PRIVATE ${TSR_CUDA_SOURCES} ${TSR_CUDA_CXX_SOURCES})
+target_include_directories(${TSR_CUDA_TARGET} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/src)
 target_compile_definitions(${TSR_CUDA_TARGET} PRIVATE TSR_HAVE_CUDA=1)
 set_target_properties(${TSR_CUDA_TARGET} PROPERTIES
   CUDA_ARCHITECTURES "80-real;90-real;90-virtual"

@@ -204,8 +204,9 @@ void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t
 
 void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_t n, float p) {
     float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+    /* multiply by 0 or scale: branch-free, vectorizes (mask values are 0/1) */
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] * ((float)mask[i] * scale);
 }
 
 /* ---- attention -------------------------------------------------------------------------- */
@@ -234,7 +235,10 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + (size_t)max_seqlen * max_seqlen + 16) * sizeof(float));
+        size_t need = wsz + (size_t)max_seqlen * max_seqlen + 16;
+        /* long sequences: a private buffer, so threads do not keep L² floats after the call */
+        int own = need > ((size_t)1 << 24);
+        float* ws = own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
@@ -275,7 +279,7 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
             }
             tsr_sgemm_serial(0, 0, L, D, L, P, L, v, ld, out + (size_t)start * HD + h * D, HD, 0.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
 }
@@ -291,7 +295,9 @@ int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const fl
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + 3 * LL + (size_t)max_seqlen + 16) * sizeof(float));
+        size_t need = wsz + 3 * LL + (size_t)max_seqlen + 16;
+        int own = need > ((size_t)1 << 24);
+        float* ws = own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
@@ -354,7 +360,7 @@ int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const fl
             tsr_sgemm_serial(0, 0, L, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
             tsr_sgemm_serial(1, 0, L, D, L, dP, L, q, ld, dk, ld, 1.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
 }

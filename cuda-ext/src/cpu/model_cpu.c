@@ -179,11 +179,19 @@ static int cpu_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, con
 static int cpu_check_finite(const tsr_model* m, int which, int64_t* first_bad) {
     const float* b = IMPL(m)->blocks[which];
     int64_t n = m->num_params, bad = -1;
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(b[i])) {
-            bad = i;
-            break;
-        }
+    /* x·0 is 0 for finite x and NaN for NaN/Inf: a vectorizable screen per chunk, exact scan only on a hit */
+    for (int64_t c0 = 0; c0 < n && bad < 0; c0 += 4096) {
+        int64_t c1 = c0 + 4096 < n ? c0 + 4096 : n;
+        float acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = c0; i < c1; i++) acc += b[i] * 0.0f;
+        if (acc != 0.0f || acc != acc)
+            for (int64_t i = c0; i < c1; i++)
+                if (!isfinite(b[i])) {
+                    bad = i;
+                    break;
+                }
+    }
     if (first_bad) *first_bad = bad;
     if (bad < 0) return TSR_OK;
     const char* name = "?";
@@ -463,8 +471,15 @@ static int cpu_grad_sumsq(tsr_model* m, double* out) {
     const float* g = IMPL(m)->blocks[1];
     int64_t n = m->num_params;
     double s = 0;
+    /* float partial sums over chunks of 1024 (vectorized), combined in double */
 #pragma omp parallel for reduction(+ : s) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    for (int64_t c0 = 0; c0 < n; c0 += 1024) {
+        int64_t c1 = c0 + 1024 < n ? c0 + 1024 : n;
+        float part = 0;
+#pragma omp simd reduction(+ : part)
+        for (int64_t i = c0; i < c1; i++) part += g[i] * g[i];
+        s += part;
+    }
     *out = s;
     return TSR_OK;
 }

@@ -16,6 +16,10 @@ size_t tsr_sgemm_workspace_floats(void);
 void tsr_sgemm_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                       float* C, int ldc, float beta, float* workspace);
 
+/* Scratch of the calling thread (64-byte aligned, >= floats), valid until its next call on this thread;
+ * freed at thread exit. NULL when out of memory. */
+float* tsr_thread_workspace(size_t floats);
+
 /* "avx512", "avx2" or "scalar" */
 const char* tsr_sgemm_isa(void);
 #endif
