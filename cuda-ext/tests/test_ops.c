@@ -1,5 +1,5 @@
 /*
- * Op-level tests of the CPU backend (and of the CUDA backend when it is available):
+ * Op-level tests of the CPU backend (the CUDA backend is checked against it by bench/gpu/gpu_check):
  *  - every op's backward against central finite differences of a scalar projection
  *    L = Σ w·out (w random, accumulated in double), on sampled input elements;
  *  - Philox4x32-10 known-answer vectors (Random123), ALiBi slopes of DESIGN.md §3;
@@ -460,8 +460,10 @@ static void test_bad_input(void) {
 int main(int argc, char** argv) {
     (void)argc; (void)argv;
     printf("libtessera ops test, sgemm isa %s, %d threads\n", tsr_cpu_isa(), tsr_get_num_threads());
-    int backends[2] = {TSR_BACKEND_CPU, TSR_BACKEND_CUDA};
-    for (int bi = 0; bi < 2; bi++) {
+    /* fp32 finite-difference tolerances hold for the CPU backend only; the bf16 CUDA backend is
+     * checked against the CPU backend, with bf16 bounds, by bench/gpu/gpu_check. */
+    int backends[1] = {TSR_BACKEND_CPU};
+    for (int bi = 0; bi < 1; bi++) {
         BE = backends[bi];
         if (tsr_backend_available(BE) != TSR_OK) { printf("backend %d not available: %s\n", BE, tsr_last_error()); continue; }
         printf("backend %s\n", BE == TSR_BACKEND_CPU ? "CPU" : "CUDA");
