@@ -96,7 +96,7 @@ public final class TinyFixtures {
                   task: custom
                   columns: {text: sentence, label: label}
                   labels: [neg, pos]
-                optimizer: {lr: 2.0e-3}
+                optimizer: {lr: 5.0e-3}
                 batch: {global_batch: 16, microbatch_tokens: 256}
                 training: {epochs: %3$d, eval_interval: 1000, checkpoint_interval: 5, log_interval: 5, output_dir: %4$s}
                 """.formatted(dir.toAbsolutePath(), initFrom.toAbsolutePath(), epochs, output.toAbsolutePath());
