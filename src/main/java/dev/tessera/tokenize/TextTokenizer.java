@@ -68,6 +68,21 @@ public final class TextTokenizer implements AutoCloseable {
         return convert(tokenizer.encode(text, true, false));
     }
 
+    /** Token ids of {@code text} without special tokens (for token shards and finetuning encoders). */
+    public int[] ids(String text) {
+        if (text == null) throw new IllegalArgumentException("text is null");
+        long[] ids = tokenizer.encode(text, false, false).getIds();
+        int[] out = new int[ids.length];
+        for (int i = 0; i < ids.length; i++) out[i] = (int) ids[i];
+        return out;
+    }
+
+    /** The id of {@code token} in the vocabulary, or -1. */
+    public int tokenId(String token) {
+        for (int i = 0; i < idToToken.length; i++) if (token.equals(idToToken[i])) return i;
+        return -1;
+    }
+
     public Encoding encode(String a, String b) {
         if (a == null || b == null) throw new IllegalArgumentException("text of a pair is null");
         return convert(tokenizer.encode(a, b, true, false));

@@ -19,7 +19,7 @@ public final class TrainVocab {
         Path out = null;
         int size = 8192, minFreq = 2;
         boolean lowercase = true;
-        WordPieceTrainer.Scoring scoring = WordPieceTrainer.Scoring.PAIR_SCORE;
+        WordPieceTrainer.Scoring scoring = WordPieceTrainer.Scoring.FREQUENCY;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--out" -> out = Path.of(args[++i]);

@@ -65,8 +65,9 @@ public final class WordPieceTrainer {
             if (modelMaxLength < 1) throw new IllegalArgumentException("model max length must be >= 1, got " + modelMaxLength);
         }
 
+        /** Defaults: min frequency 2, uncased, 1000 characters, {@link Scoring#FREQUENCY} (what HF tokenizers does). */
         public static Options of(int vocabSize) {
-            return new Options(vocabSize, 2, true, 1000, 512, Scoring.PAIR_SCORE);
+            return new Options(vocabSize, 2, true, 1000, 512, Scoring.FREQUENCY);
         }
 
         public Options withLowercase(boolean lc) { return new Options(vocabSize, minFrequency, lc, limitAlphabet, modelMaxLength, scoring); }

@@ -59,8 +59,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         public Columns toColumns() { return new Columns(text, textB, label); }
     }
 
-    /** Decoupled AdamW (MosaicBERT: β 0.9/0.98, ε 1e-6, wd 1e-5, peak lr 5e-4). */
-    public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay) {
+    /**
+     * Decoupled AdamW (MosaicBERT: β 0.9/0.98, ε 1e-6, wd 1e-5, peak lr 5e-4); {@code gradClip}: the global
+     * gradient norm is clipped to it (default 1.0; 0 = no clipping).
+     */
+    public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay, Double gradClip) {
         public double beta1() { return betas.get(0); }
         public double beta2() { return betas.get(1); }
     }
@@ -76,10 +79,14 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
 
     /**
      * Duration (either {@code maxSteps} or {@code epochs}), intervals in optimizer steps, MLM mask rate,
-     * precision (fp32, or bf16 on GPU), output directory.
+     * precision (fp32, or bf16 on GPU), output directory, {@code device} (cpu, or cuda when the native
+     * library has it; otherwise the CPU is used with a log line), {@code evalBatches} (most microbatches
+     * an evaluation reads: bounds its cost; pretraining only, finetuning evaluates the whole dev split),
+     * {@code keepCheckpoints} (periodic checkpoints kept, the newest ones).
      */
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
-                           Integer logInterval, Double maskRate, String precision, String outputDir) {}
+                           Integer logInterval, Double maskRate, String precision, String outputDir,
+                           String device, Integer evalBatches, Integer keepCheckpoints) {}
 
     private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
             .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
@@ -160,15 +167,15 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         d = new Data(or(d.train(), List.of()), or(d.eval(), List.of()), or(d.format(), pre ? "lines" : null),
                 or(d.textField(), "text"), d.task(), cols, labels, or(regression, false),
                 or(d.tokenizer(), m.initFrom()), d.shardDir(), or(d.docsPerShard(), 100_000));
-        Optimizer o = optimizer == null ? new Optimizer(null, null, null, null) : optimizer;
+        Optimizer o = optimizer == null ? new Optimizer(null, null, null, null, null) : optimizer;
         o = new Optimizer(or(o.lr(), task != null ? task.learningRate() : 5e-4), or(o.betas(), List.of(0.9, 0.98)),
-                or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5));
+                or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5), or(o.gradClip(), 1.0));
         Schedule s = schedule == null ? new Schedule(null, null) : schedule;
         s = new Schedule(or(s.warmupFraction(), 0.06), or(s.finalLrFraction(), pre ? 0.02 : 0.0));
         Batching b = batch == null ? new Batching(null, null) : batch;
         int gb = or(b.globalBatch(), task != null ? task.batchSize() : pre ? 4096 : 32);
         b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()));
-        Training t = training == null ? new Training(null, null, null, null, null, null, null, null) : training;
+        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null) : training;
         Integer epochs = t.epochs();
         Long maxSteps = t.maxSteps();
         if (maxSteps == null && epochs == null) {
@@ -177,7 +184,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         }
         t = new Training(maxSteps, epochs, or(t.evalInterval(), 1000), or(t.checkpointInterval(), 1000),
                 or(t.logInterval(), 10), or(t.maskRate(), pre ? 0.30 : 0.0), or(t.precision(), "fp32"),
-                or(t.outputDir(), "checkpoints/run"));
+                or(t.outputDir(), "checkpoints/run"), or(t.device(), "cpu"), or(t.evalBatches(), 50),
+                or(t.keepCheckpoints(), 2));
         return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
     }
 
@@ -226,6 +234,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         else for (int i = 0; i < 2; i++) fraction(p, "optimizer.betas[" + i + "]", optimizer.betas().get(i), true);
         if (!(optimizer.eps() > 0)) p.add("optimizer.eps must be > 0, got " + optimizer.eps());
         if (!(optimizer.weightDecay() >= 0)) p.add("optimizer.weight_decay must be >= 0, got " + optimizer.weightDecay());
+        if (!(optimizer.gradClip() >= 0)) p.add("optimizer.grad_clip must be >= 0 (0 = off), got " + optimizer.gradClip());
 
         fraction(p, "schedule.warmup_fraction", schedule.warmupFraction(), false);
         fraction(p, "schedule.final_lr_fraction", schedule.finalLrFraction(), false);
@@ -248,6 +257,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         if (!List.of("fp32", "bf16").contains(training.precision().toLowerCase(Locale.ROOT))) {
             p.add("training.precision must be fp32 or bf16, got '" + training.precision() + "'");
         }
+        if (!List.of("cpu", "cuda").contains(training.device().toLowerCase(Locale.ROOT))) {
+            p.add("training.device must be cpu or cuda, got '" + training.device() + "'");
+        }
+        positive(p, "training.eval_batches", training.evalBatches());
+        positive(p, "training.keep_checkpoints", training.keepCheckpoints());
         if (!p.isEmpty()) throw new RecipeException(source, p);
     }
 

@@ -30,7 +30,8 @@ class WordPieceTrainerTest {
 
     static List<String> trainSmall() throws IOException {
         try (Stream<String> lines = Files.lines(CORPUS, StandardCharsets.UTF_8)) {
-            return WordPieceTrainer.train(lines, WordPieceTrainer.Options.of(450));
+            // the reference script implements the pair score
+            return WordPieceTrainer.train(lines, WordPieceTrainer.Options.of(450).withScoring(WordPieceTrainer.Scoring.PAIR_SCORE));
         }
     }
 
@@ -50,7 +51,7 @@ class WordPieceTrainerTest {
     @Test
     void writesFilesThatDjlLoadsAndTokenizesAsExpected(@TempDir Path dir) throws IOException {
         List<String> vocab = trainSmall();
-        WordPieceTrainer.write(dir, vocab, WordPieceTrainer.Options.of(450));
+        WordPieceTrainer.write(dir, vocab, WordPieceTrainer.Options.of(450).withScoring(WordPieceTrainer.Scoring.PAIR_SCORE));
         assertEquals(vocab, Files.readAllLines(dir.resolve("vocab.txt")));
         JsonNode cfg = new ObjectMapper().readTree(dir.resolve("tokenizer_config.json").toFile());
         assertTrue(cfg.get("do_lower_case").asBoolean());
@@ -90,6 +91,14 @@ class WordPieceTrainerTest {
         List<String> vocab2 = WordPieceTrainer.train(Stream.of("the the", "then the"),
                 WordPieceTrainer.Options.of(64).withScoring(WordPieceTrainer.Scoring.FREQUENCY));
         assertEquals("[unused0]", vocab2.get(15));
+    }
+
+    @Test
+    void frequencyIsTheDefaultScoring() {
+        assertEquals(WordPieceTrainer.Scoring.FREQUENCY, WordPieceTrainer.Options.of(64).scoring());
+        // same merges as asking for FREQUENCY explicitly (see frequencyScoringMergesTheMostFrequentPair)
+        List<String> vocab = WordPieceTrainer.train(Stream.of("the the", "then the"), WordPieceTrainer.Options.of(64).withMinFrequency(1));
+        assertEquals(List.of("th", "the", "then"), vocab.subList(13, 16));
     }
 
     @Test

@@ -1,0 +1,114 @@
+package dev.tessera.cli;
+
+import dev.tessera.kernels.NativeException;
+import dev.tessera.train.Recipe;
+import dev.tessera.train.RecipeException;
+import dev.tessera.train.RecipeOverrides;
+import dev.tessera.train.TrainOptions;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * Options shared by {@code pretrain} and {@code finetune}. Exit codes: 0 done, 2 bad recipe or data (reported
+ * before any training step), 1 failure during training, 130 interrupted.
+ */
+abstract class TrainCommandBase implements Callable<Integer> {
+
+    @Spec CommandSpec spec;
+
+    @Option(names = "--recipe", required = true, description = "Recipe YAML (see train/recipes/).")
+    Path recipe;
+
+    @Option(names = "--output", description = "Output directory (overrides training.output_dir).")
+    Path output;
+
+    @Option(names = "--resume", description = "Require a checkpoint in the output directory to resume from "
+            + "(a checkpoint found there is resumed anyway).")
+    boolean resume;
+
+    @Option(names = "--max-steps", description = "Total optimizer steps (overrides training.max_steps / epochs).")
+    Long maxSteps;
+
+    @Option(names = "--stop-after", description = "Stop (with a checkpoint) after this many steps without changing the schedule.")
+    Long stopAfter;
+
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads of the native backend (default: all cores).")
+    int threads;
+
+    @Option(names = "--device", description = "cpu or cuda (overrides training.device).")
+    String device;
+
+    @Option(names = "--peak-tflops", defaultValue = "0", description = "Peak TFLOP/s of the device; enables the MFU column.")
+    double peakTflops;
+
+    @Option(names = "--set", description = "Recipe override, dotted key=value (repeatable), e.g. --set batch.global_batch=32.")
+    List<String> sets = new ArrayList<>();
+
+    /** Command-specific overrides (dotted recipe keys). */
+    Map<String, Object> extraOverrides() { return Map.of(); }
+
+    abstract Recipe.Kind kind();
+
+    abstract String run(Recipe r, TrainOptions options);
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut(), err = spec.commandLine().getErr();
+        Recipe r;
+        try {
+            r = loadRecipe();
+        } catch (IllegalArgumentException | UncheckedIOException e) {
+            err.println(e.getMessage());
+            return 2;
+        }
+        if (r.kind() != kind()) {
+            err.println(recipe + " is a " + r.kind().name().toLowerCase() + " recipe; use the `" + r.kind().name().toLowerCase() + "` command");
+            return 2;
+        }
+        ConsoleProgress progress = new ConsoleProgress(out, ConsoleProgress.isTerminal());
+        TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
+                .withThreads(threads).withPeakFlops(peakTflops * 1e12).withListener(progress);
+        try {
+            out.println(run(r, opts));
+            return 0;
+        } catch (NativeException e) {
+            err.println("training failed: " + e.getMessage());
+            return 1;
+        } catch (IllegalArgumentException e) {
+            err.println("error: " + e.getMessage());
+            return 2;
+        } catch (RuntimeException e) {
+            err.println("training failed: " + e);
+            return 1;
+        }
+    }
+
+    Recipe loadRecipe() {
+        String text;
+        try {
+            text = Files.readString(recipe);
+        } catch (IOException e) {
+            throw new RecipeException(recipe.toString(), List.of("cannot read: " + e.getMessage()));
+        }
+        Map<String, Object> ov = new LinkedHashMap<>(extraOverrides());
+        if (maxSteps != null) {
+            ov.put("training.max_steps", maxSteps);
+            ov.put("training.epochs", null);
+        }
+        if (device != null) ov.put("training.device", device);
+        ov.putAll(RecipeOverrides.parsePairs(sets));
+        return Recipe.parse(RecipeOverrides.apply(text, ov, recipe.toString()), recipe.toString());
+    }
+}

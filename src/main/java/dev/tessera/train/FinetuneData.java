@@ -1,0 +1,60 @@
+package dev.tessera.train;
+
+import dev.tessera.data.Columns;
+import dev.tessera.data.DatasetFormat;
+import dev.tessera.data.FinetuneEncoder;
+import dev.tessera.data.LabelSet;
+import dev.tessera.data.LabelledDataset;
+import dev.tessera.data.LabelledExample;
+import dev.tessera.glue.GlueTask;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reading and encoding the labelled files of a finetuning run (or of the {@code eval} command). */
+public final class FinetuneData {
+    private FinetuneData() {}
+
+    /** All rows of {@code files} (the format from {@code format}, or each file's extension). */
+    public static List<LabelledExample> read(List<String> files, String format, Columns columns) {
+        List<LabelledExample> out = new ArrayList<>();
+        for (String f : files) {
+            Path p = Path.of(f);
+            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("data file not found: " + p);
+            DatasetFormat fmt = format == null ? DatasetFormat.fromExtension(p) : DatasetFormat.parse(format);
+            out.addAll(LabelledDataset.read(p, fmt, columns));
+        }
+        return out;
+    }
+
+    /** Encodes every file (errors name the file and line of a bad label). */
+    public static List<FinetuneEncoder.Encoded> encode(FinetuneEncoder enc, List<String> files, String format, Columns columns,
+                                                       LabelSet labels) {
+        List<FinetuneEncoder.Encoded> out = new ArrayList<>();
+        for (String f : files) {
+            Path p = Path.of(f);
+            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("data file not found: " + p);
+            DatasetFormat fmt = format == null ? DatasetFormat.fromExtension(p) : DatasetFormat.parse(format);
+            List<LabelledExample> rows = LabelledDataset.read(p, fmt, columns);
+            if (rows.isEmpty()) throw new IllegalArgumentException(p + " has no examples");
+            out.addAll(enc.encodeAll(rows, labels, p));
+        }
+        return out;
+    }
+
+    /** The label set of a recipe: regression, the recipe's labels, or the sorted labels of the training data. */
+    public static LabelSet labelSet(Recipe r, List<LabelledExample> train) {
+        if (r.data().regression()) return LabelSet.regression();
+        if (r.data().labels() != null) return LabelSet.classes(r.data().labels());
+        return LabelSet.inferFrom(train, Path.of(r.data().train().get(0)));
+    }
+
+    /** id2label names: a GLUE task's meanings when its raw labels are used, else the label values. */
+    public static List<String> labelNames(LabelSet labels, GlueTask task) {
+        if (labels.isRegression()) return List.of("LABEL_0");
+        if (task != null && !task.isRegression() && labels.labels().equals(task.labelSet().labels())) return task.labelNames();
+        return labels.labels();
+    }
+}

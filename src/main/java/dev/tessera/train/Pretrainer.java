@@ -1,0 +1,280 @@
+package dev.tessera.train;
+
+import dev.tessera.data.Batch;
+import dev.tessera.data.CorpusFormat;
+import dev.tessera.data.CorpusReader;
+import dev.tessera.data.DataPosition;
+import dev.tessera.data.MlmMasker;
+import dev.tessera.data.PretrainLoader;
+import dev.tessera.data.ShardSet;
+import dev.tessera.data.SpecialTokens;
+import dev.tessera.hf.HfCheckpoint;
+import dev.tessera.kernels.NativeBatch;
+import dev.tessera.kernels.NativeConfig;
+import dev.tessera.kernels.NativeModel;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.tokenize.TextTokenizer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Masked-language-model pretraining of a recipe ({@code kind: pretrain}) on the native module.
+ *
+ * <p>The corpus is tokenized once into token shards ({@code data.shard_dir}/train, /eval); each optimizer
+ * step takes {@code batch.global_batch} sequences from the seeded order, split into microbatches of at
+ * most {@code batch.microbatch_tokens} tokens, masks them ({@link MlmMasker}, keyed by step and
+ * microbatch) and runs one accumulated {@link TrainingLoop#step}. Checkpoints ({@link Checkpointer}) hold
+ * everything a resume needs (weights, AdamW moments, step, data position), so a resumed run computes the
+ * same losses as an uninterrupted one.
+ */
+public final class Pretrainer {
+
+    /**
+     * @param stepLosses the loss of every step this invocation ran, in order (for tests and reports)
+     * @param finalDir   the servable {@code final} directory, or null when the run stopped early
+     */
+    public record Result(long startStep, long steps, long totalSteps, Path outputDir, Path finalDir,
+                         List<Double> stepLosses, Map<String, Double> lastEval, boolean cancelled) {}
+
+    /** Seed salt of the held-out masks: fixed, so every evaluation sees the same masked tokens. */
+    static final long EVAL_SALT = 0x5EED_E7A1L;
+
+    private final Recipe recipe;
+    private final TrainOptions options;
+
+    public Pretrainer(Recipe recipe, TrainOptions options) {
+        if (recipe.kind() != Recipe.Kind.PRETRAIN) throw new IllegalArgumentException("not a pretraining recipe (kind: " + recipe.kind() + ")");
+        this.recipe = recipe;
+        this.options = options;
+    }
+
+    public Path outputDir() {
+        return options.outputDir() != null ? options.outputDir() : Path.of(recipe.training().outputDir());
+    }
+
+    public Result run() {
+        TrainingListener log = options.listener();
+        Recipe.Data data = recipe.data();
+        Path tokDir = Path.of(data.tokenizer());
+        Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
+        Optional<Path> resumeFrom = ckpt.latest();
+        if (options.requireResume() && resumeFrom.isEmpty()) {
+            throw new IllegalArgumentException("--resume: no checkpoint in " + outputDir());
+        }
+        try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
+            SpecialTokens specials = specials(tok, tokDir);
+            ModelConfig cfg = recipe.modelConfig();
+            if (tok.vocabSize() > cfg.vocabSize()) {
+                throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
+                        + " tokens but model.vocab is " + cfg.vocabSize());
+            }
+            int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+            Path shardRoot = Path.of(data.shardDir());
+            try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), tok, tokDir, threads, log);
+                 ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), tok, tokDir, threads, log)) {
+                return train(train, eval, specials, cfg, ckpt, resumeFrom.orElse(null));
+            }
+        }
+    }
+
+    private Result train(ShardSet trainSet, ShardSet evalSet, SpecialTokens specials, ModelConfig cfg, Checkpointer ckpt,
+                         Path resumeFrom) {
+        TrainingListener log = options.listener();
+        Recipe.Training tr = recipe.training();
+        int maxLen = recipe.model().maxSeqLen(), budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch();
+        long seed = recipe.seed();
+        PretrainLoader loader = new PretrainLoader(trainSet, maxLen, specials, seed, DataPosition.START);
+        if (loader.numSequences() == 0) throw new IllegalArgumentException("the training corpus has no sequences");
+        long total = tr.maxSteps() != null ? tr.maxSteps()
+                : (long) tr.epochs() * ((loader.numSequences() + global - 1) / global);
+        LrSchedule schedule = recipe.lrSchedule(total);
+        MlmMasker masker = new MlmMasker(tr.maskRate(), cfg.vocabSize(), specials, seed);
+        String hash = TrainingLoop.recipeHash(recipe);
+        NativeConfig ncfg = NativeConfig.of(cfg, recipe.model().dropout().floatValue(),
+                recipe.model().attentionDropout().floatValue(), budget, Math.max(global, budget / 3 + 1));
+
+        try (NativeModel model = TrainingLoop.createModel(ncfg, tr.device(), options.threads(), log)) {
+            long step = 0, tokensSeen = 0;
+            double trainSeconds = 0;
+            List<TrainingState.LossPoint> history = new ArrayList<>();
+            List<TrainingState.EvalPoint> evals = new ArrayList<>();
+            if (resumeFrom != null) {
+                TrainingState st = Checkpointer.readState(resumeFrom);
+                model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
+                float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
+                model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
+                model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
+                step = st.step();
+                tokensSeen = st.tokensSeen();
+                trainSeconds = st.trainSeconds();
+                history.addAll(st.lossHistory());
+                evals.addAll(st.evalHistory());
+                loader.seek(new DataPosition(st.epoch(), st.index()));
+                if (!hash.equals(st.recipeHash())) log.info("warning: the recipe differs from the one of checkpoint " + resumeFrom);
+                if (st.totalSteps() != total) log.info("warning: total steps changed from " + st.totalSteps() + " to " + total);
+                log.info("resumed from " + resumeFrom + " at step " + step);
+            } else {
+                model.initParams(seed, 0.02f);
+            }
+            long startStep = step;
+            log.started("pretrain", startStep, total, model.numParams());
+            log.info(String.format("pretraining %,d parameters, %,d sequences (%,d tokens) per epoch, %d steps of %d sequences",
+                    model.numParams(), loader.numSequences(), trainSet.numTokens(), total, global));
+            List<NativeBatch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
+            TrainingLoop loop = new TrainingLoop(model, recipe, schedule);
+            TrainingLoop.Meter meter = new TrainingLoop.Meter(model.numParams(), options.peakFlops());
+            List<Double> stepLosses = new ArrayList<>();
+            Map<String, Double> lastEval = Map.of();
+            boolean cancelled = false;
+            while (step < total) {
+                if (options.cancelled().getAsBoolean()) {
+                    cancelled = true;
+                    break;
+                }
+                if (options.stopAfterStep() != null && step >= options.stopAfterStep()) break;
+                long t0 = System.nanoTime();
+                List<Batch> parts = loader.nextGlobalBatch(global, budget);
+                List<NativeBatch> micro = new ArrayList<>(parts.size());
+                long tokens = 0;
+                for (int i = 0; i < parts.size(); i++) {
+                    Batch b = parts.get(i);
+                    tokens += b.numTokens();
+                    micro.add(TrainingLoop.toNative(masker.mask(b, step, i)));
+                }
+                double loss = loop.step(micro, step);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                step++;
+                tokensSeen += tokens;
+                trainSeconds += secs;
+                stepLosses.add(loss);
+                int epoch = loader.position().epoch();
+                log.step(meter.step(step, total, epoch, loss, loop.lastLr(), loop.lastGradNorm(), tokens, secs));
+                if (step % tr.logInterval() == 0 || step == total) {
+                    var avg = meter.interval(step, total, epoch, loop.lastLr(), loop.lastGradNorm());
+                    history.add(new TrainingState.LossPoint(step, avg.loss()));
+                    log.logged(avg);
+                }
+                if (evalBatches != null && (step % tr.evalInterval() == 0 || step == total)) {
+                    lastEval = evaluate(model, evalBatches);
+                    evals.add(new TrainingState.EvalPoint(step, lastEval));
+                    log.evaluated(step, lastEval);
+                }
+                if (step % tr.checkpointInterval() == 0 && step < total) {
+                    save(ckpt, model, cfg, state(step, total, loader, hash, tokensSeen, trainSeconds, history, evals), false);
+                }
+            }
+            TrainingState st = state(step, total, loader, hash, tokensSeen, trainSeconds, history, evals);
+            Path finalDir = null;
+            if (step > startStep || resumeFrom == null || step == total) {
+                save(ckpt, model, cfg, st, step == total);
+                if (step == total) finalDir = ckpt.root().resolve("final");
+            }
+            if (cancelled) log.info("cancelled at step " + step + "; resume continues from there");
+            return new Result(startStep, step, total, ckpt.root(), finalDir, stepLosses, lastEval, cancelled);
+        }
+    }
+
+    private void save(Checkpointer ckpt, NativeModel model, ModelConfig cfg, TrainingState st, boolean last) {
+        var bert = model.toBertModel(cfg);
+        float[] m = model.read(NativeModel.Buffer.ADAM_M), v = model.read(NativeModel.Buffer.ADAM_V);
+        Path dir = ckpt.saveStep(bert, m, v, st);
+        options.listener().checkpointed(st.step(), dir);
+        if (last) {
+            Path fin = ckpt.saveNamed("final", bert, m, v, st);
+            options.listener().checkpointed(st.step(), fin);
+        }
+    }
+
+    private TrainingState state(long step, long total, PretrainLoader loader, String hash, long tokens, double secs,
+                                List<TrainingState.LossPoint> history, List<TrainingState.EvalPoint> evals) {
+        DataPosition pos = loader.position();
+        return new TrainingState("pretrain", step, total, pos.epoch(), pos.index(), recipe.seed(), hash, tokens, secs,
+                List.copyOf(history), List.copyOf(evals), "mlm_loss", null, null);
+    }
+
+    /** The held-out microbatches, masked once with a fixed seed: every evaluation scores the same targets. */
+    private List<NativeBatch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
+        PretrainLoader l = new PretrainLoader(set, recipe.model().maxSeqLen(), specials, recipe.seed(), DataPosition.START);
+        MlmMasker masker = new MlmMasker(recipe.training().maskRate(), cfg.vocabSize(), specials, recipe.seed() ^ EVAL_SALT);
+        List<NativeBatch> out = new ArrayList<>();
+        for (int i = 0; i < recipe.training().evalBatches() && l.position().epoch() == 0 && l.numSequences() > 0; i++) {
+            out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i)));
+        }
+        return out;
+    }
+
+    /** MLM loss (mean over all masked tokens) and masked-token accuracy, without dropout. */
+    static Map<String, Double> evaluate(NativeModel model, List<NativeBatch> batches) {
+        double lossSum = 0;
+        long targets = 0, correct = 0;
+        int v = model.config().vocabSize();
+        float[][] logits = new float[1][];
+        for (NativeBatch b : batches) {
+            float loss = model.forward(b, 0, 0, false, logits);
+            int[] labels = b.mlmLabels();
+            int row = 0;
+            for (int label : labels) {
+                if (label < 0) continue;
+                int off = row * v, best = 0;
+                float bv = logits[0][off];
+                for (int j = 1; j < v; j++) if (logits[0][off + j] > bv) { bv = logits[0][off + j]; best = j; }
+                if (best == label) correct++;
+                row++;
+            }
+            lossSum += (double) loss * row;
+            targets += row;
+        }
+        Map<String, Double> m = new LinkedHashMap<>();
+        m.put("mlm_loss", targets == 0 ? Double.NaN : lossSum / targets);
+        m.put("mlm_accuracy", targets == 0 ? Double.NaN : (double) correct / targets);
+        m.put("eval_targets", (double) targets);
+        return m;
+    }
+
+    /** [PAD] [UNK] [CLS] [SEP] [MASK] ids of a BERT vocabulary; each must exist. */
+    public static SpecialTokens specials(TextTokenizer tok, Path source) {
+        String[] names = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+        int[] ids = new int[names.length];
+        for (int i = 0; i < names.length; i++) {
+            ids[i] = tok.tokenId(names[i]);
+            if (ids[i] < 0) throw new IllegalArgumentException("the tokenizer in " + source + " has no " + names[i] + " token");
+        }
+        return new SpecialTokens(ids[0], ids[1], ids[2], ids[3], ids[4]);
+    }
+
+    /** Token shards of {@code files}, built once; the fingerprint changes with the files and the tokenizer. */
+    private ShardSet shards(Path dir, List<String> files, TextTokenizer tok, Path tokDir, int threads, TrainingListener log) {
+        List<Path> paths = files.stream().map(Path::of).toList();
+        StringBuilder fp = new StringBuilder("v1|" + recipe.data().format() + "|" + recipe.data().textField());
+        try {
+            for (Path p : paths) {
+                if (!Files.isRegularFile(p)) throw new IllegalArgumentException("corpus file not found: " + p);
+                fp.append('|').append(p.toAbsolutePath()).append(':').append(Files.size(p)).append(':')
+                        .append(Files.getLastModifiedTime(p).toMillis());
+            }
+            for (String f : List.of("tokenizer.json", "vocab.txt")) {
+                Path t = tokDir.resolve(f);
+                if (Files.isRegularFile(t)) fp.append("|tok:").append(java.util.Arrays.hashCode(Files.readAllBytes(t)));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        CorpusFormat format = CorpusFormat.parse(recipe.data().format());
+        long t0 = System.nanoTime();
+        boolean existed = Files.isRegularFile(dir.resolve(ShardSet.MANIFEST));
+        ShardSet set = ShardSet.openOrBuild(dir, fp.toString(),
+                () -> CorpusReader.documents(paths, format, recipe.data().textField()), tok::ids,
+                recipe.data().docsPerShard(), threads);
+        log.info(String.format("%s %s: %,d documents, %,d tokens (%.1f s)", existed ? "shards" : "tokenized into", dir,
+                set.numDocs(), set.numTokens(), (System.nanoTime() - t0) / 1e9));
+        return set;
+    }
+}

@@ -1,0 +1,38 @@
+package dev.tessera.train;
+
+import java.nio.file.Path;
+import java.util.function.BooleanSupplier;
+
+/**
+ * How to run a recipe (what is not part of the recipe itself).
+ *
+ * @param outputDir     overrides {@code training.output_dir} (null: the recipe's)
+ * @param requireResume fail unless the output directory has a checkpoint to resume from (without it, a
+ *                      checkpoint found there is resumed anyway, and a fresh run starts otherwise)
+ * @param stopAfterStep stop (after checkpointing) once this many optimizer steps are done, without
+ *                      changing the schedule; null = run to the end. Used to simulate a kill.
+ * @param threads       CPU threads of the native backend (0 = its default)
+ * @param peakFlops     peak FLOP/s of the device for MFU (0 = unknown, no MFU)
+ * @param cancelled     polled between steps; true stops the run (cooperative cancel)
+ */
+public record TrainOptions(Path outputDir, boolean requireResume, Long stopAfterStep, int threads, double peakFlops,
+                           BooleanSupplier cancelled, TrainingListener listener) {
+
+    public static TrainOptions defaults() {
+        return new TrainOptions(null, false, null, 0, 0, () -> false, TrainingListener.NONE);
+    }
+
+    public TrainOptions withOutputDir(Path dir) { return new TrainOptions(dir, requireResume, stopAfterStep, threads, peakFlops, cancelled, listener); }
+
+    public TrainOptions withStopAfter(Long step) { return new TrainOptions(outputDir, requireResume, step, threads, peakFlops, cancelled, listener); }
+
+    public TrainOptions withListener(TrainingListener l) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, cancelled, l); }
+
+    public TrainOptions withCancel(BooleanSupplier c) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, c, listener); }
+
+    public TrainOptions withThreads(int n) { return new TrainOptions(outputDir, requireResume, stopAfterStep, n, peakFlops, cancelled, listener); }
+
+    public TrainOptions withPeakFlops(double f) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, f, cancelled, listener); }
+
+    public TrainOptions withRequireResume(boolean r) { return new TrainOptions(outputDir, r, stopAfterStep, threads, peakFlops, cancelled, listener); }
+}
