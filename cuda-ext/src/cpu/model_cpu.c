@@ -223,8 +223,8 @@ static void rows_dropout_mask(uint8_t* mask, int R, int width, const int32_t* ro
 #define P(off) (c->blocks[0] + (off))
 #define G(off) (c->blocks[1] + (off))
 
-static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
-                       uint64_t step, int training) {
+static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
+                            uint64_t step, int training) {
     cpu_impl* c = IMPL(m);
     const tsr_config* g = &m->cfg;
     const tsr_layout* Lo = &m->layout;
@@ -396,7 +396,7 @@ static void dropout_bwd_inplace(float* d, const uint8_t* mask, int64_t n, float 
     if (p > 0) cpu_dropout_apply(d, d, mask, n, p);
 }
 
-static int cpu_backward(tsr_model* m, float loss_scale) {
+static int cpu_backward_impl(tsr_model* m, float loss_scale) {
     cpu_impl* c = IMPL(m);
     if (!c->have_fwd)
         return tsr_set_error(TSR_ERR_STATE, "tsr_backward: needs a preceding tsr_forward with training=1 and labels "
@@ -516,6 +516,25 @@ static int cpu_backward(tsr_model* m, float loss_scale) {
     return TSR_OK;
 }
 
+static int oom_check(int st, const char* what) {
+    if (tsr_sgemm_take_failure() && st == TSR_OK)
+        return tsr_set_error(TSR_ERR_OOM, "%s: out of memory for matmul workspace; results are invalid", what);
+    return st;
+}
+
+static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed, uint64_t step,
+                       int training) {
+    tsr_sgemm_take_failure();
+    int st = oom_check(cpu_forward_impl(m, b, loss_out, logits_out, seed, step, training), "tsr_forward");
+    if (st) IMPL(m)->have_fwd = 0;
+    return st;
+}
+
+static int cpu_backward(tsr_model* m, float loss_scale) {
+    tsr_sgemm_take_failure();
+    return oom_check(cpu_backward_impl(m, loss_scale), "tsr_backward");
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Optimizer and gradient utilities                                                         */
 /* ---------------------------------------------------------------------------------------- */
@@ -562,13 +581,15 @@ static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, fl
 /* ---------------------------------------------------------------------------------------- */
 
 static int op_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    tsr_sgemm_take_failure();
     cpu_matmul_fwd(out, inp, w, bias, N, C, OC);
-    return TSR_OK;
+    return oom_check(TSR_OK, "tsr_op_matmul_fwd");
 }
 static int op_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
                          int C, int OC) {
+    tsr_sgemm_take_failure();
     cpu_matmul_bwd(dinp, dw, dbias, dout, inp, w, N, C, OC, 1.0f);
-    return TSR_OK;
+    return oom_check(TSR_OK, "tsr_op_matmul_bwd");
 }
 static int op_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                             int C, float eps) {
