@@ -312,6 +312,30 @@ static void fd_model(const char* root, const char* name) {
     EXPECT(l1 != l3, "another step -> another dropout mask");
     OK(tsr_forward(m, &fb.b, &l3, NULL, 77, 5, 0));
     EXPECT(tsr_backward(m, 1) == TSR_ERR_STATE, "backward after an inference forward -> STATE");
+    if (c.head == TSR_HEAD_MLM) {
+        /* with labels the last layer runs only for the labelled tokens; without labels for all tokens.
+         * Same seed/step -> same dropout masks -> the labelled rows' logits must agree. */
+        int64_t nl_sub = 0, nl_all = 0;
+        OK(tsr_logits_count(m, &fb.b, &nl_sub));
+        tsr_batch nolab = fb.b;
+        nolab.mlm_labels = NULL;
+        OK(tsr_logits_count(m, &nolab, &nl_all));
+        float* ls = malloc((size_t)nl_sub * sizeof(float));
+        float* la = malloc((size_t)nl_all * sizeof(float));
+        OK(tsr_forward(m, &fb.b, &l3, ls, 77, 5, 1));
+        OK(tsr_forward(m, &nolab, &l3, la, 77, 5, 1));
+        int V = c.vocab_size, r = 0;
+        double dmax = 0;
+        for (int t = 0; t < fb.T; t++) {
+            if (fb.mlm[t] < 0) continue;
+            for (int v = 0; v < V; v++) dmax = fmax(dmax, fabs(ls[(size_t)r * V + v] - la[(size_t)t * V + v]));
+            r++;
+        }
+        EXPECT(r * V == nl_sub && dmax <= 1e-5, "%s: subset last layer vs full, dropout on: max logit diff %.3g", name, dmax);
+        printf("  %s: last layer on labelled rows only vs all rows (dropout 0.1): max logit diff %.2e\n", name, dmax);
+        free(ls);
+        free(la);
+    }
     OK(tsr_zero_grad(m));
     OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
     OK(tsr_backward(m, 1.0f));
