@@ -539,16 +539,13 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
     }
 }
 
-/* logits -> scale·(softmax - onehot) in place (rows with target < 0 -> 0) */
-void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, int V, float scale) {
+/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r] and x_r <- softmax(x_r) in
+ * place (one exp pass; backward then only scales, see cpu_ce_grad_from_probs). Targets >= 0. */
+void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
         float* x = logits + (size_t)r * V;
-        int t = targets[r];
-        if (t < 0) {
-            memset(x, 0, (size_t)V * sizeof(float));
-            continue;
-        }
+        float xt = x[targets[r]];
         __m256 vm = _mm256_set1_ps(-INFINITY);
         int j = 0;
         for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
@@ -566,9 +563,19 @@ void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, i
             x[j] = expf(x[j] - mx);
             sum += x[j];
         }
-        float k = scale / (float)sum;
-        for (j = 0; j < V; j++) x[j] *= k;
-        x[t] -= scale;
+        loss_rows[r] = mx + (float)log(sum) - xt;
+        float inv = (float)(1.0 / sum);
+        for (j = 0; j < V; j++) x[j] *= inv;
+    }
+}
+
+/* probabilities -> scale·(softmax - onehot), in place */
+void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale) {
+#pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        float* x = probs + (size_t)r * V;
+        for (int j = 0; j < V; j++) x[j] *= scale;
+        x[targets[r]] -= scale;
     }
 }
 

@@ -350,7 +350,10 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
             cpu_matmul_fwd(c->m_logits, c->m_ln, P(Lo->wte), P(Lo->mlm_dec_b), n, H, g->vocab_size);
             if (logits_out) memcpy(logits_out, c->m_logits, (size_t)n * g->vocab_size * sizeof(float));
             if (has_labels) {
-                cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
+                if (training) /* logits become probabilities: backward only scales them */
+                    cpu_softmax_ce_probs_inplace(c->loss_rows, c->m_logits, c->tgt_lbl, n, g->vocab_size);
+                else
+                    cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
                 for (int i = 0; i < n; i++) loss += c->loss_rows[i];
                 loss /= n;
             }
@@ -415,8 +418,8 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
     if (g->head == TSR_HEAD_MLM) {
         int n = c->n_tgt, V = g->vocab_size;
         if (n > 0) {
-            float* dl = c->m_logits; /* logits -> dlogits in place */
-            cpu_softmax_ce_grad_inplace(dl, c->tgt_lbl, n, V, loss_scale / n);
+            float* dl = c->m_logits; /* probabilities (training forward) -> dlogits in place */
+            cpu_ce_grad_from_probs(dl, c->tgt_lbl, n, V, loss_scale / n);
             /* decoder tied to wte: logits = ln · wteᵀ + b */
             cpu_matmul_bwd(c->dM1, G(Lo->wte), G(Lo->mlm_dec_b), dl, c->m_ln, P(Lo->wte), n, H, V, 0.0f);
             memset(c->dM2, 0, (size_t)n * H * sizeof(float));
