@@ -32,4 +32,6 @@ import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 print(f"tessera-cpu {a['tokens_per_s']:.0f} tokens/s vs pytorch-eager {b['tokens_per_s']:.0f} tokens/s "
       f"({a['threads']} threads, {a['tokens']} real tokens, {a['padded_tokens']} padded): ratio {a['tokens_per_s'] / b['tokens_per_s']:.2f}x")
+# CPU seconds per step are robust when other processes share the cores (wall time is not)
+print(f"CPU seconds per step: tessera-cpu {a['cpu_s']:.3f} vs pytorch-eager {b['cpu_s']:.3f}: ratio {b['cpu_s'] / a['cpu_s']:.2f}x")
 PY

@@ -82,6 +82,21 @@ static void kernel_scalar_4x8(int kc, const float* A, const float* B, float* C, 
 
 static struct { kernel_fn fn; int mr, nr; const char* isa; } g_kern;
 
+/* set when a call could not get its workspace (and computed nothing); see tsr_sgemm_take_failure */
+static int g_sgemm_failed;
+
+int tsr_sgemm_take_failure(void) {
+    int f;
+#pragma omp atomic capture
+    { f = g_sgemm_failed; g_sgemm_failed = 0; }
+    return f;
+}
+
+static void note_failure(void) {
+#pragma omp atomic write
+    g_sgemm_failed = 1;
+}
+
 static pthread_once_t g_kern_once = PTHREAD_ONCE_INIT;
 
 static void pick_kernel_once(void) {
@@ -285,7 +300,10 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
     size_t wsz = tsr_sgemm_workspace_floats();
     if (nt <= 1) {
         float* ws = tsr_thread_workspace(wsz);
-        if (!ws) return; /* ~2.4 MB; out of memory here means the process is already failing */
+        if (!ws) {
+            note_failure();
+            return;
+        }
         gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
         return;
     }
@@ -302,6 +320,7 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
         if (c1 > total) c1 = total;
         if (c0 < c1) {
             float* ws = tsr_thread_workspace(wsz);
+            if (!ws) note_failure();
             if (ws) {
                 if (split_m)
                     gemm_block(transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
