@@ -9,7 +9,7 @@ JAR=target/quarkus-app/quarkus-run.jar
 [ -f "$JAR" ] || mvn -B -q package -DskipTests
 MODELS=${1:-checkpoints}
 DURATION=${DURATION:-20s}
-"$JAVA_HOME/bin/java" -Dquarkus.http.port=18080 -Dtessera.models.dir="$MODELS" -jar "$JAR" >/tmp/tessera-bench.log 2>&1 &
+"$JAVA_HOME/bin/java" ${JAVA_OPTS:-} -Dquarkus.http.port=18080 -Dtessera.models.dir="$MODELS" -jar "$JAR" >/tmp/tessera-bench.log 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null' EXIT
 for _ in $(seq 1 120); do curl -sf localhost:18080/health/ready >/dev/null && break; sleep 0.5; done

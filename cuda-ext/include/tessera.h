@@ -227,8 +227,10 @@ TSR_API int tsr_forward(tsr_model* model, const tsr_batch* batch, float* loss_ou
                         uint64_t seed, uint64_t step, int training);
 /* Backward of the last training forward (same batch, still alive in the model), scaled by
  * loss_scale (1 for a single batch; 1/k to average k accumulated micro-batches).
- * Gradients accumulate into the gradient block. TSR_ERR_STATE without a preceding training forward
- * with labels. */
+ * Gradients accumulate into the gradient block. One backward per forward: TSR_ERR_STATE unless a
+ * successful tsr_forward with training=1 and labels came after the last tsr_backward, failed
+ * tsr_forward, parameter write (tsr_buffer_write of TSR_BUF_PARAMS, tsr_init_params) or
+ * tsr_adamw_step. */
 TSR_API int tsr_backward(tsr_model* model, float loss_scale);
 TSR_API int tsr_zero_grad(tsr_model* model);
 /* norm_out (may be NULL) = global L2 norm of the gradient block (computed in double).

@@ -17,6 +17,11 @@ static uint32_t lcg(void) {
     lcg_state = lcg_state * 6364136223846793005ULL + 1442695040888963407ULL;
     return (uint32_t)(lcg_state >> 33);
 }
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -58,12 +63,12 @@ int main(int argc, char** argv) {
     }
     tsr_init_params(m, 1, 0.02f);
     tsr_batch b = {T, B, 0, 0, ids, types, cu, labels, NULL, NULL};
-    double t0 = 0;
+    double t0 = 0, c0 = 0;
     float loss = 0, norm = 0;
     int warm = 2;
     double t_fwd = 0, t_bwd = 0, t_opt = 0;
     for (int s = 0; s < warm + steps; s++) {
-        if (s == warm) t0 = now();
+        if (s == warm) { t0 = now(); c0 = cpu_now(); }
         double q0 = now();
         tsr_zero_grad(m);
         if (tsr_forward(m, &b, &loss, NULL, 7, (uint64_t)s, 1)) { fprintf(stderr, "forward: %s\n", tsr_last_error()); return 1; }
@@ -76,9 +81,10 @@ int main(int argc, char** argv) {
         if (s >= warm) { t_fwd += q1 - q0; t_bwd += q2 - q1; t_opt += q3 - q2; }
     }
     double dt = (now() - t0) / steps;
+    double cpu_s = (cpu_now() - c0) / steps; /* CPU seconds of all threads per step: robust to other load */
     printf("{\"impl\": \"tessera-cpu\", \"isa\": \"%s\", \"threads\": %d, \"tokens\": %d, \"padded_tokens\": %d, \"masked\": %d, "
-           "\"params\": %lld, \"step_s\": %.4f, \"tokens_per_s\": %.1f, \"fwd_s\": %.4f, \"bwd_s\": %.4f, \"opt_s\": %.4f, \"loss\": %.4f}\n",
-           tsr_cpu_isa(), tsr_get_num_threads(), T, B * seq, n_masked, (long long)tsr_num_params(m), dt, T / dt,
+           "\"params\": %lld, \"step_s\": %.4f, \"cpu_s\": %.4f, \"tokens_per_s\": %.1f, \"fwd_s\": %.4f, \"bwd_s\": %.4f, \"opt_s\": %.4f, \"loss\": %.4f}\n",
+           tsr_cpu_isa(), tsr_get_num_threads(), T, B * seq, n_masked, (long long)tsr_num_params(m), dt, cpu_s, T / dt,
            t_fwd / steps, t_bwd / steps, t_opt / steps, loss);
     tsr_model_destroy(m);
     return 0;

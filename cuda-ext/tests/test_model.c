@@ -160,19 +160,23 @@ static void load_batch(const char* js, fx_batch* fb) {
 }
 
 /* ---- fixture comparison ------------------------------------------------------------------- */
-static void run_fixture(const char* root, const char* name) {
+/* Tolerance multiplier: 1 for the fp32 CPU backend; for CUDA, TSR_CUDA_TOL_SCALE (default 1) — a
+ * backend that computes in bf16 states and justifies its own factor there. */
+static double g_tol = 1.0;
+
+static void run_fixture(const char* root, const char* name, int backend) {
     char dir[512], path[600];
     snprintf(dir, sizeof dir, "%s/%s", root, name);
     snprintf(path, sizeof path, "%s/case.json", dir);
     char* js = read_text(path);
     if (!js) { EXPECT(0, "cannot read %s", path); return; }
-    printf("fixture %s\n", name);
+    printf("fixture %s (%s)\n", name, backend == TSR_BACKEND_CPU ? "CPU" : "CUDA");
     fx_batch fb;
     load_batch(js, &fb);
     tsr_config c;
     build_config(js, &c, fb.T, fb.S);
     tsr_model* m = NULL;
-    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    OK(tsr_model_create(&c, backend, &m));
     if (!m) return;
     long P = (long)jnum(js, "num_params");
     EXPECT(tsr_num_params(m) == P, "num_params %lld vs fixture %ld", (long long)tsr_num_params(m), P);
@@ -220,18 +224,18 @@ static void run_fixture(const char* root, const char* name) {
     OK(tsr_zero_grad(m));
     OK(tsr_forward(m, &fb.b, &loss, logits, 1234, 1, 1));
     double loss_ref = jnum(js, "loss");
-    EXPECT(fabs(loss - loss_ref) <= 2e-5 * fmax(1, fabs(loss_ref)), "loss %.8f vs reference %.8f", loss, loss_ref);
+    EXPECT(fabs(loss - loss_ref) <= g_tol * 2e-5 * fmax(1, fabs(loss_ref)), "loss %.8f vs reference %.8f", loss, loss_ref);
     double lmax = 0, dmax = 0;
     for (long i = 0; i < NL; i++) {
         lmax = fmax(lmax, fabs(logits_ref[i]));
         dmax = fmax(dmax, fabs(logits[i] - logits_ref[i]));
     }
-    EXPECT(dmax <= 1e-4 * fmax(1, lmax), "logits max diff %.3g (max |logit| %.3g)", dmax, lmax);
+    EXPECT(dmax <= g_tol * 1e-4 * fmax(1, lmax), "logits max diff %.3g (max |logit| %.3g)", dmax, lmax);
     OK(tsr_backward(m, 1.0f));
     float* grads = malloc((size_t)P * sizeof(float));
     OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, grads));
     double worst = 0;
-    compare_tensorwise(m, "grad", grads, grads_ref, 1e-4, 1e-3, &worst);
+    compare_tensorwise(m, "grad", grads, grads_ref, g_tol * 1e-4, g_tol * 1e-3, &worst);
     printf("  loss %.7f (ref %.7f, |diff| %.2e), logits max diff %.2e, worst tensor grad rel L2 diff %.2e\n", loss, loss_ref,
            fabs(loss - loss_ref), dmax, worst);
 
@@ -247,7 +251,7 @@ static void run_fixture(const char* root, const char* name) {
         OK(tsr_backward(m, 1.0f));
         float norm = 0;
         OK(tsr_clip_grad_norm(m, (float)maxn, &norm));
-        EXPECT(fabs(norm - norms_ref[s]) <= 1e-4 * norms_ref[s], "step %d grad norm %.7f vs %.7f", s + 1, norm, norms_ref[s]);
+        EXPECT(fabs(norm - norms_ref[s]) <= g_tol * 1e-4 * norms_ref[s], "step %d grad norm %.7f vs %.7f", s + 1, norm, norms_ref[s]);
         OK(tsr_adamw_step(m, (float)lrs[s], (float)lr0, (float)b1, (float)b2, (float)eps, (float)wd, s + 1));
     }
     float* after = malloc((size_t)P * sizeof(float));
@@ -263,12 +267,12 @@ static void run_fixture(const char* root, const char* name) {
         int ill = fabs(grads_ref[i]) < 1e-4;
         lenient += ill;
         if (!ill && d > pmax) pmax = d;
-        if (d > (ill ? lr_sum : 2e-5 + 1e-4 * fabs(after_ref[i])) && bad < 0) bad = i;
+        if (d > (ill ? lr_sum : g_tol * (2e-5 + 1e-4 * fabs(after_ref[i]))) && bad < 0) bad = i;
     }
     EXPECT(bad < 0, "params after 3 AdamW steps: element %ld %.8g vs %.8g", bad, bad >= 0 ? after[bad] : 0, bad >= 0 ? after_ref[bad] : 0);
     OK(tsr_forward(m, &fb.b, &loss, NULL, 0, 0, 0));
     double la = jnum(js, "loss_after");
-    EXPECT(fabs(loss - la) <= 1e-4 * fmax(1, fabs(la)), "loss after 3 steps %.7f vs %.7f", loss, la);
+    EXPECT(fabs(loss - la) <= g_tol * 1e-4 * fmax(1, fabs(la)), "loss after 3 steps %.7f vs %.7f", loss, la);
     printf("  after 3 AdamW steps: params max diff %.2e (%ld of %ld elements with |g| < 1e-4 held to the Σlr bound), loss %.6f (ref %.6f)\n",
            pmax, lenient, P, loss, la);
     /* the AdamW moments are readable/writable for checkpoints */
@@ -308,6 +312,30 @@ static void fd_model(const char* root, const char* name) {
     EXPECT(l1 != l3, "another step -> another dropout mask");
     OK(tsr_forward(m, &fb.b, &l3, NULL, 77, 5, 0));
     EXPECT(tsr_backward(m, 1) == TSR_ERR_STATE, "backward after an inference forward -> STATE");
+    if (c.head == TSR_HEAD_MLM) {
+        /* with labels the last layer runs only for the labelled tokens; without labels for all tokens.
+         * Same seed/step -> same dropout masks -> the labelled rows' logits must agree. */
+        int64_t nl_sub = 0, nl_all = 0;
+        OK(tsr_logits_count(m, &fb.b, &nl_sub));
+        tsr_batch nolab = fb.b;
+        nolab.mlm_labels = NULL;
+        OK(tsr_logits_count(m, &nolab, &nl_all));
+        float* ls = malloc((size_t)nl_sub * sizeof(float));
+        float* la = malloc((size_t)nl_all * sizeof(float));
+        OK(tsr_forward(m, &fb.b, &l3, ls, 77, 5, 1));
+        OK(tsr_forward(m, &nolab, &l3, la, 77, 5, 1));
+        int V = c.vocab_size, r = 0;
+        double dmax = 0;
+        for (int t = 0; t < fb.T; t++) {
+            if (fb.mlm[t] < 0) continue;
+            for (int v = 0; v < V; v++) dmax = fmax(dmax, fabs(ls[(size_t)r * V + v] - la[(size_t)t * V + v]));
+            r++;
+        }
+        EXPECT(r * V == nl_sub && dmax <= 1e-5, "%s: subset last layer vs full, dropout on: max logit diff %.3g", name, dmax);
+        printf("  %s: last layer on labelled rows only vs all rows (dropout 0.1): max logit diff %.2e\n", name, dmax);
+        free(ls);
+        free(la);
+    }
     OK(tsr_zero_grad(m));
     OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
     OK(tsr_backward(m, 1.0f));
@@ -351,7 +379,18 @@ static void fd_model(const char* root, const char* name) {
 int main(int argc, char** argv) {
     const char* root = argc > 1 ? argv[1] : "tests/fixtures";
     const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm"};
-    for (int i = 0; i < 4; i++) run_fixture(root, cases[i]);
+    for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CPU);
+    /* The bf16 CUDA backend cannot meet fp32 bounds: it is checked here only when a bf16 tolerance
+     * scale is given (bench/gpu/gpu_check is its real check against the CPU backend). */
+    const char* sc = getenv("TSR_CUDA_TOL_SCALE");
+    if (sc && tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) {
+        g_tol = atof(sc);
+        for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CUDA);
+        g_tol = 1.0;
+    } else {
+        printf("CUDA fixtures skipped (%s): checked on the CPU only\n",
+               sc ? tsr_last_error() : "set TSR_CUDA_TOL_SCALE to run them with bf16 bounds");
+    }
     for (int i = 0; i < 4; i++) fd_model(root, cases[i]);
     printf("%d checks, %d failures\n", g_checks, g_fail);
     return g_fail ? 1 : 0;

@@ -363,6 +363,7 @@ int tsr_init_params(tsr_model* m, uint64_t seed, float std) {
             else p[i] = std * tsr_rng_normal(seed, (uint32_t)t, (uint64_t)i);
         }
     }
+    m->can_backward = 0;
     int st = m->ops->buffer_write(m, TSR_BUF_PARAMS, 0, m->num_params, host);
     free(host);
     return st;

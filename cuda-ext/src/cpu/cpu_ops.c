@@ -185,6 +185,43 @@ void cpu_tanh_fwd(float* out, const float* inp, int64_t n) {
 
 /* ---- dropout ---------------------------------------------------------------------------- */
 
+/* 16 Philox4x32-10 blocks at once (AVX-512): mulhilo via two 32x32->64 multiplies (even/odd lanes). */
+__attribute__((target("avx512f"))) static inline __m512i mulhi32(__m512i a, __m512i m) {
+    __m512i even = _mm512_mul_epu32(a, m);
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+    return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+/* mask bytes for blocks [b, b + 16): out[4·(block - b) + lane] */
+__attribute__((target("avx512f"))) static void dropout_mask16(uint8_t* out, uint64_t b, uint64_t seed, uint64_t step,
+                                                              uint32_t site, uint32_t thr) {
+    const __m512i M0 = _mm512_set1_epi32((int)TSR_PHILOX_M0), M1 = _mm512_set1_epi32((int)TSR_PHILOX_M1);
+    __m512i c0 = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)b),
+                                  _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    /* carry into the high word where the 16 blocks cross a 2^32 boundary */
+    __mmask16 carry = _mm512_cmplt_epu32_mask(c0, _mm512_set1_epi32((int)(uint32_t)b));
+    __m512i c1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b >> 32)), carry,
+                                       _mm512_set1_epi32((int)(uint32_t)(b >> 32)), _mm512_set1_epi32(1));
+    __m512i c2 = _mm512_set1_epi32((int)site), c3 = _mm512_set1_epi32((int)(uint32_t)step);
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32) ^ (uint32_t)(step >> 32);
+    for (int r = 0; r < 10; r++) {
+        if (r > 0) { k0 += TSR_PHILOX_W0; k1 += TSR_PHILOX_W1; }
+        __m512i hi0 = mulhi32(c0, M0), lo0 = _mm512_mullo_epi32(c0, M0);
+        __m512i hi1 = mulhi32(c2, M1), lo1 = _mm512_mullo_epi32(c2, M1);
+        c0 = _mm512_xor_si512(_mm512_xor_si512(hi1, c1), _mm512_set1_epi32((int)k0));
+        c1 = lo1;
+        c2 = _mm512_xor_si512(_mm512_xor_si512(hi0, c3), _mm512_set1_epi32((int)k1));
+        c3 = lo0;
+    }
+    /* keep iff (bits >> 8) >= thr, i.e. (bits >> 8)·2^-24 >= p exactly as tsr_dropout_keep */
+    const __m512i T = _mm512_set1_epi32((int)thr), one = _mm512_set1_epi32(1);
+    __m512i w = _mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c0, 8), T), one);
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c1, 8), T), one), 8));
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c2, 8), T), one), 16));
+    w = _mm512_or_si512(w, _mm512_slli_epi32(_mm512_maskz_mov_epi32(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(c3, 8), T), one), 24));
+    _mm512_storeu_si512(out, w);
+}
+
 void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site, uint64_t offset) {
     if (p <= 0) {
         memset(mask, 1, (size_t)n);
@@ -192,8 +229,19 @@ void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t
     }
     /* one Philox call yields the 4 elements of a block (index / 4) */
     int64_t b0 = (int64_t)(offset >> 2), b1 = (int64_t)((offset + (uint64_t)n - 1) >> 2);
-#pragma omp parallel for if (n > 4096)
+    static int avx512 = -1;
+    if (avx512 < 0) avx512 = strcmp(tsr_sgemm_isa(), "avx512") == 0;
+    /* blocks fully inside the range, in groups of 16, take the vector path */
+    int64_t f0 = (int64_t)((offset + 3) >> 2), f1 = (int64_t)((offset + (uint64_t)n) >> 2); /* [f0, f1) full */
+    int64_t groups = avx512 && f1 > f0 ? (f1 - f0) / 16 : 0;
+    uint32_t thr = (uint32_t)ceil((double)p * 16777216.0);
+#pragma omp parallel for if (groups > 64)
+    for (int64_t g = 0; g < groups; g++)
+        dropout_mask16(mask + ((uint64_t)(f0 + g * 16) * 4 - offset), (uint64_t)(f0 + g * 16), seed, step, site, thr);
+    int64_t v0 = f0, v1 = f0 + groups * 16; /* blocks done by the vector path */
+#pragma omp parallel for if (n > 4096 && groups == 0)
     for (int64_t b = b0; b <= b1; b++) {
+        if (b >= v0 && b < v1) continue;
         tsr_u32x4 r = tsr_rng_block(seed, step, site, (uint64_t)b);
         for (int lane = 0; lane < 4; lane++) {
             uint64_t idx = (uint64_t)b * 4 + lane;
@@ -204,56 +252,115 @@ void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t
 
 void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_t n, float p) {
     float scale = 1.0f / (1.0f - p);
-#pragma omp parallel for if (n > PAR_MIN)
-    for (int64_t i = 0; i < n; i++) out[i] = mask[i] ? inp[i] * scale : 0.0f;
+    /* multiply by 0 or scale: branch-free, vectorizes (mask values are 0/1) */
+#pragma omp parallel for simd if (n > PAR_MIN)
+    for (int64_t i = 0; i < n; i++) out[i] = inp[i] * ((float)mask[i] * scale);
 }
 
 /* ---- attention -------------------------------------------------------------------------- */
 
-/* scores of query rows of one (sequence, head): s[i, j] = scale·q_i·k_j - slope·|i - j| */
-static void scores(float* s, const float* q, const float* k, int L, int D, int ld, float scale, float slope, float* ws) {
-    tsr_sgemm_serial(0, 1, L, L, D, q, ld, k, ld, s, L, 0.0f, ws);
-    for (int i = 0; i < L; i++) {
-        float* row = s + (size_t)i * L;
-        for (int j = 0; j < L; j++) row[j] = row[j] * scale - slope * (float)abs(i - j);
+/*
+ * Attention over unpadded sequences, optionally only for a subset of query rows (MosaicBERT runs the
+ * last layer of an MLM step only for the labelled tokens). One task per (sequence, head):
+ *   full:   queries = all tokens of the sequence, outputs/lse at the tokens' rows;
+ *   subset: queries = tokens rows[r] for r in [row_cu[s], row_cu[s+1]), outputs/lse at row r.
+ * Keys/values are always all tokens of the sequence. Probabilities are recomputed in backward from the
+ * saved log-sum-exp. Dropout element index uses the query's global token, so a subset draws exactly
+ * the mask entries the full computation would.
+ */
+typedef struct {
+    const float* qkv;
+    const int32_t *cu, *rows, *row_cu;
+    int S, max_seqlen, NH, D, T, n_rows;
+    const float* slopes;
+    float p, scale;
+    uint64_t seed, step;
+    uint32_t site;
+} attn_args;
+
+typedef struct {
+    int start, L, Lq, ob, lb, lstride, qld, h;
+    const float* q;   /* query rows (strided in qkv, or gathered) */
+    const int32_t* tok; /* global token of query i (subset) or NULL (= start + i) */
+} attn_task;
+
+/* sets up task (s, h); gathers subset query rows into qbuf; returns 0 if there is nothing to do */
+static int attn_setup(const attn_args* a, int s, int h, float* qbuf, attn_task* t) {
+    const int HD = a->NH * a->D, ld = 3 * HD;
+    t->h = h;
+    t->start = a->cu[s];
+    t->L = a->cu[s + 1] - t->start;
+    if (!a->rows) {
+        t->Lq = t->L;
+        t->q = a->qkv + (size_t)t->start * ld + h * a->D;
+        t->qld = ld;
+        t->ob = t->lb = t->start;
+        t->lstride = a->T;
+        t->tok = NULL;
+    } else {
+        int r0 = a->row_cu[s];
+        t->Lq = a->row_cu[s + 1] - r0;
+        for (int i = 0; i < t->Lq; i++)
+            memcpy(qbuf + (size_t)i * a->D, a->qkv + (size_t)a->rows[r0 + i] * ld + h * a->D, (size_t)a->D * sizeof(float));
+        t->q = qbuf;
+        t->qld = a->D;
+        t->ob = t->lb = r0;
+        t->lstride = a->n_rows;
+        t->tok = a->rows + r0;
+    }
+    return t->Lq > 0;
+}
+
+static inline int attn_tok(const attn_task* t, int i) { return t->tok ? t->tok[i] : t->start + i; }
+
+/* s[i, j] = scale·q_i·k_j - slope·|pos_i - j| */
+static void attn_scores(const attn_args* a, const attn_task* t, float* sc, float* ws) {
+    const int HD = a->NH * a->D, ld = 3 * HD;
+    const float* k = a->qkv + (size_t)t->start * ld + HD + t->h * a->D;
+    float slope = a->slopes ? a->slopes[t->h] : 0.0f;
+    tsr_sgemm_serial(0, 1, t->Lq, t->L, a->D, t->q, t->qld, k, ld, sc, t->L, 0.0f, ws);
+    for (int i = 0; i < t->Lq; i++) {
+        float* row = sc + (size_t)i * t->L;
+        int pos = attn_tok(t, i) - t->start;
+        for (int j = 0; j < t->L; j++) row[j] = row[j] * a->scale - slope * (float)abs(pos - j);
     }
 }
 
-static inline float attn_keep_scale(uint64_t seed, uint64_t step, uint32_t site, int64_t tok, int NH, int h,
-                                    int max_seqlen, int j, float p) {
-    uint64_t idx = ((uint64_t)tok * NH + h) * (uint64_t)max_seqlen + j;
-    return tsr_dropout_keep(seed, step, site, idx, p) ? 1.0f / (1.0f - p) : 0.0f;
+static inline float attn_keep_scale(const attn_args* a, int64_t tok, int h, int j) {
+    uint64_t idx = ((uint64_t)tok * a->NH + h) * (uint64_t)a->max_seqlen + j;
+    return tsr_dropout_keep(a->seed, a->step, a->site, idx, a->p) ? 1.0f / (1.0f - a->p) : 0.0f;
 }
 
-int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
-                      int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
-    const int HD = NH * D, ld = 3 * HD;
-    const int T = cu[S];
-    const float scale = 1.0f / sqrtf((float)D);
-    size_t wsz = tsr_sgemm_workspace_floats();
+static float* attn_workspace(size_t need, int* own) {
+    /* long sequences: a private buffer, so threads do not keep L² floats after the call */
+    *own = need > ((size_t)1 << 24);
+    return *own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
+}
+
+static int attention_fwd_impl(const attn_args* a, float* out, float* lse) {
+    const int HD = a->NH * a->D, ld = 3 * HD;
+    const size_t wsz = tsr_sgemm_workspace_floats(), LL = (size_t)a->max_seqlen * a->max_seqlen;
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + (size_t)max_seqlen * max_seqlen + 16) * sizeof(float));
+        int own;
+        float* ws = attn_workspace(wsz + LL + (size_t)a->max_seqlen * a->D + 32, &own);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
         }
         float* P = ws ? ws + wsz : NULL;
+        float* qbuf = ws ? P + LL : NULL;
 #pragma omp for schedule(dynamic)
-        for (int task = 0; task < S * NH; task++) {
-            if (!ws) continue;
-            int s = task / NH, h = task % NH;
-            int start = cu[s], L = cu[s + 1] - start;
-            const float* q = qkv + (size_t)start * ld + h * D;
-            const float* k = q + HD;
-            const float* v = q + 2 * HD;
-            scores(P, q, k, L, D, ld, scale, slopes ? slopes[h] : 0.0f, ws);
-            for (int i = 0; i < L; i++) {
+        for (int task = 0; task < a->S * a->NH; task++) {
+            attn_task t;
+            if (!ws || !attn_setup(a, task / a->NH, task % a->NH, qbuf, &t)) continue;
+            attn_scores(a, &t, P, ws);
+            const int L = t.L;
+            for (int i = 0; i < t.Lq; i++) {
                 float* row = P + (size_t)i * L;
                 float mx = -INFINITY;
                 for (int j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
-                float sum = 0;
                 int j = 0;
                 __m256 vs = _mm256_setzero_ps(), vm = _mm256_set1_ps(mx);
                 for (; j + 8 <= L; j += 8) {
@@ -261,37 +368,36 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
                     _mm256_storeu_ps(row + j, e);
                     vs = _mm256_add_ps(vs, e);
                 }
-                sum = tsr_hsum256(vs);
+                float sum = tsr_hsum256(vs);
                 for (; j < L; j++) {
                     row[j] = expf(row[j] - mx);
                     sum += row[j];
                 }
-                lse[(size_t)h * T + start + i] = mx + logf(sum);
+                lse[(size_t)t.h * t.lstride + t.lb + i] = mx + logf(sum);
                 float inv = 1.0f / sum;
-                if (p > 0)
-                    for (j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
-                else
+                if (a->p > 0) {
+                    int tok = attn_tok(&t, i);
+                    for (j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(a, tok, t.h, j);
+                } else {
                     for (j = 0; j < L; j++) row[j] *= inv;
+                }
             }
-            tsr_sgemm_serial(0, 0, L, D, L, P, L, v, ld, out + (size_t)start * HD + h * D, HD, 0.0f, ws);
+            const float* v = a->qkv + (size_t)t.start * ld + 2 * HD + t.h * a->D;
+            tsr_sgemm_serial(0, 0, t.Lq, a->D, L, P, L, v, ld, out + (size_t)t.ob * HD + t.h * a->D, HD, 0.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
 }
 
-int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
-                      const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
-                      uint64_t seed, uint64_t step, uint32_t site) {
-    const int HD = NH * D, ld = 3 * HD;
-    const int T = cu[S];
-    const float scale = 1.0f / sqrtf((float)D);
-    size_t wsz = tsr_sgemm_workspace_floats();
-    size_t LL = (size_t)max_seqlen * max_seqlen;
+static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout, const float* out, const float* lse) {
+    const int HD = a->NH * a->D, ld = 3 * HD, D = a->D;
+    const size_t wsz = tsr_sgemm_workspace_floats(), LL = (size_t)a->max_seqlen * a->max_seqlen;
     int oom = 0;
 #pragma omp parallel
     {
-        float* ws = aligned_alloc(64, (wsz + 3 * LL + (size_t)max_seqlen + 16) * sizeof(float));
+        int own;
+        float* ws = attn_workspace(wsz + 3 * LL + (size_t)a->max_seqlen * (2 * D + 1) + 64, &own);
         if (!ws) {
 #pragma omp atomic write
             oom = 1;
@@ -299,64 +405,101 @@ int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const fl
         float* P = ws ? ws + wsz : NULL;
         float* dP = ws ? P + LL : NULL;
         float* Pd = ws ? dP + LL : NULL;
-        float* Di = ws ? Pd + LL : NULL;
+        float* qbuf = ws ? Pd + LL : NULL;
+        float* dqbuf = ws ? qbuf + (size_t)a->max_seqlen * D : NULL;
+        float* Di = ws ? dqbuf + (size_t)a->max_seqlen * D : NULL;
+        /* subset rows write dQ through a scatter: tasks of the same sequence and different heads touch
+         * disjoint columns, so there is no race */
 #pragma omp for schedule(dynamic)
-        for (int task = 0; task < S * NH; task++) {
-            if (!ws) continue;
-            int s = task / NH, h = task % NH;
-            int start = cu[s], L = cu[s + 1] - start;
-            const float* q = qkv + (size_t)start * ld + h * D;
-            const float* k = q + HD;
-            const float* v = q + 2 * HD;
-            float* dq = dqkv + (size_t)start * ld + h * D;
-            float* dk = dq + HD;
-            float* dv = dq + 2 * HD;
-            const float* dO = dout + (size_t)start * HD + h * D;
-            const float* O = out + (size_t)start * HD + h * D;
-            /* P = exp(s - lse): softmax recomputed from the saved log-sum-exp */
-            scores(P, q, k, L, D, ld, scale, slopes ? slopes[h] : 0.0f, ws);
-            for (int i = 0; i < L; i++) {
+        for (int task = 0; task < a->S * a->NH; task++) {
+            attn_task t;
+            if (!ws || !attn_setup(a, task / a->NH, task % a->NH, qbuf, &t)) continue;
+            const int L = t.L, Lq = t.Lq, h = t.h;
+            const float* k = a->qkv + (size_t)t.start * ld + HD + h * D;
+            const float* v = k + HD;
+            float* dk = dqkv + (size_t)t.start * ld + HD + h * D;
+            float* dv = dk + HD;
+            const float* dO = dout + (size_t)t.ob * HD + h * D;
+            const float* O = out + (size_t)t.ob * HD + h * D;
+            attn_scores(a, &t, P, ws);
+            for (int i = 0; i < Lq; i++) {
                 float* row = P + (size_t)i * L;
-                __m256 vl = _mm256_set1_ps(lse[(size_t)h * T + start + i]);
+                float l = lse[(size_t)h * t.lstride + t.lb + i];
+                __m256 vl = _mm256_set1_ps(l);
                 int j = 0;
                 for (; j + 8 <= L; j += 8) _mm256_storeu_ps(row + j, tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vl)));
-                for (; j < L; j++) row[j] = expf(row[j] - lse[(size_t)h * T + start + i]);
+                for (; j < L; j++) row[j] = expf(row[j] - l);
                 float d = 0;
                 for (int c = 0; c < D; c++) d += dO[(size_t)i * HD + c] * O[(size_t)i * HD + c];
                 Di[i] = d;
             }
             /* dropped probabilities P̃ (what multiplied V) */
             const float* Pt = P;
-            if (p > 0) {
-                for (int i = 0; i < L; i++)
-                    for (int j = 0; j < L; j++)
-                        Pd[(size_t)i * L + j] = P[(size_t)i * L + j] * attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
+            if (a->p > 0) {
+                for (int i = 0; i < Lq; i++) {
+                    int tok = attn_tok(&t, i);
+                    for (int j = 0; j < L; j++) Pd[(size_t)i * L + j] = P[(size_t)i * L + j] * attn_keep_scale(a, tok, h, j);
+                }
                 Pt = Pd;
             }
             /* dV += P̃ᵀ·dO ; dP̃ = dO·Vᵀ */
-            tsr_sgemm_serial(1, 0, L, D, L, Pt, L, dO, HD, dv, ld, 1.0f, ws);
-            tsr_sgemm_serial(0, 1, L, L, D, dO, HD, v, ld, dP, L, 0.0f, ws);
-            /* dS = P ⊙ (dP - D_i), dP = dP̃ ⊙ mask/(1-p); then fold in the score scale */
-            for (int i = 0; i < L; i++) {
+            tsr_sgemm_serial(1, 0, L, D, Lq, Pt, L, dO, HD, dv, ld, 1.0f, ws);
+            tsr_sgemm_serial(0, 1, Lq, L, D, dO, HD, v, ld, dP, L, 0.0f, ws);
+            /* dS = P ⊙ (dP - D_i) with dP = dP̃ ⊙ mask/(1-p); the score scale folded in */
+            for (int i = 0; i < Lq; i++) {
                 float* dr = dP + (size_t)i * L;
                 const float* pr = P + (size_t)i * L;
-                if (p > 0) {
-                    const float* pdr = Pd + (size_t)i * L;
-                    for (int j = 0; j < L; j++) {
-                        float m = pr[j] > 0 ? pdr[j] / pr[j] : attn_keep_scale(seed, step, site, start + i, NH, h, max_seqlen, j, p);
-                        dr[j] = pr[j] * (dr[j] * m - Di[i]) * scale;
-                    }
+                if (a->p > 0) {
+                    int tok = attn_tok(&t, i);
+                    for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] * attn_keep_scale(a, tok, h, j) - Di[i]) * a->scale;
                 } else {
-                    for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] - Di[i]) * scale;
+                    for (int j = 0; j < L; j++) dr[j] = pr[j] * (dr[j] - Di[i]) * a->scale;
                 }
             }
             /* dQ += dS·K ; dK += dSᵀ·Q */
-            tsr_sgemm_serial(0, 0, L, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
-            tsr_sgemm_serial(1, 0, L, D, L, dP, L, q, ld, dk, ld, 1.0f, ws);
+            if (!t.tok) {
+                float* dq = dqkv + (size_t)t.start * ld + h * D;
+                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
+            } else {
+                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dqbuf, D, 0.0f, ws);
+                for (int i = 0; i < Lq; i++) {
+                    float* dq = dqkv + (size_t)t.tok[i] * ld + h * D;
+                    for (int c = 0; c < D; c++) dq[c] += dqbuf[(size_t)i * D + c];
+                }
+            }
+            tsr_sgemm_serial(1, 0, L, D, Lq, dP, L, t.q, t.qld, dk, ld, 1.0f, ws);
         }
-        free(ws);
+        if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
+}
+
+int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                      int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    return attention_fwd_impl(&a, out, lse);
+}
+
+int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                      const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                      uint64_t seed, uint64_t step, uint32_t site) {
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    return attention_bwd_impl(&a, dqkv, dout, out, lse);
+}
+
+int cpu_attention_rows_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                           int D, const int32_t* rows, const int32_t* row_cu, int n_rows, const float* slopes, float p,
+                           uint64_t seed, uint64_t step, uint32_t site) {
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    return attention_fwd_impl(&a, out, lse);
+}
+
+int cpu_attention_rows_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                           const int32_t* cu, int S, int max_seqlen, int NH, int D, const int32_t* rows,
+                           const int32_t* row_cu, int n_rows, const float* slopes, float p, uint64_t seed, uint64_t step,
+                           uint32_t site) {
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    return attention_bwd_impl(&a, dqkv, dout, out, lse);
 }
 
 /* ---- loss ------------------------------------------------------------------------------- */
@@ -396,16 +539,13 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
     }
 }
 
-/* logits -> scale·(softmax - onehot) in place (rows with target < 0 -> 0) */
-void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, int V, float scale) {
+/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r] and x_r <- softmax(x_r) in
+ * place (one exp pass; backward then only scales, see cpu_ce_grad_from_probs). Targets >= 0. */
+void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
         float* x = logits + (size_t)r * V;
-        int t = targets[r];
-        if (t < 0) {
-            memset(x, 0, (size_t)V * sizeof(float));
-            continue;
-        }
+        float xt = x[targets[r]];
         __m256 vm = _mm256_set1_ps(-INFINITY);
         int j = 0;
         for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
@@ -423,9 +563,19 @@ void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, i
             x[j] = expf(x[j] - mx);
             sum += x[j];
         }
-        float k = scale / (float)sum;
-        for (j = 0; j < V; j++) x[j] *= k;
-        x[t] -= scale;
+        loss_rows[r] = mx + (float)log(sum) - xt;
+        float inv = (float)(1.0 / sum);
+        for (j = 0; j < V; j++) x[j] *= inv;
+    }
+}
+
+/* probabilities -> scale·(softmax - onehot), in place */
+void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale) {
+#pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        float* x = probs + (size_t)r * V;
+        for (int j = 0; j < V; j++) x[j] *= scale;
+        x[targets[r]] -= scale;
     }
 }
 

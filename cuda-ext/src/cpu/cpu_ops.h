@@ -23,6 +23,16 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
 int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                       const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
                       uint64_t seed, uint64_t step, uint32_t site);
+/* the same for a subset of query rows: rows[r] = global token of output row r, rows of sequence s are
+ * r in [row_cu[s], row_cu[s+1]) (ascending tokens); out[n_rows, NH·D], lse[NH, n_rows]; backward
+ * accumulates dQ only at those tokens and dK, dV at all tokens */
+int cpu_attention_rows_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
+                           int D, const int32_t* rows, const int32_t* row_cu, int n_rows, const float* slopes, float p,
+                           uint64_t seed, uint64_t step, uint32_t site);
+int cpu_attention_rows_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                           const int32_t* cu, int S, int max_seqlen, int NH, int D, const int32_t* rows,
+                           const int32_t* row_cu, int n_rows, const float* slopes, float p, uint64_t seed, uint64_t step,
+                           uint32_t site);
 /* keep mask (1 = keep) for elements [offset, offset+n) */
 void cpu_dropout_mask(uint8_t* mask, int64_t n, float p, uint64_t seed, uint64_t step, uint32_t site, uint64_t offset);
 /* out = inp·mask/(1-p) (in place allowed) */
@@ -30,7 +40,8 @@ void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_
 /* loss_rows[N]; dlogits += scale·(softmax - onehot) if non-NULL */
 void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
                     float scale);
-void cpu_softmax_ce_grad_inplace(float* logits, const int32_t* targets, int N, int V, float scale);
+void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V);
+void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale);
 void cpu_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
                    const float* wtt, const float* wpe, int T, int C);
 void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const int32_t* ids, const int32_t* types,

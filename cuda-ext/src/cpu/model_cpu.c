@@ -20,7 +20,7 @@ typedef struct {
     float* blocks[4]; /* params, grads, m, v */
     char* arena;
     /* copy of the batch (for backward) */
-    int32_t *ids, *types, *cu, *pos, *tgt_idx, *tgt_lbl, *cls_labels;
+    int32_t *ids, *types, *cu, *pos, *tgt_idx, *tgt_lbl, *cls_labels, *row_cu;
     float* targets;
     /* embeddings */
     float *emb, *emb_mean, *emb_rstd, *x0;
@@ -35,6 +35,7 @@ typedef struct {
     float *dY, *dX, *dR2, *dH, *dR1, *dAO, *dATT, *dBIG, *dMID, *dM1, *dM2, *dC1, *dC2;
     /* state of the last forward */
     int have_fwd, T, S, max_seqlen, n_tgt;
+    int subset; /* the last layer ran only on the MLM targets (rows tgt_idx, per sequence row_cu) */
     uint64_t seed, step;
     float p_hidden, p_attn;
 } cpu_impl;
@@ -65,6 +66,7 @@ static void layout_acts(tsr_model* m, carver* cv) {
     c->tgt_idx = carve(cv, T * 4);
     c->tgt_lbl = carve(cv, T * 4);
     c->cls_labels = carve(cv, S * 4);
+    c->row_cu = carve(cv, (S + 1) * 4);
     c->targets = carve(cv, S * F);
     c->emb = carve(cv, T * H * F);
     c->emb_mean = carve(cv, T * F);
@@ -179,11 +181,19 @@ static int cpu_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, con
 static int cpu_check_finite(const tsr_model* m, int which, int64_t* first_bad) {
     const float* b = IMPL(m)->blocks[which];
     int64_t n = m->num_params, bad = -1;
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(b[i])) {
-            bad = i;
-            break;
-        }
+    /* x·0 is 0 for finite x and NaN for NaN/Inf: a vectorizable screen per chunk, exact scan only on a hit */
+    for (int64_t c0 = 0; c0 < n && bad < 0; c0 += 4096) {
+        int64_t c1 = c0 + 4096 < n ? c0 + 4096 : n;
+        float acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = c0; i < c1; i++) acc += b[i] * 0.0f;
+        if (acc != 0.0f || acc != acc)
+            for (int64_t i = c0; i < c1; i++)
+                if (!isfinite(b[i])) {
+                    bad = i;
+                    break;
+                }
+    }
     if (first_bad) *first_bad = bad;
     if (bad < 0) return TSR_OK;
     const char* name = "?";
@@ -198,11 +208,23 @@ static int cpu_check_finite(const tsr_model* m, int which, int64_t* first_bad) {
 /* Forward                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
+/* dropout masks for R rows of `width`: row r of the mask is element range [tok·width, (tok+1)·width) of the
+ * full [T, width] tensor, tok = rows[r] (or r), so a row subset draws exactly the full tensor's entries */
+static void rows_dropout_mask(uint8_t* mask, int R, int width, const int32_t* rows, float p, uint64_t seed, uint64_t step,
+                              uint32_t site) {
+    if (!rows) {
+        cpu_dropout_mask(mask, (int64_t)R * width, p, seed, step, site, 0);
+        return;
+    }
+    for (int r = 0; r < R; r++)
+        cpu_dropout_mask(mask + (size_t)r * width, width, p, seed, step, site, (uint64_t)rows[r] * (uint64_t)width);
+}
+
 #define P(off) (c->blocks[0] + (off))
 #define G(off) (c->blocks[1] + (off))
 
-static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
-                       uint64_t step, int training) {
+static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
+                            uint64_t step, int training) {
     cpu_impl* c = IMPL(m);
     const tsr_config* g = &m->cfg;
     const tsr_layout* Lo = &m->layout;
@@ -235,52 +257,12 @@ static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float*
         cpu_dropout_apply(c->x0, c->x0, c->emb_mask, (int64_t)T * H, ph);
     }
 
-    const float* x = c->x0;
-    for (int l = 0; l < g->num_layers; l++) {
-        const tsr_layer_offsets* o = &Lo->layers[l];
-        layer_acts* a = &c->L[l];
-        cpu_matmul_fwd(a->qkv, x, P(o->qkv_w), P(o->qkv_b), T, H, 3 * H);
-        st = cpu_attention_fwd(a->att, a->lse, a->qkv, c->cu, S, b->max_seqlen, NH, D, mosaic ? m->alibi_slopes : NULL,
-                               pa, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS));
-        if (st) return tsr_set_error(st, "CPU attention: out of memory (max_seqlen %d)", b->max_seqlen);
-        /* r1 = x + dropout(att·Woᵀ + bo) */
-        cpu_matmul_fwd(a->r1, a->att, P(o->ao_w), P(o->ao_b), T, H, H);
-        if (ph > 0) {
-            cpu_dropout_mask(a->mask_ao, (int64_t)T * H, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_OUT), 0);
-            cpu_dropout_apply(a->r1, a->r1, a->mask_ao, (int64_t)T * H, ph);
-        }
-        for (int64_t i = 0; i < (int64_t)T * H; i++) a->r1[i] += x[i];
-        cpu_layernorm_fwd(a->h, a->mean1, a->rstd1, a->r1, P(o->ln1_w), P(o->ln1_b), T, H, eps);
-        if (mosaic) {
-            /* r2 = h + wo(dropout(gelu(gate) ⊙ value)) */
-            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), NULL, T, H, 2 * I);
-            cpu_geglu_fwd(a->a, a->ff1, T, I);
-            if (ph > 0) {
-                cpu_dropout_mask(a->mask_ffn, (int64_t)T * I, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN), 0);
-                cpu_dropout_apply(a->a, a->a, a->mask_ffn, (int64_t)T * I, ph);
-            }
-            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), T, I, H);
-        } else {
-            /* r2 = h + dropout(W2·gelu(W1·h)) */
-            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), P(o->ff1_b), T, H, I);
-            cpu_gelu_fwd(a->a, a->ff1, (int64_t)T * I);
-            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), T, I, H);
-            if (ph > 0) {
-                cpu_dropout_mask(a->mask_ffn, (int64_t)T * H, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN), 0);
-                cpu_dropout_apply(a->r2, a->r2, a->mask_ffn, (int64_t)T * H, ph);
-            }
-        }
-        for (int64_t i = 0; i < (int64_t)T * H; i++) a->r2[i] += a->h[i];
-        cpu_layernorm_fwd(a->y, a->mean2, a->rstd2, a->r2, P(o->ln2_w), P(o->ln2_b), T, H, eps);
-        x = a->y;
-    }
-
-    double loss = 0;
-    int has_labels = 0;
-    if (g->head == TSR_HEAD_NONE) {
-        if (logits_out) memcpy(logits_out, x, (size_t)T * H * sizeof(float));
-    } else if (g->head == TSR_HEAD_MLM) {
-        /* the head runs only on labelled tokens (all tokens when there are no labels) */
+    /* MLM: the head runs only on labelled tokens (all tokens when there are no labels); as in the
+     * MosaicBERT reference, the last layer then also runs only for those tokens (their outputs are
+     * all the head reads; keys and values still come from every token) */
+    c->n_tgt = 0;
+    c->subset = 0;
+    if (g->head == TSR_HEAD_MLM) {
         int n = 0;
         for (int t = 0; t < T; t++) {
             int lbl = b->mlm_labels ? b->mlm_labels[t] : 0;
@@ -291,16 +273,87 @@ static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float*
             }
         }
         c->n_tgt = n;
+        c->subset = g->num_layers > 0 && n > 0 && n < T;
+        if (c->subset) {
+            int r = 0;
+            for (int s = 0; s <= S; s++) {
+                while (r < n && c->tgt_idx[r] < c->cu[s]) r++;
+                c->row_cu[s] = r;
+            }
+        }
+    }
+
+    const float* x = c->x0;
+    for (int l = 0; l < g->num_layers; l++) {
+        const tsr_layer_offsets* o = &Lo->layers[l];
+        layer_acts* a = &c->L[l];
+        /* R output rows: all T tokens, or the MLM targets in the last layer */
+        const int32_t* rows = c->subset && l == g->num_layers - 1 ? c->tgt_idx : NULL;
+        const int R = rows ? c->n_tgt : T;
+        cpu_matmul_fwd(a->qkv, x, P(o->qkv_w), P(o->qkv_b), T, H, 3 * H);
+        const float* slopes = mosaic ? m->alibi_slopes : NULL;
+        uint32_t site = TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS);
+        st = rows ? cpu_attention_rows_fwd(a->att, a->lse, a->qkv, c->cu, S, b->max_seqlen, NH, D, rows, c->row_cu, R,
+                                           slopes, pa, seed, step, site)
+                  : cpu_attention_fwd(a->att, a->lse, a->qkv, c->cu, S, b->max_seqlen, NH, D, slopes, pa, seed, step, site);
+        if (st) return tsr_set_error(st, "CPU attention: out of memory (max_seqlen %d)", b->max_seqlen);
+        /* r1 = x + dropout(att·Woᵀ + bo) */
+        cpu_matmul_fwd(a->r1, a->att, P(o->ao_w), P(o->ao_b), R, H, H);
+        if (ph > 0) {
+            rows_dropout_mask(a->mask_ao, R, H, rows, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_OUT));
+            cpu_dropout_apply(a->r1, a->r1, a->mask_ao, (int64_t)R * H, ph);
+        }
+        for (int r = 0; r < R; r++) {
+            const float* xr = x + (size_t)(rows ? rows[r] : r) * H;
+            float* o1 = a->r1 + (size_t)r * H;
+            for (int k = 0; k < H; k++) o1[k] += xr[k];
+        }
+        cpu_layernorm_fwd(a->h, a->mean1, a->rstd1, a->r1, P(o->ln1_w), P(o->ln1_b), R, H, eps);
+        if (mosaic) {
+            /* r2 = h + wo(dropout(gelu(gate) ⊙ value)) */
+            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), NULL, R, H, 2 * I);
+            cpu_geglu_fwd(a->a, a->ff1, R, I);
+            if (ph > 0) {
+                rows_dropout_mask(a->mask_ffn, R, I, rows, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN));
+                cpu_dropout_apply(a->a, a->a, a->mask_ffn, (int64_t)R * I, ph);
+            }
+            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), R, I, H);
+        } else {
+            /* r2 = h + dropout(W2·gelu(W1·h)) */
+            cpu_matmul_fwd(a->ff1, a->h, P(o->ff1_w), P(o->ff1_b), R, H, I);
+            cpu_gelu_fwd(a->a, a->ff1, (int64_t)R * I);
+            cpu_matmul_fwd(a->r2, a->a, P(o->ff2_w), P(o->ff2_b), R, I, H);
+            if (ph > 0) {
+                rows_dropout_mask(a->mask_ffn, R, H, rows, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_FFN));
+                cpu_dropout_apply(a->r2, a->r2, a->mask_ffn, (int64_t)R * H, ph);
+            }
+        }
+        for (int64_t i = 0; i < (int64_t)R * H; i++) a->r2[i] += a->h[i];
+        cpu_layernorm_fwd(a->y, a->mean2, a->rstd2, a->r2, P(o->ln2_w), P(o->ln2_b), R, H, eps);
+        x = a->y;
+    }
+
+    double loss = 0;
+    int has_labels = 0;
+    if (g->head == TSR_HEAD_NONE) {
+        if (logits_out) memcpy(logits_out, x, (size_t)T * H * sizeof(float));
+    } else if (g->head == TSR_HEAD_MLM) {
+        int n = c->n_tgt;
         has_labels = b->mlm_labels != NULL;
         if (n > 0) {
-            for (int i = 0; i < n; i++) memcpy(c->m_x + (size_t)i * H, x + (size_t)c->tgt_idx[i] * H, (size_t)H * sizeof(float));
+            /* subset: the last layer's rows already are the targets, in order */
+            for (int i = 0; i < n; i++)
+                memcpy(c->m_x + (size_t)i * H, x + (size_t)(c->subset ? i : c->tgt_idx[i]) * H, (size_t)H * sizeof(float));
             cpu_matmul_fwd(c->m_d, c->m_x, P(Lo->mlm_w), P(Lo->mlm_b), n, H, H);
             cpu_gelu_fwd(c->m_g, c->m_d, (int64_t)n * H);
             cpu_layernorm_fwd(c->m_ln, c->m_mean, c->m_rstd, c->m_g, P(Lo->mlm_ln_w), P(Lo->mlm_ln_b), n, H, eps);
             cpu_matmul_fwd(c->m_logits, c->m_ln, P(Lo->wte), P(Lo->mlm_dec_b), n, H, g->vocab_size);
             if (logits_out) memcpy(logits_out, c->m_logits, (size_t)n * g->vocab_size * sizeof(float));
             if (has_labels) {
-                cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
+                if (training) /* logits become probabilities: backward only scales them */
+                    cpu_softmax_ce_probs_inplace(c->loss_rows, c->m_logits, c->tgt_lbl, n, g->vocab_size);
+                else
+                    cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
                 for (int i = 0; i < n; i++) loss += c->loss_rows[i];
                 loss /= n;
             }
@@ -346,7 +399,7 @@ static void dropout_bwd_inplace(float* d, const uint8_t* mask, int64_t n, float 
     if (p > 0) cpu_dropout_apply(d, d, mask, n, p);
 }
 
-static int cpu_backward(tsr_model* m, float loss_scale) {
+static int cpu_backward_impl(tsr_model* m, float loss_scale) {
     cpu_impl* c = IMPL(m);
     if (!c->have_fwd)
         return tsr_set_error(TSR_ERR_STATE, "tsr_backward: needs a preceding tsr_forward with training=1 and labels "
@@ -365,8 +418,8 @@ static int cpu_backward(tsr_model* m, float loss_scale) {
     if (g->head == TSR_HEAD_MLM) {
         int n = c->n_tgt, V = g->vocab_size;
         if (n > 0) {
-            float* dl = c->m_logits; /* logits -> dlogits in place */
-            cpu_softmax_ce_grad_inplace(dl, c->tgt_lbl, n, V, loss_scale / n);
+            float* dl = c->m_logits; /* probabilities (training forward) -> dlogits in place */
+            cpu_ce_grad_from_probs(dl, c->tgt_lbl, n, V, loss_scale / n);
             /* decoder tied to wte: logits = ln · wteᵀ + b */
             cpu_matmul_bwd(c->dM1, G(Lo->wte), G(Lo->mlm_dec_b), dl, c->m_ln, P(Lo->wte), n, H, V, 0.0f);
             memset(c->dM2, 0, (size_t)n * H * sizeof(float));
@@ -375,8 +428,8 @@ static int cpu_backward(tsr_model* m, float loss_scale) {
             memset(c->dM1, 0, (size_t)n * H * sizeof(float));
             cpu_gelu_bwd(c->dM1, c->m_d, c->dM2, (int64_t)n * H);
             cpu_matmul_bwd(c->dM2, G(Lo->mlm_w), G(Lo->mlm_b), c->dM1, c->m_x, P(Lo->mlm_w), n, H, H, 0.0f);
-            for (int i = 0; i < n; i++) {
-                float* d = dY + (size_t)c->tgt_idx[i] * H;
+            for (int i = 0; i < n; i++) { /* subset: dY has one row per target */
+                float* d = dY + (size_t)(c->subset ? i : c->tgt_idx[i]) * H;
                 const float* s = c->dM2 + (size_t)i * H;
                 for (int k = 0; k < H; k++) d[k] += s[k];
             }
@@ -405,36 +458,52 @@ static int cpu_backward(tsr_model* m, float loss_scale) {
         const tsr_layer_offsets* o = &Lo->layers[l];
         layer_acts* a = &c->L[l];
         const float* x = l > 0 ? c->L[l - 1].y : c->x0;
+        const int32_t* rows = c->subset && l == g->num_layers - 1 ? c->tgt_idx : NULL;
+        const int R = rows ? c->n_tgt : T;
+        const size_t RH = (size_t)R * H;
         /* y = LN2(r2) */
-        memset(c->dR2, 0, TH * sizeof(float));
-        cpu_layernorm_bwd(c->dR2, G(o->ln2_w), G(o->ln2_b), dY, a->r2, P(o->ln2_w), a->mean2, a->rstd2, T, H);
-        memcpy(c->dH, c->dR2, TH * sizeof(float)); /* residual */
+        memset(c->dR2, 0, RH * sizeof(float));
+        cpu_layernorm_bwd(c->dR2, G(o->ln2_w), G(o->ln2_b), dY, a->r2, P(o->ln2_w), a->mean2, a->rstd2, R, H);
+        memcpy(c->dH, c->dR2, RH * sizeof(float)); /* residual */
         if (mosaic) {
-            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dR2, a->a, P(o->ff2_w), T, I, H, 0.0f);
-            dropout_bwd_inplace(c->dMID, a->mask_ffn, (int64_t)T * I, ph);
-            memset(c->dBIG, 0, (size_t)T * 2 * I * sizeof(float));
-            cpu_geglu_bwd(c->dBIG, a->ff1, c->dMID, T, I);
-            cpu_matmul_bwd(c->dH, G(o->ff1_w), NULL, c->dBIG, a->h, P(o->ff1_w), T, H, 2 * I, 1.0f);
+            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dR2, a->a, P(o->ff2_w), R, I, H, 0.0f);
+            dropout_bwd_inplace(c->dMID, a->mask_ffn, (int64_t)R * I, ph);
+            memset(c->dBIG, 0, (size_t)R * 2 * I * sizeof(float));
+            cpu_geglu_bwd(c->dBIG, a->ff1, c->dMID, R, I);
+            cpu_matmul_bwd(c->dH, G(o->ff1_w), NULL, c->dBIG, a->h, P(o->ff1_w), R, H, 2 * I, 1.0f);
         } else {
-            memcpy(c->dAO, c->dR2, TH * sizeof(float));
-            dropout_bwd_inplace(c->dAO, a->mask_ffn, (int64_t)TH, ph);
-            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dAO, a->a, P(o->ff2_w), T, I, H, 0.0f);
-            memset(c->dBIG, 0, (size_t)T * I * sizeof(float));
-            cpu_gelu_bwd(c->dBIG, a->ff1, c->dMID, (int64_t)T * I);
-            cpu_matmul_bwd(c->dH, G(o->ff1_w), G(o->ff1_b), c->dBIG, a->h, P(o->ff1_w), T, H, I, 1.0f);
+            memcpy(c->dAO, c->dR2, RH * sizeof(float));
+            dropout_bwd_inplace(c->dAO, a->mask_ffn, (int64_t)RH, ph);
+            cpu_matmul_bwd(c->dMID, G(o->ff2_w), G(o->ff2_b), c->dAO, a->a, P(o->ff2_w), R, I, H, 0.0f);
+            memset(c->dBIG, 0, (size_t)R * I * sizeof(float));
+            cpu_gelu_bwd(c->dBIG, a->ff1, c->dMID, (int64_t)R * I);
+            cpu_matmul_bwd(c->dH, G(o->ff1_w), G(o->ff1_b), c->dBIG, a->h, P(o->ff1_w), R, H, I, 1.0f);
         }
         /* h = LN1(r1) */
-        memset(c->dR1, 0, TH * sizeof(float));
-        cpu_layernorm_bwd(c->dR1, G(o->ln1_w), G(o->ln1_b), c->dH, a->r1, P(o->ln1_w), a->mean1, a->rstd1, T, H);
-        memcpy(c->dAO, c->dR1, TH * sizeof(float));
-        dropout_bwd_inplace(c->dAO, a->mask_ao, (int64_t)TH, ph);
-        cpu_matmul_bwd(c->dATT, G(o->ao_w), G(o->ao_b), c->dAO, a->att, P(o->ao_w), T, H, H, 0.0f);
+        memset(c->dR1, 0, RH * sizeof(float));
+        cpu_layernorm_bwd(c->dR1, G(o->ln1_w), G(o->ln1_b), c->dH, a->r1, P(o->ln1_w), a->mean1, a->rstd1, R, H);
+        memcpy(c->dAO, c->dR1, RH * sizeof(float));
+        dropout_bwd_inplace(c->dAO, a->mask_ao, (int64_t)RH, ph);
+        cpu_matmul_bwd(c->dATT, G(o->ao_w), G(o->ao_b), c->dAO, a->att, P(o->ao_w), R, H, H, 0.0f);
         memset(c->dBIG, 0, (size_t)T * 3 * H * sizeof(float));
-        st = cpu_attention_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D,
-                               mosaic ? m->alibi_slopes : NULL, c->p_attn, c->seed, c->step,
-                               TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS));
+        const float* slopes = mosaic ? m->alibi_slopes : NULL;
+        uint32_t site = TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS);
+        st = rows ? cpu_attention_rows_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D, rows,
+                                           c->row_cu, R, slopes, c->p_attn, c->seed, c->step, site)
+                  : cpu_attention_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D, slopes,
+                                      c->p_attn, c->seed, c->step, site);
         if (st) return tsr_set_error(st, "CPU attention backward: out of memory");
-        memcpy(c->dX, c->dR1, TH * sizeof(float)); /* residual */
+        /* residual into the layer input (only the target rows in a subset layer) */
+        if (rows) {
+            memset(c->dX, 0, TH * sizeof(float));
+            for (int r = 0; r < R; r++) {
+                float* d = c->dX + (size_t)rows[r] * H;
+                const float* s1 = c->dR1 + (size_t)r * H;
+                for (int k = 0; k < H; k++) d[k] += s1[k];
+            }
+        } else {
+            memcpy(c->dX, c->dR1, TH * sizeof(float));
+        }
         cpu_matmul_bwd(c->dX, G(o->qkv_w), G(o->qkv_b), c->dBIG, x, P(o->qkv_w), T, H, 3 * H, 1.0f);
         float* t = dY;
         dY = c->dX;
@@ -450,6 +519,25 @@ static int cpu_backward(tsr_model* m, float loss_scale) {
     return TSR_OK;
 }
 
+static int oom_check(int st, const char* what) {
+    if (tsr_sgemm_take_failure() && st == TSR_OK)
+        return tsr_set_error(TSR_ERR_OOM, "%s: out of memory for matmul workspace; results are invalid", what);
+    return st;
+}
+
+static int cpu_forward(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed, uint64_t step,
+                       int training) {
+    tsr_sgemm_take_failure();
+    int st = oom_check(cpu_forward_impl(m, b, loss_out, logits_out, seed, step, training), "tsr_forward");
+    if (st) IMPL(m)->have_fwd = 0;
+    return st;
+}
+
+static int cpu_backward(tsr_model* m, float loss_scale) {
+    tsr_sgemm_take_failure();
+    return oom_check(cpu_backward_impl(m, loss_scale), "tsr_backward");
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Optimizer and gradient utilities                                                         */
 /* ---------------------------------------------------------------------------------------- */
@@ -463,8 +551,15 @@ static int cpu_grad_sumsq(tsr_model* m, double* out) {
     const float* g = IMPL(m)->blocks[1];
     int64_t n = m->num_params;
     double s = 0;
+    /* float partial sums over chunks of 1024 (vectorized), combined in double */
 #pragma omp parallel for reduction(+ : s) if (n > 65536)
-    for (int64_t i = 0; i < n; i++) s += (double)g[i] * g[i];
+    for (int64_t c0 = 0; c0 < n; c0 += 1024) {
+        int64_t c1 = c0 + 1024 < n ? c0 + 1024 : n;
+        float part = 0;
+#pragma omp simd reduction(+ : part)
+        for (int64_t i = c0; i < c1; i++) part += g[i] * g[i];
+        s += part;
+    }
     *out = s;
     return TSR_OK;
 }
@@ -489,13 +584,15 @@ static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, fl
 /* ---------------------------------------------------------------------------------------- */
 
 static int op_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    tsr_sgemm_take_failure();
     cpu_matmul_fwd(out, inp, w, bias, N, C, OC);
-    return TSR_OK;
+    return oom_check(TSR_OK, "tsr_op_matmul_fwd");
 }
 static int op_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
                          int C, int OC) {
+    tsr_sgemm_take_failure();
     cpu_matmul_bwd(dinp, dw, dbias, dout, inp, w, N, C, OC, 1.0f);
-    return TSR_OK;
+    return oom_check(TSR_OK, "tsr_op_matmul_bwd");
 }
 static int op_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                             int C, float eps) {

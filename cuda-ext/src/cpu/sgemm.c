@@ -8,11 +8,16 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef KC
 #define KC 256
-#define MC 192  /* multiple of 12 and 6 */
+#endif
+#ifndef MC
+#define MC 192
+#endif
 #define NC 2048 /* multiple of 32 and 16 */
 #define MR_MAX 12
 #define NR_MAX 32
@@ -77,8 +82,24 @@ static void kernel_scalar_4x8(int kc, const float* A, const float* B, float* C, 
 
 static struct { kernel_fn fn; int mr, nr; const char* isa; } g_kern;
 
-static void pick_kernel(void) {
-    if (g_kern.fn) return;
+/* set when a call could not get its workspace (and computed nothing); see tsr_sgemm_take_failure */
+static int g_sgemm_failed;
+
+int tsr_sgemm_take_failure(void) {
+    int f;
+#pragma omp atomic capture
+    { f = g_sgemm_failed; g_sgemm_failed = 0; }
+    return f;
+}
+
+static void note_failure(void) {
+#pragma omp atomic write
+    g_sgemm_failed = 1;
+}
+
+static pthread_once_t g_kern_once = PTHREAD_ONCE_INIT;
+
+static void pick_kernel_once(void) {
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && !getenv("TSR_NO_AVX512")) {
         g_kern.mr = 12; g_kern.nr = 32; g_kern.isa = "avx512"; g_kern.fn = kernel_avx512_12x32;
@@ -89,12 +110,84 @@ static void pick_kernel(void) {
     }
 }
 
+static void pick_kernel(void) { pthread_once(&g_kern_once, pick_kernel_once); }
+
 const char* tsr_sgemm_isa(void) {
     pick_kernel();
     return g_kern.isa;
 }
 
+/* Per-thread scratch, grown on demand and freed when the thread exits (pthread key destructor):
+ * no allocation (and no page faults) per call in the steady state. */
+typedef struct { float* p; size_t n; } thread_ws;
+static pthread_key_t g_ws_key;
+static pthread_once_t g_ws_once = PTHREAD_ONCE_INIT;
+static void ws_destroy(void* v) {
+    thread_ws* w = v;
+    free(w->p);
+    free(w);
+}
+static void ws_key_init(void) { pthread_key_create(&g_ws_key, ws_destroy); }
+
+float* tsr_thread_workspace(size_t floats) {
+    pthread_once(&g_ws_once, ws_key_init);
+    thread_ws* w = pthread_getspecific(g_ws_key);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w) return NULL;
+        pthread_setspecific(g_ws_key, w);
+    }
+    if (w->n < floats) {
+        free(w->p);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        w->p = aligned_alloc(64, bytes);
+        w->n = w->p ? floats : 0;
+    }
+    return w->p;
+}
+
 size_t tsr_sgemm_workspace_floats(void) { return (size_t)MC * KC + (size_t)KC * NC + MR_MAX * NR_MAX + 64; }
+
+/* In-register transpose of 16 rows × 16 floats (AVX-512): after it, r[k] holds element k of every row. */
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < 4; i++) {
+            t[8 * h + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0x88);
+            t[8 * h + 4 + i] = _mm512_shuffle_f32x4(r[8 * h + i], r[8 * h + 4 + i], 0xdd);
+        }
+    for (int i = 0; i < 8; i++) {
+        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    }
+}
+
+/* Transposing copy of `rows` (<= 16) row pointers × kc floats into k-major panels of width `ld`:
+ * dst[k·ld + i] = rows[i][k]. AVX-512 for whole 16-column blocks, scalar for the tail. */
+__attribute__((target("avx512f"))) static void gather_rows_avx512(const float* const* rows, int nrows, int kc, float* dst, int ld) {
+    int k = 0;
+    __mmask16 m = (__mmask16)((1u << nrows) - 1);
+    for (; k + 16 <= kc; k += 16) {
+        __m512 r[16];
+        for (int i = 0; i < 16; i++) r[i] = i < nrows ? _mm512_loadu_ps(rows[i] + k) : _mm512_setzero_ps();
+        transpose16(r);
+        for (int kk = 0; kk < 16; kk++) _mm512_mask_storeu_ps(dst + (size_t)(k + kk) * ld, m, r[kk]);
+    }
+    for (; k < kc; k++)
+        for (int i = 0; i < nrows; i++) dst[(size_t)k * ld + i] = rows[i][k];
+}
 
 /* Ap: MR-row panels, each kc × MR (k-major), zero-padded rows. */
 static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, int kc, float* Ap, int MR) {
@@ -102,9 +195,14 @@ static void pack_A(int transA, const float* A, int lda, int i0, int mc, int p0, 
         int mr = mc - ir < MR ? mc - ir : MR;
         float* dst = Ap + (size_t)ir * kc;
         if (!transA) {
-            for (int i = 0; i < mr; i++) {
-                const float* src = A + (size_t)(i0 + ir + i) * lda + p0;
-                for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+            /* transposing copy: contiguous writes, reads from mr rows that stay in L1 */
+            const float* rows[MR_MAX];
+            for (int i = 0; i < mr; i++) rows[i] = A + (size_t)(i0 + ir + i) * lda + p0;
+            if (g_kern.fn == kernel_avx512_12x32) {
+                gather_rows_avx512(rows, mr, kc, dst, MR);
+            } else {
+                for (int k = 0; k < kc; k++)
+                    for (int i = 0; i < mr; i++) dst[k * MR + i] = rows[i][k];
             }
         } else {
             for (int k = 0; k < kc; k++) {
@@ -130,9 +228,13 @@ static void pack_B(int transB, const float* B, int ldb, int j0, int nc, int p0, 
                 for (int j = nr; j < NR; j++) dst[k * NR + j] = 0.0f;
             }
         } else {
-            for (int j = 0; j < nr; j++) {
-                const float* src = B + (size_t)(j0 + jr + j) * ldb + p0;
-                for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+            const float* cols[NR_MAX];
+            for (int j = 0; j < nr; j++) cols[j] = B + (size_t)(j0 + jr + j) * ldb + p0;
+            if (g_kern.fn == kernel_avx512_12x32) {
+                for (int j = 0; j < nr; j += 16) gather_rows_avx512(cols + j, nr - j < 16 ? nr - j : 16, kc, dst + j, NR);
+            } else {
+                for (int k = 0; k < kc; k++)
+                    for (int j = 0; j < nr; j++) dst[k * NR + j] = cols[j][k];
             }
             if (nr < NR)
                 for (int k = 0; k < kc; k++)
@@ -197,10 +299,12 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
     if (flops < 2e6) nt = 1; /* not worth waking the team */
     size_t wsz = tsr_sgemm_workspace_floats();
     if (nt <= 1) {
-        float* ws = aligned_alloc(64, wsz * sizeof(float));
-        if (!ws) return; /* callers check allocations up front; see model_cpu.c */
+        float* ws = tsr_thread_workspace(wsz);
+        if (!ws) {
+            note_failure();
+            return;
+        }
         gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
-        free(ws);
         return;
     }
     /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile */
@@ -215,7 +319,8 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
         int c0 = (int)((long)chunks * t / n) * unit, c1 = (int)((long)chunks * (t + 1) / n) * unit;
         if (c1 > total) c1 = total;
         if (c0 < c1) {
-            float* ws = aligned_alloc(64, wsz * sizeof(float));
+            float* ws = tsr_thread_workspace(wsz);
+            if (!ws) note_failure();
             if (ws) {
                 if (split_m)
                     gemm_block(transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
@@ -223,7 +328,6 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
                 else
                     gemm_block(transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
                                C + c0, ldc, beta, ws);
-                free(ws);
             }
         }
     }

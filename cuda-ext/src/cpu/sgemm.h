@@ -16,6 +16,14 @@ size_t tsr_sgemm_workspace_floats(void);
 void tsr_sgemm_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                       float* C, int ldc, float beta, float* workspace);
 
+/* 1 if a tsr_sgemm since the last call failed to allocate its ~2.4 MB workspace (then it computed
+ * nothing); resets the flag. The model and the per-op entry points turn it into TSR_ERR_OOM. */
+int tsr_sgemm_take_failure(void);
+
+/* Scratch of the calling thread (64-byte aligned, >= floats), valid until its next call on this thread;
+ * freed at thread exit. NULL when out of memory. */
+float* tsr_thread_workspace(size_t floats);
+
 /* "avx512", "avx2" or "scalar" */
 const char* tsr_sgemm_isa(void);
 #endif

@@ -39,6 +39,7 @@ public final class NativeLibrary {
 
     private NativeLibrary(Path path) {
         this.path = path;
+        passiveOpenMpUnlessConfigured();
         this.lookup = SymbolLookup.libraryLookup(path, Arena.global());
         lastError = fn("tsr_last_error", FunctionDescriptor.of(ADDRESS));
         statusName = fn("tsr_status_name", FunctionDescriptor.of(ADDRESS, JAVA_INT));
@@ -66,6 +67,24 @@ public final class NativeLibrary {
         clipGradNorm = fn("tsr_clip_grad_norm", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, ADDRESS));
         adamwStep = fn("tsr_adamw_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_LONG));
+    }
+
+    /**
+     * libgomp reads OMP_WAIT_POLICY when it is loaded (with libtessera). Its default, spinning at every
+     * barrier, collapses throughput when the cores are shared with other work (a server also serving
+     * requests; measured 2-5x slower than one thread on a busy 2-core machine), so unless the user set
+     * it, idle OpenMP threads sleep instead (cost: ~1% on an idle machine).
+     */
+    private void passiveOpenMpUnlessConfigured() {
+        if (System.getenv("OMP_WAIT_POLICY") != null || System.getenv("GOMP_SPINCOUNT") != null) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment setenv = linker.defaultLookup().find("setenv").orElse(null);
+            if (setenv == null) return;
+            MethodHandle h = linker.downcallHandle(setenv, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+            int ignored = (int) h.invokeExact(a.allocateFrom("OMP_WAIT_POLICY"), a.allocateFrom("PASSIVE"), 0);
+        } catch (Throwable t) {
+            // best effort: the library works either way
+        }
     }
 
     private MethodHandle fn(String name, FunctionDescriptor d) {

@@ -22,7 +22,7 @@ import org.jboss.logging.Logger;
 
 /**
  * Dynamic batching: sequences from concurrent requests are coalesced into one ORT run, as many as fit
- * the padded token budget, waiting at most {@code maxDelay} for company. One worker thread per model
+ * the padded token budget. One worker thread per model
  * (ORT itself uses every core inside a run). The queue is bounded: beyond it {@link #submit} refuses.
  */
 public final class InferenceBatcher implements AutoCloseable {
@@ -30,19 +30,23 @@ public final class InferenceBatcher implements AutoCloseable {
 
     public enum Output { LOGITS, EMBEDDING }
 
-    /** One tokenized sequence waiting for its result. */
-    private record Item(long[] ids, long[] typeIds, Output output, CompletableFuture<float[]> result) {}
+    /** The sequences of one request: they enter and leave the queue together. */
+    private record Request(List<long[]> ids, List<long[]> typeIds, Output output, List<CompletableFuture<float[]>> results) {
+        int size() { return ids.size(); }
+
+        int maxLen() { return ids.stream().mapToInt(a -> a.length).max().orElse(0); }
+    }
 
     private final OrtEnvironment env;
     private final OrtSession session;
     private final int maxBatchTokens;
     private final long maxDelayNanos;
     private final int capacity;
-    private final LinkedBlockingQueue<Item> queue = new LinkedBlockingQueue<>();
+    private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
     private final AtomicInteger queued = new AtomicInteger();
     private final Thread worker;
     private volatile boolean closed;
-    private Item carried; // first item of the next batch: it did not fit the previous one
+    private Request carried; // first request of the next batch: it did not fit the previous one
 
     private final DistributionSummary batchSizes;
     private final Counter tokens;
@@ -71,11 +75,8 @@ public final class InferenceBatcher implements AutoCloseable {
             throw new OverloadedException("the model's queue is full (" + capacity + " inputs waiting); retry shortly");
         }
         List<CompletableFuture<float[]>> futures = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            Item item = new Item(ids.get(i), typeIds.get(i), output, new CompletableFuture<>());
-            futures.add(item.result());
-            queue.add(item);
-        }
+        for (int i = 0; i < n; i++) futures.add(new CompletableFuture<>());
+        queue.add(new Request(ids, typeIds, output, futures));
         return futures;
     }
 
@@ -84,7 +85,7 @@ public final class InferenceBatcher implements AutoCloseable {
     private void loop() {
         while (!closed || !queue.isEmpty() || carried != null) {
             try {
-                List<Item> batch = collect();
+                List<Request> batch = collect();
                 if (!batch.isEmpty()) run(batch);
             } catch (InterruptedException e) {
                 if (closed) break;
@@ -94,46 +95,70 @@ public final class InferenceBatcher implements AutoCloseable {
         }
     }
 
-    private List<Item> collect() throws InterruptedException {
-        List<Item> batch = new ArrayList<>();
-        Item first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
+    /**
+     * Continuous batching: whatever queued while the previous run was busy goes into the next one,
+     * up to the padded token budget; {@code maxDelay} (default 0) can add a wait for company.
+     */
+    private List<Request> collect() throws InterruptedException {
+        List<Request> batch = new ArrayList<>();
+        Request first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
         carried = null;
         if (first == null) return batch;
         batch.add(first);
-        int maxLen = first.ids().length;
+        int maxLen = first.maxLen(), count = first.size();
         long deadline = System.nanoTime() + maxDelayNanos;
         while (true) {
-            Item next = queue.poll();
+            Request next = queue.poll();
             if (next == null) {
                 long wait = deadline - System.nanoTime();
                 if (wait <= 0) break;
                 next = queue.poll(wait, TimeUnit.NANOSECONDS);
                 if (next == null) break;
             }
-            int len = Math.max(maxLen, next.ids().length);
-            if ((long) len * (batch.size() + 1) > maxBatchTokens) {
+            int len = Math.max(maxLen, next.maxLen());
+            if ((long) len * (count + next.size()) > maxBatchTokens) {
                 carried = next;
                 break;
             }
             maxLen = len;
+            count += next.size();
             batch.add(next);
         }
         return batch;
     }
 
-    private void run(List<Item> batch) {
-        queued.addAndGet(-batch.size());
-        int b = batch.size();
-        int len = 0;
-        long real = 0;
-        for (Item it : batch) {
-            len = Math.max(len, it.ids().length);
-            real += it.ids().length;
+    /** One sequence of a collected batch, with where its result goes. */
+    private record Slot(long[] ids, long[] typeIds, Output output, CompletableFuture<float[]> result) {}
+
+    private void run(List<Request> batch) {
+        List<Slot> slots = new ArrayList<>();
+        for (Request r : batch) {
+            queued.addAndGet(-r.size());
+            for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i)));
         }
+        // A single request may exceed the budget on its own: run it in budget-sized chunks.
+        int from = 0;
+        while (from < slots.size()) {
+            int to = from, maxLen = 0;
+            while (to < slots.size()) {
+                int len = Math.max(maxLen, slots.get(to).ids().length);
+                if (to > from && (long) len * (to - from + 1) > maxBatchTokens) break;
+                maxLen = len;
+                to++;
+            }
+            runOnce(slots.subList(from, to), maxLen);
+            from = to;
+        }
+    }
+
+    private void runOnce(List<Slot> slots, int len) {
+        int b = slots.size();
+        long real = 0;
         long[] ids = new long[b * len], types = new long[b * len], mask = new long[b * len];
         Set<String> outputs = new HashSet<>();
         for (int i = 0; i < b; i++) {
-            Item it = batch.get(i);
+            Slot it = slots.get(i);
+            real += it.ids().length;
             System.arraycopy(it.ids(), 0, ids, i * len, it.ids().length);
             System.arraycopy(it.typeIds(), 0, types, i * len, it.typeIds().length);
             for (int j = 0; j < it.ids().length; j++) mask[i * len + j] = 1;
@@ -148,13 +173,13 @@ public final class InferenceBatcher implements AutoCloseable {
             float[][] logits = outputs.contains("logits") ? rows(result, "logits") : null;
             float[][] embeddings = outputs.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null;
             for (int i = 0; i < b; i++) {
-                Item it = batch.get(i);
+                Slot it = slots.get(i);
                 it.result().complete(it.output() == Output.LOGITS ? logits[i] : embeddings[i]);
             }
             batchSizes.record(b);
             tokens.increment(real);
         } catch (OrtException | RuntimeException e) {
-            for (Item it : batch) it.result().completeExceptionally(e);
+            for (Slot it : slots) it.result().completeExceptionally(e);
         }
     }
 

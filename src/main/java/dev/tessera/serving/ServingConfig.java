@@ -36,8 +36,11 @@ public interface ServingConfig {
         @WithDefault("16384")
         int maxBatchTokens();
 
-        /** How long the batcher waits for more requests before it runs what it has. */
-        @WithDefault("2ms")
+        /**
+         * How long the batcher waits for more requests before it runs what it has. 0 = continuous
+         * batching: requests that queued during the previous run form the next batch.
+         */
+        @WithDefault("0ms")
         Duration maxBatchDelay();
 
         /** Most inputs one request may carry (413 beyond). */
