@@ -24,11 +24,7 @@ final class ConsoleProgress implements TrainingListener {
 
     static boolean isTerminal() {
         var c = System.console();
-        try {
-            return c != null && (boolean) java.io.Console.class.getMethod("isTerminal").invoke(c);
-        } catch (ReflectiveOperationException e) {
-            return c != null;
-        }
+        return c != null && c.isTerminal(); // since JDK 22 console() is non-null even when redirected
     }
 
     @Override

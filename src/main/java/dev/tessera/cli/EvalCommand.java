@@ -77,7 +77,7 @@ public final class EvalCommand implements Callable<Integer> {
                 FinetuneEncoder enc = new FinetuneEncoder(tok::ids, Pretrainer.specials(tok, model), maxLength);
                 var examples = FinetuneData.encode(enc, List.of(data.toString()), null, cols, ls);
                 long t0 = System.nanoTime();
-                Map<String, Double> metrics = Evaluator.evaluate(nm, examples, ls, glue, batchTokens, 512);
+                Map<String, Double> metrics = Evaluator.evaluate(nm, examples, ls, glue, batchTokens, 512, Integer.MAX_VALUE);
                 metrics.put("seconds", (System.nanoTime() - t0) / 1e9);
                 spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(metrics));
             }

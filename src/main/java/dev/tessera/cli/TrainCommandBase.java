@@ -19,6 +19,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Options shared by {@code pretrain} and {@code finetune}. Exit codes: 0 done, 2 bad recipe or data (reported
@@ -78,11 +81,23 @@ abstract class TrainCommandBase implements Callable<Integer> {
             return 2;
         }
         ConsoleProgress progress = new ConsoleProgress(out, ConsoleProgress.isTerminal());
+        // Ctrl-C / SIGTERM: stop between two steps and write a checkpoint before the JVM exits
+        AtomicBoolean interrupted = new AtomicBoolean();
+        CountDownLatch done = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            interrupted.set(true);
+            try {
+                done.await(120, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "stop-training");
+        Runtime.getRuntime().addShutdownHook(hook);
         TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
-                .withThreads(threads).withPeakFlops(peakTflops * 1e12).withListener(progress);
+                .withThreads(threads).withPeakFlops(peakTflops * 1e12).withListener(progress).withCancel(interrupted::get);
         try {
             out.println(run(r, opts));
-            return 0;
+            return interrupted.get() ? 130 : 0;
         } catch (NativeException e) {
             err.println("training failed: " + e.getMessage());
             return 1;
@@ -92,6 +107,13 @@ abstract class TrainCommandBase implements Callable<Integer> {
         } catch (RuntimeException e) {
             err.println("training failed: " + e);
             return 1;
+        } finally {
+            done.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException ignored) {
+                // already shutting down
+            }
         }
     }
 

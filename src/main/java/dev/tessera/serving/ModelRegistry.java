@@ -109,6 +109,37 @@ public class ModelRegistry {
 
     public boolean ready() { return ready; }
 
+    /** The directory models are loaded from ({@code tessera.models.dir}). */
+    public Path modelsDir() { return Path.of(config.models().dir()); }
+
+    /**
+     * Loads (or reloads) the checkpoint in {@code dir} and serves it as {@code name}, replacing and closing a
+     * model of that name. Used when a finetuning job publishes its best checkpoint.
+     *
+     * @throws IllegalArgumentException when the directory cannot be loaded (the old model stays served)
+     */
+    public ServedModel register(String name, Path dir) {
+        ServedModel loaded;
+        try {
+            loaded = load(name, dir);
+        } catch (IOException | OrtException | RuntimeException e) {
+            throw new IllegalArgumentException("cannot serve " + dir + " as '" + name + "': " + e.getMessage(), e);
+        }
+        ServedModel old = models.put(name, loaded);
+        failures.remove(name);
+        if (defaultName == null) defaultName = name;
+        ready = true;
+        if (old != null) {
+            try {
+                old.close();
+            } catch (Exception e) {
+                LOG.warn("closing the replaced model " + name, e);
+            }
+        }
+        LOG.infof("serving model '%s' from %s", name, dir);
+        return loaded;
+    }
+
     public Optional<ServedModel> find(String name) { return Optional.ofNullable(models.get(name)); }
 
     public Optional<ServedModel> defaultModel() {

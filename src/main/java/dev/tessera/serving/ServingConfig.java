@@ -15,6 +15,9 @@ public interface ServingConfig {
 
     Serving serving();
 
+    /** Training jobs under /v1/jobs. */
+    Jobs jobs();
+
     /** Per-model overrides, keyed by the model's directory name: {@code tessera.model."sst2".max-input-length}. */
     Map<String, ModelOverrides> model();
 
@@ -59,6 +62,20 @@ public interface ServingConfig {
         /** ORT intra-op threads; 0 = number of cores. */
         @WithDefault("0")
         int threads();
+    }
+
+    interface Jobs {
+        /** Job state files ({@code <id>.json}) and, unless a job's recipe says otherwise, its output ({@code <id>/output}). */
+        @WithDefault("work-data/jobs")
+        String dir();
+
+        /** CPU threads of the native training backend; 0 = number of cores. */
+        @WithDefault("0")
+        int threads();
+
+        /** Run the queue at all (false: jobs are accepted and stored but not run, e.g. on a serving-only node). */
+        @WithDefault("true")
+        boolean enabled();
     }
 
     interface ModelOverrides {

@@ -25,13 +25,15 @@ public final class Evaluator {
     /**
      * Runs every example (in file order, packed under {@code tokenBudget} / {@code maxSeqs}) and returns
      * the task's metrics (custom tasks: accuracy and, for two classes, F1; regression: pearson, spearman)
-     * plus {@code loss} (mean cross-entropy or squared error) and {@code examples}.
+     * plus {@code loss} (mean cross-entropy or squared error) and {@code examples}. At most {@code maxBatches}
+     * batches are read (the first examples of the file), to bound the cost of frequent evaluations.
      */
     public static Map<String, Double> evaluate(NativeModel model, List<FinetuneEncoder.Encoded> examples, LabelSet labels,
-                                               GlueTask task, int tokenBudget, int maxSeqs) {
-        int n = examples.size();
-        int[] order = IntStream.range(0, n).toArray();
+                                               GlueTask task, int tokenBudget, int maxSeqs, int maxBatches) {
+        int[] order = IntStream.range(0, examples.size()).toArray();
         List<Batch> batches = FinetuneEncoder.batches(examples, order, maxSeqs, tokenBudget);
+        if (batches.size() > maxBatches) batches = batches.subList(0, maxBatches);
+        int n = batches.stream().mapToInt(Batch::numSequences).sum();
         boolean reg = labels.isRegression();
         int k = labels.numOutputs();
         int[] pred = new int[n], gold = new int[n];

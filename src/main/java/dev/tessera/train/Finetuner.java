@@ -177,7 +177,7 @@ public final class Finetuner {
                 }
                 boolean evalNow = step % perEpoch == 0 || step % tr.evalInterval() == 0 || step == total;
                 if (!dev.isEmpty() && evalNow) {
-                    last = Evaluator.evaluate(model, dev, labels, task, budget, maxSeqs);
+                    last = Evaluator.evaluate(model, dev, labels, task, budget, maxSeqs, tr.evalBatches());
                     evals.add(new TrainingState.EvalPoint(step, last));
                     log.evaluated(step, last);
                     double v = last.getOrDefault(main, Double.NaN);

@@ -73,6 +73,19 @@ class PretrainerTest {
     }
 
     @Test
+    void cudaRequestFallsBackToTheCpuWithALogLine() {
+        List<String> lines = new java.util.ArrayList<>();
+        Recipe r = Recipe.parse(RecipeOverrides.apply(TinyFixtures.pretrainYaml(dir, 2, 100),
+                Map.of("training.device", "cuda"), "cuda"), "cuda");
+        TrainOptions o = TrainOptions.defaults().withOutputDir(dir.resolve("run-cuda")).withThreads(1)
+                .withListener(new TrainingListener() { @Override public void info(String l) { lines.add(l); } });
+        assertEquals(2, new Pretrainer(r, o).run().steps());
+        // with a usable GPU the CUDA backend is chosen; without one a line says why and the CPU is used
+        assertTrue(lines.contains("backend CUDA") || lines.stream().anyMatch(l -> l.startsWith("device cuda requested but not usable")),
+                lines.toString());
+    }
+
+    @Test
     void badRecipeListsEveryProblem() {
         String yaml = TinyFixtures.pretrainYaml(dir, 10, 5).replace("hidden: 32", "hidden: 30").replace("lr: 5.0e-3", "lr: -1");
         RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse(yaml, "bad"));

@@ -1,0 +1,125 @@
+package dev.tessera.api;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.tessera.jobs.Job;
+import dev.tessera.jobs.JobService;
+import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.ServingConfig;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import java.net.URI;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Training jobs: {@code POST /v1/jobs} submits a pretraining or finetuning recipe (202 + the queued job),
+ * {@code GET /v1/jobs[/{id}]} shows status, progress, loss history and metrics, {@code DELETE /v1/jobs/{id}}
+ * or {@code POST /v1/jobs/{id}/cancel} cancels. One job runs at a time; see {@link JobService}.
+ */
+@Path("/v1/jobs")
+@Produces(MediaType.APPLICATION_JSON)
+@ApplicationScoped
+public class JobsResource {
+
+    /** The request body; exactly one of {@code recipe} (YAML text) and {@code recipe_path}. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    @JsonIgnoreProperties(ignoreUnknown = false)
+    public record JobRequest(String kind, String recipe, String recipePath, Map<String, Object> overrides, String serveAs) {}
+
+    private final JobService service;
+
+    public JobsResource(ServingConfig config, ModelRegistry registry) {
+        this.service = new JobService(java.nio.file.Path.of(config.jobs().dir()), config.jobs().threads(),
+                java.nio.file.Path.of(config.models().dir()), registry::register);
+        this.enabled = config.jobs().enabled();
+    }
+
+    private final boolean enabled;
+
+    void onStart(@Observes StartupEvent e) {
+        if (enabled) service.start();
+    }
+
+    void onStop(@Observes ShutdownEvent e) {
+        service.close();
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Submit a pretraining or finetuning job (queued; one runs at a time)")
+    public Response submit(JobRequest req, @Context UriInfo uri) {
+        if (req == null) throw ApiException.badInput("a JSON body with kind and recipe (or recipe_path) is required");
+        Job j = service.submit(req.kind(), req.recipe(), req.recipePath(), req.overrides(), req.serveAs());
+        return Response.accepted(j).location(URI.create("/v1/jobs/" + j.id)).build();
+    }
+
+    @GET
+    @Operation(summary = "Every job, in submission order")
+    public Map<String, Object> list() {
+        return Map.of("jobs", service.list());
+    }
+
+    @GET
+    @Path("{id}")
+    @Operation(summary = "One job: status, progress, loss history, metrics, output")
+    public Job get(@PathParam("id") String id) {
+        return service.get(id).orElseThrow(() -> unknown(id));
+    }
+
+    @DELETE
+    @Path("{id}")
+    @Operation(summary = "Cancel a job (a running one stops at its next step)")
+    public Response delete(@PathParam("id") String id) {
+        return cancel(id);
+    }
+
+    @POST
+    @Path("{id}/cancel")
+    @Operation(summary = "Cancel a job (a running one stops at its next step)")
+    public Response cancel(@PathParam("id") String id) {
+        Job j = service.cancel(id).orElseThrow(() -> unknown(id));
+        if (j.status.finished() && !j.cancelRequested) {
+            throw new ApiException(409, "Job finished", "job " + id + " already " + j.status);
+        }
+        return Response.accepted(j).build();
+    }
+
+    private static ApiException unknown(String id) {
+        return new ApiException(404, "Unknown job", "no job with id '" + id + "'");
+    }
+
+    /** 422 problem+json that lists every problem of the submission. */
+    @ServerExceptionMapper
+    public Response invalid(JobService.InvalidJobException e, UriInfo uri) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("type", "about:blank");
+        body.put("title", "Invalid job");
+        body.put("status", 422);
+        body.put("detail", e.getMessage());
+        body.put("instance", uri.getPath());
+        body.put("problems", List.copyOf(e.problems()));
+        return Response.status(422).type(Problem.MEDIA_TYPE).entity(body).build();
+    }
+
+    /** For tests. */
+    JobService service() { return service; }
+}

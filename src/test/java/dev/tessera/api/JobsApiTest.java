@@ -1,0 +1,145 @@
+package dev.tessera.api;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.train.Pretrainer;
+import dev.tessera.train.Recipe;
+import dev.tessera.train.TinyFixtures;
+import dev.tessera.train.TrainOptions;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.QuarkusTestProfile;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.http.ContentType;
+import io.restassured.response.Response;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** /v1/jobs end to end: a finetuning job whose best model is then served, listing, cancel, bad input. */
+@QuarkusTest
+@TestProfile(JobsApiTest.Profile.class)
+class JobsApiTest {
+
+    /** Own model and jobs directories (temporary), so published models never land in the source tree. */
+    public static class Profile implements QuarkusTestProfile {
+        static final Path ROOT;
+        static {
+            try {
+                ROOT = Files.createTempDirectory("tessera-jobs-api");
+                Files.createDirectories(ROOT.resolve("models"));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        @Override
+        public Map<String, String> getConfigOverrides() {
+            return Map.of("tessera.models.dir", ROOT.resolve("models").toString(),
+                    "tessera.jobs.dir", ROOT.resolve("jobs").toString(), "tessera.jobs.threads", "1");
+        }
+    }
+
+    static Path data, pretrained;
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void fixtures() throws Exception {
+        data = Profile.ROOT.resolve("data");
+        if (Files.isDirectory(data.resolve("pre/final"))) {
+            pretrained = data.resolve("pre/final");
+            return;
+        }
+        TinyFixtures.write(data);
+        Recipe r = Recipe.parse(TinyFixtures.pretrainYaml(data, 20, 100), "test");
+        pretrained = new Pretrainer(r, TrainOptions.defaults().withOutputDir(data.resolve("pre")).withThreads(1)).run().finalDir();
+    }
+
+    static Response submit(Map<String, Object> body) throws Exception {
+        return given().contentType(ContentType.JSON).body(JSON.writeValueAsString(body)).post("/v1/jobs");
+    }
+
+    static Map<String, Object> job(String kind, String yaml) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", kind);
+        m.put("recipe", yaml);
+        return m;
+    }
+
+    static String await(String id, String... statuses) throws InterruptedException {
+        long deadline = System.nanoTime() + 90_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            String s = given().get("/v1/jobs/" + id).then().statusCode(200).extract().path("status");
+            for (String want : statuses) if (want.equals(s)) return s;
+            Thread.sleep(50);
+        }
+        fail("job " + id + " did not reach " + String.join("/", statuses));
+        return null;
+    }
+
+    @Test
+    void finetuneJobSucceedsAndItsBestModelIsServed() throws Exception {
+        Map<String, Object> body = job("finetune", TinyFixtures.finetuneYaml(data, pretrained, 10, Path.of("ignored")));
+        body.put("overrides", Map.of("training.output_dir", Profile.ROOT.resolve("ft-out").toString()));
+        body.put("serve_as", "tiny-sentiment");
+        Response r = submit(body);
+        r.then().statusCode(202).header("Location", endsWith("/v1/jobs/" + r.path("id")))
+                .body("status", equalTo("queued")).body("kind", equalTo("finetune"));
+        String id = r.path("id");
+        assertEquals("succeeded", await(id, "succeeded", "failed", "cancelled"),
+                () -> given().get("/v1/jobs/" + id).asString());
+        given().get("/v1/jobs/" + id).then().statusCode(200)
+                .body("step", equalTo(100)).body("total_steps", equalTo(100))
+                .body("loss_history.size()", equalTo(20))
+                .body("metrics.accuracy", greaterThanOrEqualTo(0.9f))
+                .body("best_dir", endsWith("best")).body("served_as", equalTo("tiny-sentiment"));
+        // served by the registry straight from the published checkpoint: no conversion step
+        given().get("/v1/models/tiny-sentiment").then().statusCode(200);
+        given().contentType(ContentType.JSON).body("{\"inputs\": \"a dog finds the old house , it was wonderful .\"}")
+                .post("/v1/models/tiny-sentiment/predict").then().statusCode(200).body("[0].label", equalTo("pos"));
+        given().contentType(ContentType.JSON).body("{\"inputs\": \"a dog finds the old house , it was dreadful .\"}")
+                .post("/v1/models/tiny-sentiment/predict").then().statusCode(200).body("[0].label", equalTo("neg"));
+    }
+
+    @Test
+    void listAndCancelQueuedAndRunningJobs() throws Exception {
+        String running = submit(job("pretrain", TinyFixtures.pretrainYaml(data, 1_000_000, 1_000_000))).path("id");
+        String queued = submit(job("pretrain", TinyFixtures.pretrainYaml(data, 5, 100))).path("id");
+        await(running, "running");
+        given().get("/v1/jobs").then().statusCode(200).body("jobs.id", hasItems(running, queued));
+        given().delete("/v1/jobs/" + queued).then().statusCode(202).body("status", equalTo("cancelled"));
+        given().post("/v1/jobs/" + running + "/cancel").then().statusCode(202).body("cancel_requested", equalTo(true));
+        assertEquals("cancelled", await(running, "cancelled", "failed", "succeeded"));
+        given().get("/v1/jobs/" + queued).then().body("status", equalTo("cancelled")).body("step", equalTo(0));
+    }
+
+    @Test
+    void badRecipeIs422WithEveryProblem() throws Exception {
+        submit(job("pretrain", "kind: pretrain\nmodel: {hidden: 30, heads: 4}\noptimizer: {lr: -1}\n")).then()
+                .statusCode(422).contentType("application/problem+json")
+                .body("title", equalTo("Invalid job"))
+                .body("problems", hasItem(containsString("model.hidden (30) must be a multiple of model.heads (4)")))
+                .body("problems", hasItem(containsString("optimizer.lr")));
+        submit(job("pretrain", "kind: pretrain\ncolour: red\n")).then().statusCode(422)
+                .body("problems[0]", containsString("unknown key 'colour'"));
+        submit(Map.of("kind", "train", "recipe_path", "nope.yaml")).then().statusCode(422)
+                .body("problems.size()", equalTo(2));
+        given().contentType(ContentType.JSON).body("{not json").post("/v1/jobs").then().statusCode(422);
+    }
+
+    @Test
+    void unknownJobIs404() {
+        given().get("/v1/jobs/job-nope").then().statusCode(404).contentType("application/problem+json")
+                .body("title", equalTo("Unknown job"));
+        given().delete("/v1/jobs/job-nope").then().statusCode(404);
+        given().post("/v1/jobs/job-nope/cancel").then().statusCode(404);
+    }
+}

@@ -1,0 +1,109 @@
+package dev.tessera.train;
+
+import dev.tessera.glue.GlueTask;
+import dev.tessera.hf.HfCheckpoint;
+import dev.tessera.model.BertModel;
+import dev.tessera.model.Head;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** GLUE recipe wiring, head (re)initialisation, finetuning resume. */
+class FinetunerTest {
+
+    @TempDir static Path dir;
+    static Path pretrained;
+
+    @BeforeAll
+    static void fixtures() throws Exception {
+        TinyFixtures.write(dir);
+        Recipe r = Recipe.parse(TinyFixtures.pretrainYaml(dir, 10, 100), "test");
+        pretrained = new Pretrainer(r, TrainOptions.defaults().withOutputDir(dir.resolve("pre")).withThreads(1)).run().finalDir();
+        // an SST-2 shaped file: columns sentence/label, labels 0/1 as in the HF glue export
+        List<String> lines = new ArrayList<>(List.of("sentence\tlabel"));
+        for (String[] rv : TinyFixtures.reviews(48, 9)) lines.add(rv[0] + "\t" + (rv[1].equals("pos") ? 1 : 0));
+        Files.write(dir.resolve("sst2.tsv"), lines);
+    }
+
+    static String glueYaml(String task, Path init, Path out) {
+        return """
+                kind: finetune
+                model: {init_from: %s, max_seq_len: 32}
+                data: {task: %s, train: [%s], eval: [%s]}
+                batch: {global_batch: 16, microbatch_tokens: 256}
+                training: {max_steps: 6, output_dir: %s}
+                """.formatted(init, task, dir.resolve("sst2.tsv"), dir.resolve("sst2.tsv"), out);
+    }
+
+    static List<String> infos(TrainOptions[] holder) {
+        List<String> lines = new ArrayList<>();
+        holder[0] = TrainOptions.defaults().withThreads(1).withListener(new TrainingListener() {
+            @Override public void info(String line) { lines.add(line); }
+        });
+        return lines;
+    }
+
+    @Test
+    void glueTaskGivesColumnsLabelsMetricsAndHyperparameters() {
+        Recipe r = Recipe.parse(glueYaml("sst2", pretrained, dir.resolve("sst2-out")), "test");
+        assertEquals(GlueTask.SST2.learningRate(), r.optimizer().lr());
+        assertEquals(0.0, r.schedule().finalLrFraction());
+        Finetuner.Result res = new Finetuner(r, TrainOptions.defaults().withThreads(1)).run();
+        assertEquals("accuracy", res.mainMetric());
+        assertEquals(List.of("accuracy", "loss", "examples"), List.copyOf(res.lastMetrics().keySet()));
+        BertModel best = HfCheckpoint.load(res.bestDir());
+        assertEquals(List.of("negative", "positive"), best.config().labels(), "id2label from the GLUE label names");
+        // RTE's shipped recipe starts from the MNLI run
+        Recipe rte = Recipe.load(Path.of("train/recipes/glue-rte.yaml"));
+        assertEquals("checkpoints/glue-mnli/final", rte.model().initFrom());
+        assertEquals(GlueTask.RTE.learningRate(), rte.optimizer().lr());
+        assertEquals(GlueTask.RTE.epochs(), rte.training().epochs());
+        assertEquals(List.of("0", "1"), rte.data().labels());
+    }
+
+    @Test
+    void threeClassModelToTwoClassTaskKeepsPoolerAndReinitialisesClassifier() {
+        // "MNLI": a 3-class custom task on the same text
+        Path mnliOut = dir.resolve("three");
+        String three = TinyFixtures.finetuneYaml(dir, pretrained, 1, mnliOut).replace("labels: [neg, pos]", "labels: [neg, pos, other]");
+        TrainOptions[] o = new TrainOptions[1];
+        List<String> lines = infos(o);
+        Finetuner.Result r3 = new Finetuner(Recipe.parse(three, "three"), o[0]).run();
+        assertTrue(lines.stream().anyMatch(l -> l.contains("bert.pooler.dense.weight")), lines.toString());
+        BertModel m3 = HfCheckpoint.load(r3.finalDir());
+        assertEquals(3, m3.config().numLabels());
+        // "RTE" from "MNLI": 2 labels -> new classifier, pooler from the checkpoint
+        lines = infos(o);
+        Finetuner.Result r2 = new Finetuner(Recipe.parse(glueYaml("sst2", r3.finalDir(), dir.resolve("two")), "two"), o[0]).run();
+        assertTrue(lines.contains("initialised new head tensors [classifier.weight, classifier.bias]"), lines.toString());
+        assertEquals(Head.CLASSIFICATION, HfCheckpoint.load(r2.finalDir()).config().head());
+        // same 3 labels again -> the whole head is loaded
+        lines = infos(o);
+        new Finetuner(Recipe.parse(three.replace(mnliOut.toString(), dir.resolve("three-again").toString())
+                .replace(pretrained.toString(), r3.finalDir().toString()), "again"), o[0]).run();
+        assertTrue(lines.contains("head loaded from the checkpoint"), lines.toString());
+    }
+
+    @Test
+    void finetuneResumeGivesTheSameLosses() {
+        String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 2, dir.resolve("ft-whole")).replace("dropout: 0.0", "dropout: 0.1");
+        Finetuner.Result whole = new Finetuner(Recipe.parse(yaml, "w"), TrainOptions.defaults().withThreads(1)).run();
+        String killed = yaml.replace(dir.resolve("ft-whole").toString(), dir.resolve("ft-killed").toString());
+        Finetuner.Result a = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1).withStopAfter(13L)).run();
+        assertEquals(13, a.steps());
+        Finetuner.Result b = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1)).run();
+        assertEquals(13, b.startStep());
+        assertEquals(whole.stepLosses().subList(13, 20), b.stepLosses());
+        assertEquals(whole.bestMetrics(), b.bestMetrics());
+        Map<String, Double> m = b.lastMetrics();
+        assertEquals(60.0, m.get("examples"));
+    }
+}
