@@ -1,5 +1,6 @@
 package dev.tessera.data;
 
+import dev.tessera.io.AtomicFiles;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -92,7 +93,7 @@ public final class TokenShard implements AutoCloseable {
         }
         final long numTokens = total;
         final boolean narrow = max < 65536;
-        AtomicFiles.write(path, os -> {
+        AtomicFiles.writeStream(path, os -> {
             DataOutputStream out = new DataOutputStream(os);
             out.writeInt(Integer.reverseBytes(MAGIC));
             out.writeInt(Integer.reverseBytes(VERSION));

@@ -1,5 +1,6 @@
 package dev.tessera.hf;
 
+import dev.tessera.io.AtomicFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;

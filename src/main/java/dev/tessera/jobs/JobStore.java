@@ -2,7 +2,7 @@ package dev.tessera.jobs;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.tessera.hf.AtomicFiles;
+import dev.tessera.io.AtomicFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

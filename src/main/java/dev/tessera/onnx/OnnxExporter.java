@@ -1,16 +1,9 @@
 package dev.tessera.onnx;
 
 import ai.onnx.proto.OnnxMl;
+import dev.tessera.io.AtomicFiles;
 import dev.tessera.model.BertModel;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 
 /**
  * Exports a {@link BertModel} to ONNX. Dialect {@code portable}: standard opset-17 operators only.
@@ -43,27 +36,9 @@ public final class OnnxExporter {
         return portableGraph(model).toByteArray();
     }
 
-    /** Writes the portable export atomically: temp file beside {@code out}, fsync, rename. */
-    public static void write(BertModel model, Path out) throws IOException {
+    /** Writes the portable export atomically (temp file beside {@code out}, fsync, rename). */
+    public static void write(BertModel model, Path out) {
         OnnxMl.ModelProto proto = portableGraph(model);
-        Path abs = out.toAbsolutePath();
-        Path dir = abs.getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + abs.getFileName() + ".", ".tmp");
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                OutputStream os = Channels.newOutputStream(ch);
-                proto.writeTo(os);
-                os.flush();
-                ch.force(true);
-            }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.writeStream(out, proto::writeTo);
     }
 }

@@ -88,6 +88,8 @@ public class InferenceService {
             futures = model.batcher().submit(ids, types, output);
         } catch (OverloadedException e) {
             throw new ApiException(429, "Too many requests", e.getMessage(), 1);
+        } catch (IllegalStateException e) {
+            throw new ApiException(503, "Shutting down", "model '" + model.name() + "' is shutting down; retry", 1);
         }
         long deadline = System.nanoTime() + config.serving().requestTimeout().toNanos();
         List<float[]> results = new ArrayList<>(futures.size());

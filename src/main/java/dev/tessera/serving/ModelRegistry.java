@@ -129,15 +129,25 @@ public class ModelRegistry {
         failures.remove(name);
         if (defaultName == null) defaultName = name;
         ready = true;
-        if (old != null) {
-            try {
-                old.close();
-            } catch (Exception e) {
-                LOG.warn("closing the replaced model " + name, e);
-            }
-        }
+        if (old != null) retire(old);
         LOG.infof("serving model '%s' from %s", name, dir);
         return loaded;
+    }
+
+    /**
+     * A swapped-out model stays open for one request timeout, so requests that already hold it finish
+     * on it; new requests see the new one. Nothing in flight is dropped.
+     */
+    private void retire(ServedModel old) {
+        long graceMillis = config.serving().requestTimeout().toMillis();
+        Thread.ofVirtual().name("retire-" + old.name()).start(() -> {
+            try {
+                Thread.sleep(graceMillis);
+                old.close();
+            } catch (Exception e) {
+                LOG.warn("closing the replaced model " + old.name(), e);
+            }
+        });
     }
 
     public Optional<ServedModel> find(String name) { return Optional.ofNullable(models.get(name)); }

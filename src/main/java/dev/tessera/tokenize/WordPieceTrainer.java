@@ -2,7 +2,7 @@ package dev.tessera.tokenize;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.tessera.data.AtomicFiles;
+import dev.tessera.io.AtomicFiles;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

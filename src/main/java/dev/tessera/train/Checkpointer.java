@@ -3,7 +3,7 @@ package dev.tessera.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.tessera.hf.AtomicFiles;
+import dev.tessera.io.AtomicFiles;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.hf.SafetensorsReader;
 import dev.tessera.hf.SafetensorsWriter;

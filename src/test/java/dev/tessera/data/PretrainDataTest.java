@@ -1,5 +1,6 @@
 package dev.tessera.data;
 
+import dev.tessera.io.AtomicFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
