@@ -1,5 +1,7 @@
--- wrk script: POST /predict with a body of BATCH reviews (env BATCH, default 1).
+-- wrk script: POST /predict with a body of BATCH reviews (env BATCH, default 1); env REPEAT makes each
+-- review REPEAT times longer (1: ~20 tokens; 12: ~250 tokens, a typical IMDB review).
 local batch = tonumber(os.getenv("BATCH") or "1")
+local repeat_n = tonumber(os.getenv("REPEAT") or "1")
 local texts = {
   "This movie was a wonderful surprise, the acting was superb and the story kept me hooked until the end.",
   "A dull, predictable plot with wooden performances. I wanted my two hours back.",
@@ -7,7 +9,7 @@ local texts = {
   "The director tried too hard; some scenes are beautiful but the pacing is a mess.",
 }
 local items = {}
-for i = 1, batch do items[i] = string.format("%q", texts[(i - 1) % #texts + 1]) end
+for i = 1, batch do items[i] = string.format("%q", string.rep(texts[(i - 1) % #texts + 1] .. " ", repeat_n)) end
 local body
 if batch == 1 then body = '{"inputs": ' .. items[1] .. '}' else body = '{"inputs": [' .. table.concat(items, ",") .. ']}' end
 wrk.method = "POST"
@@ -19,7 +21,7 @@ response = function(status, headers, b)
   if status ~= 200 then errors = errors + 1 end
 end
 done = function(summary, latency, requests)
-  io.write(string.format("batch=%d requests/s=%.1f sequences/s=%.1f p50=%.1fms p99=%.1fms non200=%d\n",
-    batch, summary.requests / (summary.duration / 1e6), batch * summary.requests / (summary.duration / 1e6),
+  io.write(string.format("repeat=%d batch=%d requests/s=%.1f sequences/s=%.1f p50=%.1fms p99=%.1fms non200=%d\n",
+    repeat_n, batch, summary.requests / (summary.duration / 1e6), batch * summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
 end
