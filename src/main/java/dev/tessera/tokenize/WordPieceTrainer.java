@@ -181,19 +181,19 @@ public final class WordPieceTrainer {
             added.add(t);
         }
         root.put("added_tokens", added);
-        root.put("normalizer", Map.of("type", "BertNormalizer", "clean_text", true, "handle_chinese_chars", true,
+        root.put("normalizer", ordered("type", "BertNormalizer", "clean_text", true, "handle_chinese_chars", true,
                 "strip_accents", lowercase, "lowercase", lowercase));
-        root.put("pre_tokenizer", Map.of("type", "BertPreTokenizer"));
+        root.put("pre_tokenizer", ordered("type", "BertPreTokenizer"));
         Map<String, Object> post = new LinkedHashMap<>();
         post.put("type", "TemplateProcessing");
         post.put("single", List.of(special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)));
         post.put("pair", List.of(special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)));
         Map<String, Object> specials = new LinkedHashMap<>();
-        specials.put("[CLS]", Map.of("id", "[CLS]", "ids", List.of(CLS_ID), "tokens", List.of("[CLS]")));
-        specials.put("[SEP]", Map.of("id", "[SEP]", "ids", List.of(SEP_ID), "tokens", List.of("[SEP]")));
+        specials.put("[CLS]", ordered("id", "[CLS]", "ids", List.of(CLS_ID), "tokens", List.of("[CLS]")));
+        specials.put("[SEP]", ordered("id", "[SEP]", "ids", List.of(SEP_ID), "tokens", List.of("[SEP]")));
         post.put("special_tokens", specials);
         root.put("post_processor", post);
-        root.put("decoder", Map.of("type", "WordPiece", "prefix", PREFIX, "cleanup", true));
+        root.put("decoder", ordered("type", "WordPiece", "prefix", PREFIX, "cleanup", true));
         Map<String, Object> model = new LinkedHashMap<>();
         model.put("type", "WordPiece");
         model.put("unk_token", "[UNK]");
@@ -207,11 +207,11 @@ public final class WordPieceTrainer {
     }
 
     private static Map<String, Object> special(String id, int typeId) {
-        return Map.of("SpecialToken", Map.of("id", id, "type_id", typeId));
+        return ordered("SpecialToken", ordered("id", id, "type_id", typeId));
     }
 
     private static Map<String, Object> sequence(String id, int typeId) {
-        return Map.of("Sequence", Map.of("id", id, "type_id", typeId));
+        return ordered("Sequence", ordered("id", id, "type_id", typeId));
     }
 
     static Map<String, Object> tokenizerConfig(Options o) {
@@ -442,5 +442,12 @@ public final class WordPieceTrainer {
             list[0] = kept;
             return out;
         }
+    }
+
+    /** A map that keeps its insertion order, so tokenizer.json is byte-identical from run to run. */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        return m;
     }
 }
