@@ -136,6 +136,20 @@ class JobsApiTest {
     }
 
     @Test
+    void wrongTypesAndNonObjectBodiesAre422Problems() {
+        given().contentType(ContentType.JSON).body("{\"kind\": \"pretrain\", \"recipe\": \"x\", \"overrides\": \"lr=1\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("status", equalTo(422)).body("detail", containsString("'overrides' must be a JSON object"));
+        given().contentType(ContentType.JSON).body("{\"kind\": [\"pretrain\"], \"recipe\": \"x\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("detail", containsString("'kind' must be a JSON string"));
+        given().contentType(ContentType.JSON).body("[]").post("/v1/jobs").then().statusCode(422)
+                .contentType("application/problem+json").body("detail", containsString("body must be a JSON object"));
+        given().contentType(ContentType.JSON).body("\"pretrain\"").post("/v1/jobs").then().statusCode(422)
+                .contentType("application/problem+json").body("detail", containsString("body must be a JSON object"));
+    }
+
+    @Test
     void unknownJobIs404() {
         given().get("/v1/jobs/job-nope").then().statusCode(404).contentType("application/problem+json")
                 .body("title", equalTo("Unknown job"));
