@@ -150,6 +150,14 @@ class JobsApiTest {
     }
 
     @Test
+    void unknownFieldsAre422NotIgnored() {
+        // "serveAs" instead of "serve_as": silently dropping it would train a model that is never served
+        given().contentType(ContentType.JSON).body("{\"kind\": \"pretrain\", \"recipe\": \"x\", \"serveAs\": \"m\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("detail", containsString("unknown field 'serveAs'")).body("detail", containsString("serve_as"));
+    }
+
+    @Test
     void unknownJobIs404() {
         given().get("/v1/jobs/job-nope").then().statusCode(404).contentType("application/problem+json")
                 .body("title", equalTo("Unknown job"));
