@@ -158,6 +158,17 @@ class JobsApiTest {
     }
 
     @Test
+    void pathsThatCannotBeParsedAre422Not500() throws Exception {
+        // a NUL character makes Path.of throw InvalidPathException
+        submit(Map.of("kind", "pretrain", "recipe_path", "recipes/a\u0000.yaml")).then().statusCode(422)
+                .contentType("application/problem+json").body("problems", hasItem(containsString("recipe_path: file not found")));
+        Map<String, Object> body = job("pretrain", TinyFixtures.pretrainYaml(data, 5, 100));
+        body.put("overrides", Map.of("training.output_dir", "out\u0000put"));
+        submit(body).then().statusCode(422).contentType("application/problem+json")
+                .body("problems", hasItem(containsString("training.output_dir: not a valid path")));
+    }
+
+    @Test
     void unknownJobIs404() {
         given().get("/v1/jobs/job-nope").then().statusCode(404).contentType("application/problem+json")
                 .body("title", equalTo("Unknown job"));
