@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.LongBuffer;
 import java.time.Duration;
@@ -63,7 +64,12 @@ public final class InferenceBatcher implements AutoCloseable {
                 .tag("model", modelName).register(meters);
         this.tokens = Counter.builder("tessera.tokens").description("tokens run through the model (unpadded)")
                 .tag("model", modelName).register(meters);
-        meters.gauge("tessera.queue.size", io.micrometer.core.instrument.Tags.of("model", modelName), queued);
+        // A reloaded model (a job's serve_as) gets a new batcher under the same name; Micrometer would hand back
+        // the first gauge, still reading the old batcher's queue (NaN once that one is collected): replace it.
+        Gauge previous = meters.find("tessera.queue.size").tag("model", modelName).gauge();
+        if (previous != null) meters.remove(previous);
+        Gauge.builder("tessera.queue.size", queued, AtomicInteger::get).description("inputs waiting for the model")
+                .tag("model", modelName).register(meters);
         this.worker = Thread.ofPlatform().name("batcher-" + modelName).daemon(true).start(this::loop);
     }
 

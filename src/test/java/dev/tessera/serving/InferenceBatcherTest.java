@@ -21,6 +21,25 @@ import org.junit.jupiter.api.Test;
 class InferenceBatcherTest {
 
     @Test
+    void aReloadedModelsQueueGaugeReadsTheNewBatcher() throws Exception {
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        byte[] onnx = OnnxExporter.exportPortable(HfCheckpoint.load(Path.of("src/test/resources/fixtures/mosaic-cls12")));
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        try (OrtSession session = env.createSession(onnx, new OrtSession.SessionOptions())) {
+            InferenceBatcher first = new InferenceBatcher("swap", env, session, 16384, Duration.ZERO, 100, meters);
+            // the replacement waits 2 s for company before its first run, so its queue stays visibly non-empty
+            InferenceBatcher second = new InferenceBatcher("swap", env, session, 16384, Duration.ofSeconds(2), 100, meters);
+            long[] ids = {2, 40, 41, 3};
+            List<CompletableFuture<float[]>> fs = second.submit(List.of(ids, ids, ids), List.of(new long[4], new long[4], new long[4]),
+                    InferenceBatcher.Output.LOGITS);
+            assertEquals(3, meters.get("tessera.queue.size").tag("model", "swap").gauge().value(), 0.0);
+            for (CompletableFuture<float[]> f : fs) f.get();
+            first.close();
+            second.close();
+        }
+    }
+
+    @Test
     void closeFailsWhatItCannotDrainAndLeavesTheSessionIdle() throws Exception {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         byte[] onnx = OnnxExporter.exportPortable(HfCheckpoint.load(Path.of("src/test/resources/fixtures/mosaic-cls12")));
