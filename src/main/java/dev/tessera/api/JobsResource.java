@@ -1,12 +1,16 @@
 package dev.tessera.api;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import dev.tessera.jobs.Job;
 import dev.tessera.jobs.JobService;
 import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.ServingConfig;
+import io.quarkus.resteasy.reactive.jackson.CustomDeserialization;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -25,10 +29,12 @@ import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
+import java.lang.reflect.Type;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 
 /**
  * Training jobs: {@code POST /v1/jobs} submits a pretraining or finetuning recipe (202 + the queued job),
@@ -44,6 +50,17 @@ public class JobsResource {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     @JsonIgnoreProperties(ignoreUnknown = false)
     public record JobRequest(String kind, String recipe, String recipePath, Map<String, Object> overrides, String serveAs) {}
+
+    /**
+     * Quarkus turns FAIL_ON_UNKNOWN_PROPERTIES off globally (the annotation above cannot turn it back on), so a
+     * misspelt field such as "serveAs" would be dropped silently; this reader refuses it (422, see ProblemMappers).
+     */
+    public static final class StrictReader implements BiFunction<ObjectMapper, Type, ObjectReader> {
+        @Override
+        public ObjectReader apply(ObjectMapper mapper, Type type) {
+            return mapper.readerFor(mapper.constructType(type)).with(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        }
+    }
 
     private final JobService service;
 
@@ -65,6 +82,7 @@ public class JobsResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
+    @CustomDeserialization(StrictReader.class)
     @Operation(summary = "Submit a pretraining or finetuning job (queued; one runs at a time)")
     public Response submit(JobRequest req, @Context UriInfo uri) {
         if (req == null) throw ApiException.badInput("a JSON body with kind and recipe (or recipe_path) is required");

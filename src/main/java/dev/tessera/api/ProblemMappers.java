@@ -1,6 +1,10 @@
 package dev.tessera.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import java.util.Collection;
+import java.util.stream.Collectors;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.NotAllowedException;
 import jakarta.ws.rs.NotSupportedException;
@@ -32,6 +36,35 @@ public class ProblemMappers {
         // Jackson's message carries the position and the cause (e.g. "Invalid UTF-8 start byte").
         String msg = e.getOriginalMessage();
         return Problem.response(422, "Malformed JSON", "request body is not valid JSON: " + msg, path(), null);
+    }
+
+    /**
+     * Well-formed JSON of the wrong shape bound to a typed body (e.g. the jobs API): without this, Quarkus's
+     * built-in mapper answers a 400 that is not problem+json.
+     */
+    @ServerExceptionMapper
+    public Response mismatch(MismatchedInputException e) {
+        String field = e.getPath().stream()
+                .map(r -> r.getFieldName() != null ? r.getFieldName() : "[" + r.getIndex() + "]")
+                .collect(Collectors.joining(".")).replace(".[", "[");
+        String detail;
+        if (e instanceof UnrecognizedPropertyException u) {
+            detail = "unknown field '" + field + "'; known fields: " + u.getKnownPropertyIds();
+        } else if (field.isEmpty()) {
+            detail = "request body must be a JSON " + jsonType(e.getTargetType());
+        } else {
+            detail = "field '" + field + "' must be a JSON " + jsonType(e.getTargetType());
+        }
+        return Problem.response(422, "Invalid input", detail, path(), null);
+    }
+
+    private static String jsonType(Class<?> t) {
+        if (t == null) return "value of another type";
+        if (t == String.class || t == Character.class || t == char.class || t.isEnum()) return "string";
+        if (t == Boolean.class || t == boolean.class) return "boolean";
+        if (Number.class.isAssignableFrom(t) || (t.isPrimitive() && t != void.class)) return "number";
+        if (t.isArray() || Collection.class.isAssignableFrom(t)) return "array";
+        return "object";
     }
 
     @ServerExceptionMapper

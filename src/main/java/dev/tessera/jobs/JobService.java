@@ -14,6 +14,7 @@ import org.jboss.logging.Logger;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
@@ -116,7 +117,7 @@ public final class JobService implements AutoCloseable {
         if (serveAs != null && modelsDir == null) p.add("'serve_as' needs a model directory (tessera.models.dir)");
         String source = recipePath != null ? recipePath : "recipe";
         if (recipePath != null && recipeText == null) {
-            if (!Files.isRegularFile(Path.of(recipePath))) p.add("recipe_path: file not found: " + recipePath);
+            if (!isFile(recipePath)) p.add("recipe_path: file not found: " + recipePath);
             else try {
                 recipeText = Files.readString(Path.of(recipePath));
             } catch (IOException | RuntimeException e) {
@@ -161,14 +162,34 @@ public final class JobService implements AutoCloseable {
 
     /** Files a run needs, checked before queueing so a typo fails now rather than in the queue. */
     static void preflight(Recipe r, List<String> p) {
-        for (String f : r.data().train()) if (!Files.isRegularFile(Path.of(f))) p.add("data.train: file not found: " + f);
-        for (String f : r.data().eval()) if (!Files.isRegularFile(Path.of(f))) p.add("data.eval: file not found: " + f);
-        if (r.data().tokenizer() != null && !Files.isDirectory(Path.of(r.data().tokenizer()))) {
+        for (String f : r.data().train()) if (!isFile(f)) p.add("data.train: file not found: " + f);
+        for (String f : r.data().eval()) if (!isFile(f)) p.add("data.eval: file not found: " + f);
+        if (r.data().tokenizer() != null && !isDirectory(r.data().tokenizer())) {
             p.add("data.tokenizer: no directory " + r.data().tokenizer());
         }
-        if (r.model().initFrom() != null && !Files.isDirectory(Path.of(r.model().initFrom()))) {
+        if (r.model().initFrom() != null && !isDirectory(r.model().initFrom())) {
             p.add("model.init_from: no checkpoint directory " + r.model().initFrom());
         }
+        if (pathOf(r.training().outputDir()) == null) p.add("training.output_dir: not a valid path: " + r.training().outputDir());
+    }
+
+    // Paths come from the client: one Path.of cannot parse (a NUL character) is a problem to report, not a 500.
+    private static Path pathOf(String s) {
+        try {
+            return Path.of(s);
+        } catch (InvalidPathException e) {
+            return null;
+        }
+    }
+
+    private static boolean isFile(String s) {
+        Path f = pathOf(s);
+        return f != null && Files.isRegularFile(f);
+    }
+
+    private static boolean isDirectory(String s) {
+        Path d = pathOf(s);
+        return d != null && Files.isDirectory(d);
     }
 
     public List<Job> list() {

@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.LongBuffer;
 import java.time.Duration;
@@ -46,6 +47,7 @@ public final class InferenceBatcher implements AutoCloseable {
     private final AtomicInteger queued = new AtomicInteger();
     private final Thread worker;
     private volatile boolean closed;
+    private volatile boolean abandoned; // close() stopped waiting: fail what is left instead of running it
     private Request carried; // first request of the next batch: it did not fit the previous one
 
     private final DistributionSummary batchSizes;
@@ -62,7 +64,12 @@ public final class InferenceBatcher implements AutoCloseable {
                 .tag("model", modelName).register(meters);
         this.tokens = Counter.builder("tessera.tokens").description("tokens run through the model (unpadded)")
                 .tag("model", modelName).register(meters);
-        meters.gauge("tessera.queue.size", io.micrometer.core.instrument.Tags.of("model", modelName), queued);
+        // A reloaded model (a job's serve_as) gets a new batcher under the same name; Micrometer would hand back
+        // the first gauge, still reading the old batcher's queue (NaN once that one is collected): replace it.
+        Gauge previous = meters.find("tessera.queue.size").tag("model", modelName).gauge();
+        if (previous != null) meters.remove(previous);
+        Gauge.builder("tessera.queue.size", queued, AtomicInteger::get).description("inputs waiting for the model")
+                .tag("model", modelName).register(meters);
         this.worker = Thread.ofPlatform().name("batcher-" + modelName).daemon(true).start(this::loop);
     }
 
@@ -76,22 +83,45 @@ public final class InferenceBatcher implements AutoCloseable {
         }
         List<CompletableFuture<float[]>> futures = new ArrayList<>(n);
         for (int i = 0; i < n; i++) futures.add(new CompletableFuture<>());
-        queue.add(new Request(ids, typeIds, output, futures));
+        Request request = new Request(ids, typeIds, output, futures);
+        queue.add(request);
+        // close() may have come between the check above and the add, and the worker may be gone already
+        if (closed && queue.remove(request)) {
+            queued.addAndGet(-n);
+            throw new IllegalStateException("model is shutting down");
+        }
         return futures;
     }
 
     public int queued() { return queued.get(); }
 
     private void loop() {
-        while (!closed || !queue.isEmpty() || carried != null) {
-            try {
-                List<Request> batch = collect();
-                if (!batch.isEmpty()) run(batch);
-            } catch (InterruptedException e) {
-                if (closed) break;
-            } catch (RuntimeException e) {
-                LOG.error("batcher loop failed", e);
+        try {
+            while (!abandoned && (!closed || !queue.isEmpty() || carried != null)) {
+                try {
+                    List<Request> batch = collect();
+                    if (!batch.isEmpty()) run(batch);
+                } catch (InterruptedException e) {
+                    if (closed) break;
+                } catch (RuntimeException e) {
+                    LOG.error("batcher loop failed", e);
+                }
             }
+        } finally {
+            failPending();
+        }
+    }
+
+    /** Completes every request still waiting with an error, so no caller waits for a worker that is gone. */
+    private void failPending() {
+        List<Request> left = new ArrayList<>();
+        Request c = carried;
+        carried = null;
+        if (c != null) left.add(c);
+        queue.drainTo(left);
+        for (Request r : left) {
+            queued.addAndGet(-r.size());
+            for (CompletableFuture<float[]> f : r.results()) f.completeExceptionally(new IllegalStateException("model is shutting down"));
         }
     }
 
@@ -178,7 +208,7 @@ public final class InferenceBatcher implements AutoCloseable {
             }
             batchSizes.record(b);
             tokens.increment(real);
-        } catch (OrtException | RuntimeException e) {
+        } catch (OrtException | RuntimeException | Error e) { // an Error too: its callers must not wait forever
             for (Slot it : slots) it.result().completeExceptionally(e);
         }
     }
@@ -187,13 +217,26 @@ public final class InferenceBatcher implements AutoCloseable {
         return (float[][]) result.get(name).orElseThrow().getValue();
     }
 
+    /**
+     * Drains what is queued for up to 5 s (graceful shutdown); then fails the rest and waits only for the ORT run
+     * in progress. When this returns no request is pending and the session is idle, so it can be closed.
+     */
     @Override
-    public void close() {
+    public void close() { close(Duration.ofSeconds(5)); }
+
+    void close(Duration grace) {
         closed = true;
+        boolean interrupted = false;
         try {
-            worker.join(5_000); // drain what is queued (graceful shutdown)
+            if (!worker.join(grace)) {
+                abandoned = true;
+                worker.join();
+            }
         } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            abandoned = true;
+            interrupted = true;
         }
+        if (!worker.isAlive()) failPending(); // whatever raced in after the worker's own final sweep
+        if (interrupted) Thread.currentThread().interrupt();
     }
 }

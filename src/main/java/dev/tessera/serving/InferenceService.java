@@ -103,6 +103,9 @@ public class InferenceService {
             Thread.currentThread().interrupt();
             throw new ApiException(503, "Interrupted", "the server is shutting down", 1);
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof IllegalStateException) { // the batcher closed before it ran this request
+                throw new ApiException(503, "Shutting down", "model '" + model.name() + "' is shutting down; retry", 1);
+            }
             throw new IllegalStateException("inference failed: " + e.getCause().getMessage(), e.getCause());
         }
         return results;

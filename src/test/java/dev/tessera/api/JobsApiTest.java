@@ -136,6 +136,39 @@ class JobsApiTest {
     }
 
     @Test
+    void wrongTypesAndNonObjectBodiesAre422Problems() {
+        given().contentType(ContentType.JSON).body("{\"kind\": \"pretrain\", \"recipe\": \"x\", \"overrides\": \"lr=1\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("status", equalTo(422)).body("detail", containsString("'overrides' must be a JSON object"));
+        given().contentType(ContentType.JSON).body("{\"kind\": [\"pretrain\"], \"recipe\": \"x\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("detail", containsString("'kind' must be a JSON string"));
+        given().contentType(ContentType.JSON).body("[]").post("/v1/jobs").then().statusCode(422)
+                .contentType("application/problem+json").body("detail", containsString("body must be a JSON object"));
+        given().contentType(ContentType.JSON).body("\"pretrain\"").post("/v1/jobs").then().statusCode(422)
+                .contentType("application/problem+json").body("detail", containsString("body must be a JSON object"));
+    }
+
+    @Test
+    void unknownFieldsAre422NotIgnored() {
+        // "serveAs" instead of "serve_as": silently dropping it would train a model that is never served
+        given().contentType(ContentType.JSON).body("{\"kind\": \"pretrain\", \"recipe\": \"x\", \"serveAs\": \"m\"}")
+                .post("/v1/jobs").then().statusCode(422).contentType("application/problem+json")
+                .body("detail", containsString("unknown field 'serveAs'")).body("detail", containsString("serve_as"));
+    }
+
+    @Test
+    void pathsThatCannotBeParsedAre422Not500() throws Exception {
+        // a NUL character makes Path.of throw InvalidPathException
+        submit(Map.of("kind", "pretrain", "recipe_path", "recipes/a\u0000.yaml")).then().statusCode(422)
+                .contentType("application/problem+json").body("problems", hasItem(containsString("recipe_path: file not found")));
+        Map<String, Object> body = job("pretrain", TinyFixtures.pretrainYaml(data, 5, 100));
+        body.put("overrides", Map.of("training.output_dir", "out\u0000put"));
+        submit(body).then().statusCode(422).contentType("application/problem+json")
+                .body("problems", hasItem(containsString("training.output_dir: not a valid path")));
+    }
+
+    @Test
     void unknownJobIs404() {
         given().get("/v1/jobs/job-nope").then().statusCode(404).contentType("application/problem+json")
                 .body("title", equalTo("Unknown job"));
