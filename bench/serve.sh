@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
-JAR=target/quarkus-app/quarkus-run.jar
+JAR=${JAR:-target/quarkus-app/quarkus-run.jar}
 [ -f "$JAR" ] || mvn -B -q package -DskipTests
 MODELS=${1:-checkpoints}
 DURATION=${DURATION:-20s}
@@ -18,8 +18,8 @@ curl -sf localhost:18080/info; echo
 echo "# command: bench/serve.sh $MODELS  (wrk, ${DURATION} per row, $(nproc) cores)"
 # warm-up
 BATCH=1 wrk -t1 -c4 -d3s -s bench/predict.lua http://localhost:18080/predict >/dev/null
-for cfg in "1 1 1" "1 16 1" "32 1 1" "32 4 1" "1 1 12" "1 16 12" "32 1 12" "32 4 12"; do
+for cfg in "1 1 1" "1 16 1" "32 1 1" "32 4 1" "1 1 12" "1 16 12" "32 1 12" "32 4 12" "32 1 12 1"; do
   set -- $cfg
   printf "connections=%-3s " "$2"
-  REPEAT=$3 BATCH=$1 wrk -t1 -c"$2" -d"$DURATION" -s bench/predict.lua http://localhost:18080/predict | tail -1
+  MIXED=${4:-0} REPEAT=$3 BATCH=$1 wrk -t1 -c"$2" -d"$DURATION" -s bench/predict.lua http://localhost:18080/predict | tail -1
 done

@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.LongBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +38,9 @@ public final class InferenceBatcher implements AutoCloseable {
 
         int maxLen() { return ids.stream().mapToInt(a -> a.length).max().orElse(0); }
     }
+
+    /** Below this padded length an extra ORT run costs more than the padding it saves. */
+    private static final int MIN_BUCKET_SPLIT = 32;
 
     private final OrtEnvironment env;
     private final OrtSession session;
@@ -166,14 +170,18 @@ public final class InferenceBatcher implements AutoCloseable {
             queued.addAndGet(-r.size());
             for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i)));
         }
-        // A single request may exceed the budget on its own: run it in budget-sized chunks.
+        // Length bucketing: longest first, and a new ORT run where the budget is full or where a sequence
+        // would be more than half padding, so short inputs do not pay for long ones. (This also cuts a
+        // request larger than the budget into budget-sized runs.)
+        slots.sort(Comparator.comparingInt((Slot sl) -> sl.ids().length).reversed());
         int from = 0;
         while (from < slots.size()) {
-            int to = from, maxLen = 0;
+            int maxLen = slots.get(from).ids().length;
+            int to = from + 1;
             while (to < slots.size()) {
-                int len = Math.max(maxLen, slots.get(to).ids().length);
-                if (to > from && (long) len * (to - from + 1) > maxBatchTokens) break;
-                maxLen = len;
+                int len = slots.get(to).ids().length;
+                if ((long) maxLen * (to - from + 1) > maxBatchTokens) break;
+                if (maxLen > MIN_BUCKET_SPLIT && 2 * len < maxLen) break;
                 to++;
             }
             runOnce(slots.subList(from, to), maxLen);

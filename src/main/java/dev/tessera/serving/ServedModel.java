@@ -23,5 +23,6 @@ public record ServedModel(String name, Path dir, ModelConfig config, TextTokeniz
     public void close() throws Exception {
         batcher.close();
         session.close();
+        tokenizer.close(); // native memory of the DJL tokenizer
     }
 }
