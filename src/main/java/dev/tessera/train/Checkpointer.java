@@ -115,6 +115,13 @@ public final class Checkpointer {
     }
 
     /** The newest complete step checkpoint: the one {@code latest} names, else the highest complete step-* dir. */
+    /** The checkpoint a run resumes from; with {@code required} (--resume), its absence is an error. */
+    public Optional<Path> resumePoint(boolean required) {
+        Optional<Path> latest = latest();
+        if (required && latest.isEmpty()) throw new IllegalArgumentException("--resume: no checkpoint in " + root);
+        return latest;
+    }
+
     public Optional<Path> latest() {
         recover();
         Path pointer = root.resolve(LATEST);

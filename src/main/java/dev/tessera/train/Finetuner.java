@@ -54,7 +54,7 @@ public final class Finetuner {
     }
 
     public Path outputDir() {
-        return options.outputDir() != null ? options.outputDir() : Path.of(recipe.training().outputDir());
+        return options.outputDirFor(recipe);
     }
 
     public Result run() {
@@ -63,8 +63,7 @@ public final class Finetuner {
         Path init = Path.of(recipe.model().initFrom()), tokDir = Path.of(data.tokenizer());
         if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
         Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = ckpt.latest();
-        if (options.requireResume() && resumeFrom.isEmpty()) throw new IllegalArgumentException("--resume: no checkpoint in " + outputDir());
+        Optional<Path> resumeFrom = ckpt.resumePoint(options.requireResume());
 
         BertModel base = HfCheckpoint.load(init);
         GlueTask task = recipe.glueTask().orElse(null);

@@ -57,7 +57,7 @@ public final class Pretrainer {
     }
 
     public Path outputDir() {
-        return options.outputDir() != null ? options.outputDir() : Path.of(recipe.training().outputDir());
+        return options.outputDirFor(recipe);
     }
 
     public Result run() {
@@ -65,10 +65,7 @@ public final class Pretrainer {
         Recipe.Data data = recipe.data();
         Path tokDir = Path.of(data.tokenizer());
         Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = ckpt.latest();
-        if (options.requireResume() && resumeFrom.isEmpty()) {
-            throw new IllegalArgumentException("--resume: no checkpoint in " + outputDir());
-        }
+        Optional<Path> resumeFrom = ckpt.resumePoint(options.requireResume());
         try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
             SpecialTokens specials = specials(tok, tokDir);
             ModelConfig cfg = recipe.modelConfig();

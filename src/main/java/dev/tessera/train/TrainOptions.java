@@ -18,6 +18,11 @@ import java.util.function.BooleanSupplier;
 public record TrainOptions(Path outputDir, boolean requireResume, Long stopAfterStep, int threads, double peakFlops,
                            BooleanSupplier cancelled, TrainingListener listener) {
 
+    /** Where a run of this recipe writes: the override, else the recipe's {@code training.output_dir}. */
+    public Path outputDirFor(Recipe recipe) {
+        return outputDir != null ? outputDir : Path.of(recipe.training().outputDir());
+    }
+
     public static TrainOptions defaults() {
         return new TrainOptions(null, false, null, 0, 0, () -> false, TrainingListener.NONE);
     }
