@@ -359,27 +359,15 @@ static int attention_fwd_impl(const attn_args* a, float* out, float* lse) {
             const int L = t.L;
             for (int i = 0; i < t.Lq; i++) {
                 float* row = P + (size_t)i * L;
-                float mx = -INFINITY;
-                for (int j = 0; j < L; j++) mx = row[j] > mx ? row[j] : mx;
-                int j = 0;
-                __m256 vs = _mm256_setzero_ps(), vm = _mm256_set1_ps(mx);
-                for (; j + 8 <= L; j += 8) {
-                    __m256 e = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + j), vm));
-                    _mm256_storeu_ps(row + j, e);
-                    vs = _mm256_add_ps(vs, e);
-                }
-                float sum = tsr_hsum256(vs);
-                for (; j < L; j++) {
-                    row[j] = expf(row[j] - mx);
-                    sum += row[j];
-                }
+                float mx = tsr_row_max(row, L);
+                float sum = (float)tsr_exp_sub_sum(row, L, mx);
                 lse[(size_t)t.h * t.lstride + t.lb + i] = mx + logf(sum);
                 float inv = 1.0f / sum;
                 if (a->p > 0) {
                     int tok = attn_tok(&t, i);
-                    for (j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(a, tok, t.h, j);
+                    for (int j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(a, tok, t.h, j);
                 } else {
-                    for (j = 0; j < L; j++) row[j] *= inv;
+                    for (int j = 0; j < L; j++) row[j] *= inv;
                 }
             }
             const float* v = a->qkv + (size_t)t.start * ld + 2 * HD + t.h * a->D;
@@ -514,13 +502,9 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
             continue;
         }
         const float* x = logits + (size_t)r * V;
-        __m256 vm = _mm256_set1_ps(-INFINITY);
-        int j = 0;
-        for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
-        float mx = tsr_hmax256(vm);
-        for (; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-        vm = _mm256_set1_ps(mx);
-        __m256 vs = _mm256_setzero_ps();
+        float mx = tsr_row_max(x, V);
+        __m256 vm = _mm256_set1_ps(mx), vs = _mm256_setzero_ps();
+        int j;
         for (j = 0; j + 8 <= V; j += 8) vs = _mm256_add_ps(vs, tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm)));
         double sum = tsr_hsum256(vs);
         for (; j < V; j++) sum += expf(x[j] - mx);
@@ -546,26 +530,11 @@ void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t
     for (int r = 0; r < N; r++) {
         float* x = logits + (size_t)r * V;
         float xt = x[targets[r]];
-        __m256 vm = _mm256_set1_ps(-INFINITY);
-        int j = 0;
-        for (; j + 8 <= V; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
-        float mx = tsr_hmax256(vm);
-        for (; j < V; j++) mx = x[j] > mx ? x[j] : mx;
-        vm = _mm256_set1_ps(mx);
-        __m256 vs = _mm256_setzero_ps();
-        for (j = 0; j + 8 <= V; j += 8) {
-            __m256 e = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
-            _mm256_storeu_ps(x + j, e);
-            vs = _mm256_add_ps(vs, e);
-        }
-        double sum = tsr_hsum256(vs);
-        for (; j < V; j++) {
-            x[j] = expf(x[j] - mx);
-            sum += x[j];
-        }
+        float mx = tsr_row_max(x, V);
+        double sum = tsr_exp_sub_sum(x, V, mx);
         loss_rows[r] = mx + (float)log(sum) - xt;
         float inv = (float)(1.0 / sum);
-        for (j = 0; j < V; j++) x[j] *= inv;
+        for (int j = 0; j < V; j++) x[j] *= inv;
     }
 }
 

@@ -60,4 +60,31 @@ static inline float tsr_hmax256(__m256 v) {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
+
+/* max of x[0..n) (-inf for n == 0). */
+static inline float tsr_row_max(const float* x, int n) {
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + j));
+    float mx = tsr_hmax256(vm);
+    for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    return mx;
+}
+
+/* The softmax numerator in place: x[j] = exp(x[j] - mx); returns Σ x[j] (the tail summed in double). */
+static inline double tsr_exp_sub_sum(float* x, int n, float mx) {
+    __m256 vs = _mm256_setzero_ps(), vm = _mm256_set1_ps(mx);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 e = tsr_exp256(_mm256_sub_ps(_mm256_loadu_ps(x + j), vm));
+        _mm256_storeu_ps(x + j, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    double sum = tsr_hsum256(vs);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - mx);
+        sum += x[j];
+    }
+    return sum;
+}
 #endif

@@ -938,21 +938,26 @@ int op_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const i
     TSR_TRY(down(loss_rows, lr, N));
     return down(dlogits, g, (int64_t)N * V);
 }
+/* The embedding ops get no table sizes: the largest index used bounds the rows to copy up. */
+static void max_indices(const int32_t* ids, const int32_t* types, const int32_t* pos, int T, int* maxid,
+                        int* maxt, int* maxp) {
+    *maxid = *maxt = *maxp = 0;
+    for (int i = 0; i < T; i++) {
+        if (ids[i] > *maxid) *maxid = ids[i];
+        if (types && types[i] > *maxt) *maxt = types[i];
+        if (pos && pos[i] > *maxp) *maxp = pos[i];
+    }
+}
 int op_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
                  const float* wtt, const float* wpe, int T, int C) {
     scope s;
     int32_t *di, *dt, *dp;
     float *a, *b, *c, *o;
-    int maxid = 0, maxt = 0, maxp = 0;
-    for (int i = 0; i < T; i++) {
-        if (ids[i] > maxid) maxid = ids[i];
-        if (types && types[i] > maxt) maxt = types[i];
-        if (pos && pos[i] > maxp) maxp = pos[i];
-    }
+    int maxid, maxt, maxp;
+    max_indices(ids, types, pos, T, &maxid, &maxt, &maxp);
     TSR_TRY(s.up(&di, ids, T));
     TSR_TRY(s.up(&dt, types, T));
     TSR_TRY(s.up(&dp, wpe ? pos : nullptr, T));
-    /* the table sizes are not passed: copy the rows up to the largest index used */
     TSR_TRY(s.up(&a, wte, (int64_t)(maxid + 1) * C));
     TSR_TRY(s.up(&b, wtt, (int64_t)(maxt + 1) * C));
     TSR_TRY(s.up(&c, wpe, (int64_t)(maxp + 1) * C));
@@ -966,12 +971,8 @@ int op_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const
     scope s;
     int32_t *di, *dt, *dp;
     float *a, *b, *c, *g;
-    int maxid = 0, maxt = 0, maxp = 0;
-    for (int i = 0; i < T; i++) {
-        if (ids[i] > maxid) maxid = ids[i];
-        if (types && types[i] > maxt) maxt = types[i];
-        if (pos && pos[i] > maxp) maxp = pos[i];
-    }
+    int maxid, maxt, maxp;
+    max_indices(ids, types, pos, T, &maxid, &maxt, &maxp);
     TSR_TRY(s.up(&di, ids, T));
     TSR_TRY(s.up(&dt, types, T));
     TSR_TRY(s.up(&dp, dwpe ? pos : nullptr, T));
