@@ -118,7 +118,10 @@ class InferenceApiTest {
         post("/v1/models/mosaic-reg-bin/predict", "{\"inputs\": [\"the movie\", \"was good\"]}").then().statusCode(200)
                 .body("$", hasSize(1));
         float reg = post("/v1/models/mosaic-reg-bin/predict", "{\"inputs\": \"good\"}").then().extract().jsonPath().getFloat("[0].score");
-        assertTrue(reg != 1.0f);
+        float raw = post("/v1/models/mosaic-reg-bin/predict", "{\"inputs\": \"good\", \"raw_scores\": true}")
+                .then().extract().jsonPath().getFloat("[0].score");
+        assertEquals(raw, reg, 0.0f, "a regression score is the raw output whether or not raw_scores is set");
+        assertTrue(reg != 1.0f, "not a one-label softmax");
     }
 
     @Test
