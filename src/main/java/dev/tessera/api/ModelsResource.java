@@ -3,6 +3,7 @@ package dev.tessera.api;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.Engine;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.ServingConfig;
 import jakarta.ws.rs.GET;
@@ -59,7 +60,8 @@ public class ModelsResource {
         ModelConfig c = m.config();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model_id", m.name());
-        out.put("model_dtype", "float32");
+        Engine.Description engine = m.engine().description();
+        out.put("model_dtype", engine.precision().equals("int8") ? "int8" : "float32");
         out.put("model_type", modelType(c));
         out.put("architecture", Map.of(
                 "variant", c.variant().name().toLowerCase(),
@@ -68,6 +70,10 @@ public class ModelsResource {
                 "num_hidden_layers", c.numLayers(),
                 "num_attention_heads", c.numHeads(),
                 "vocab_size", c.vocabSize()));
+        out.put("dialect", engine.dialect());
+        out.put("precision", engine.precision());
+        out.put("device", engine.device());
+        if (engine.note() != null) out.put("engine_note", engine.note());
         out.put("max_input_length", m.maxInputLength());
         out.put("max_batch_tokens", config.serving().maxBatchTokens());
         out.put("max_client_batch_size", config.serving().maxClientBatchSize());

@@ -3,6 +3,7 @@ package dev.tessera.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.tessera.serving.ServingException;
 import java.util.Collection;
 import java.util.stream.Collectors;
 import jakarta.ws.rs.NotFoundException;
@@ -29,6 +30,18 @@ public class ProblemMappers {
     @ServerExceptionMapper
     public Response api(ApiException e) {
         return Problem.response(e.status(), e.title(), e.getMessage(), path(), e.retryAfterSeconds());
+    }
+
+    /** The serving layer's own failures, each with the status TEI clients expect for it. */
+    @ServerExceptionMapper
+    public Response serving(ServingException e) {
+        return switch (e) {
+            case ServingException.Overloaded o -> Problem.response(429, "Too many requests", e.getMessage(), path(), 1);
+            case ServingException.ShuttingDown s -> Problem.response(503, "Shutting down", e.getMessage(), path(), 1);
+            case ServingException.TimedOut t -> Problem.response(503, "Timed out", e.getMessage(), path(), 1);
+            case ServingException.TooLarge t -> Problem.response(413, "Input too large", e.getMessage(), path(), null);
+            case ServingException.Unsupported u -> Problem.response(422, "Invalid input", e.getMessage(), path(), null);
+        };
     }
 
     @ServerExceptionMapper

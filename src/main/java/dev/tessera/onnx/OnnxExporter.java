@@ -32,6 +32,14 @@ public final class OnnxExporter {
         return PortableBertGraph.build(model);
     }
 
+    /** The graph of {@code model} in the given dialect and precision. */
+    public static OnnxMl.ModelProto graph(BertModel model, Dialect dialect, Precision precision) {
+        if (dialect != Dialect.PORTABLE || precision != Precision.FP32) {
+            throw new UnsupportedOperationException(dialect.id() + "/" + precision.id() + " export is not implemented yet");
+        }
+        return portableGraph(model);
+    }
+
     public static byte[] exportPortable(BertModel model) {
         return portableGraph(model).toByteArray();
     }

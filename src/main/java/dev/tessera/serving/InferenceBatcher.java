@@ -1,20 +1,14 @@
 package dev.tessera.serving;
 
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.nio.LongBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashSet;
+import java.util.EnumSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -23,27 +17,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.jboss.logging.Logger;
 
 /**
- * Dynamic batching: sequences from concurrent requests are coalesced into one ORT run, as many as fit
- * the padded token budget. One worker thread per model
- * (ORT itself uses every core inside a run). The queue is bounded: beyond it {@link #submit} refuses.
+ * Dynamic batching: sequences from concurrent requests are coalesced into one engine run, as many as fit
+ * the token budget (padded tokens for a padded engine, real tokens for a packed one). One worker thread
+ * per model (the engine itself uses every core inside a run). The queue is bounded: beyond it
+ * {@link #submit} refuses. The batcher only schedules; the {@link Engine} runs.
  */
 public final class InferenceBatcher implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(InferenceBatcher.class);
-
-    public enum Output { LOGITS, EMBEDDING }
 
     /** The sequences of one request: they enter and leave the queue together. */
     private record Request(List<long[]> ids, List<long[]> typeIds, Output output, List<CompletableFuture<float[]>> results) {
         int size() { return ids.size(); }
 
         int maxLen() { return ids.stream().mapToInt(a -> a.length).max().orElse(0); }
+
+        int tokens() { return ids.stream().mapToInt(a -> a.length).sum(); }
     }
 
-    /** Below this padded length an extra ORT run costs more than the padding it saves. */
+    /** Below this padded length an extra engine run costs more than the padding it saves. */
     private static final int MIN_BUCKET_SPLIT = 32;
 
-    private final OrtEnvironment env;
-    private final OrtSession session;
+    private final String modelName;
+    private final Engine engine;
     private final int maxBatchTokens;
     private final long maxDelayNanos;
     private final int capacity;
@@ -57,14 +52,14 @@ public final class InferenceBatcher implements AutoCloseable {
     private final DistributionSummary batchSizes;
     private final Counter tokens;
 
-    public InferenceBatcher(String modelName, OrtEnvironment env, OrtSession session, int maxBatchTokens,
-                            Duration maxDelay, int capacity, MeterRegistry meters) {
-        this.env = env;
-        this.session = session;
+    public InferenceBatcher(String modelName, Engine engine, int maxBatchTokens, Duration maxDelay, int capacity,
+                            MeterRegistry meters) {
+        this.modelName = modelName;
+        this.engine = engine;
         this.maxBatchTokens = maxBatchTokens;
         this.maxDelayNanos = maxDelay.toNanos();
         this.capacity = capacity;
-        this.batchSizes = DistributionSummary.builder("tessera.batch.size").description("sequences per ORT run")
+        this.batchSizes = DistributionSummary.builder("tessera.batch.size").description("sequences per engine run")
                 .tag("model", modelName).register(meters);
         this.tokens = Counter.builder("tessera.tokens").description("tokens run through the model (unpadded)")
                 .tag("model", modelName).register(meters);
@@ -80,10 +75,10 @@ public final class InferenceBatcher implements AutoCloseable {
     /** Queue the sequences of one request; each future completes with that sequence's output vector. */
     public List<CompletableFuture<float[]>> submit(List<long[]> ids, List<long[]> typeIds, Output output) {
         int n = ids.size();
-        if (closed) throw new IllegalStateException("model is shutting down");
+        if (closed) throw new ServingException.ShuttingDown(modelName);
         if (queued.addAndGet(n) > capacity) {
             queued.addAndGet(-n);
-            throw new OverloadedException("the model's queue is full (" + capacity + " inputs waiting); retry shortly");
+            throw new ServingException.Overloaded("the model's queue is full (" + capacity + " inputs waiting); retry shortly");
         }
         List<CompletableFuture<float[]>> futures = new ArrayList<>(n);
         for (int i = 0; i < n; i++) futures.add(new CompletableFuture<>());
@@ -92,7 +87,7 @@ public final class InferenceBatcher implements AutoCloseable {
         // close() may have come between the check above and the add, and the worker may be gone already
         if (closed && queue.remove(request)) {
             queued.addAndGet(-n);
-            throw new IllegalStateException("model is shutting down");
+            throw new ServingException.ShuttingDown(modelName);
         }
         return futures;
     }
@@ -125,13 +120,13 @@ public final class InferenceBatcher implements AutoCloseable {
         queue.drainTo(left);
         for (Request r : left) {
             queued.addAndGet(-r.size());
-            for (CompletableFuture<float[]> f : r.results()) f.completeExceptionally(new IllegalStateException("model is shutting down"));
+            for (CompletableFuture<float[]> f : r.results()) f.completeExceptionally(new ServingException.ShuttingDown(modelName));
         }
     }
 
     /**
      * Continuous batching: whatever queued while the previous run was busy goes into the next one,
-     * up to the padded token budget; {@code maxDelay} (default 0) can add a wait for company.
+     * up to the token budget; {@code maxDelay} (default 0) can add a wait for company.
      */
     private List<Request> collect() throws InterruptedException {
         List<Request> batch = new ArrayList<>();
@@ -140,6 +135,7 @@ public final class InferenceBatcher implements AutoCloseable {
         if (first == null) return batch;
         batch.add(first);
         int maxLen = first.maxLen(), count = first.size();
+        long tokens = first.tokens();
         long deadline = System.nanoTime() + maxDelayNanos;
         while (true) {
             Request next = queue.poll();
@@ -150,12 +146,14 @@ public final class InferenceBatcher implements AutoCloseable {
                 if (next == null) break;
             }
             int len = Math.max(maxLen, next.maxLen());
-            if ((long) len * (count + next.size()) > maxBatchTokens) {
+            long cost = engine.packed() ? tokens + next.tokens() : (long) len * (count + next.size());
+            if (cost > maxBatchTokens) {
                 carried = next;
                 break;
             }
             maxLen = len;
             count += next.size();
+            tokens += next.tokens();
             batch.add(next);
         }
         return batch;
@@ -170,7 +168,19 @@ public final class InferenceBatcher implements AutoCloseable {
             queued.addAndGet(-r.size());
             for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i)));
         }
-        // Length bucketing: longest first, and a new ORT run where the budget is full or where a sequence
+        if (engine.packed()) {
+            // A packed run costs its real tokens: cut only where the budget is full.
+            int from = 0;
+            while (from < slots.size()) {
+                int to = from + 1;
+                long tokens = slots.get(from).ids().length;
+                while (to < slots.size() && tokens + slots.get(to).ids().length <= maxBatchTokens) tokens += slots.get(to++).ids().length;
+                runOnce(slots.subList(from, to));
+                from = to;
+            }
+            return;
+        }
+        // Length bucketing: longest first, and a new run where the padded budget is full or where a sequence
         // would be more than half padding, so short inputs do not pay for long ones. (This also cuts a
         // request larger than the budget into budget-sized runs.)
         slots.sort(Comparator.comparingInt((Slot sl) -> sl.ids().length).reversed());
@@ -184,50 +194,33 @@ public final class InferenceBatcher implements AutoCloseable {
                 if (maxLen > MIN_BUCKET_SPLIT && 2 * len < maxLen) break;
                 to++;
             }
-            runOnce(slots.subList(from, to), maxLen);
+            runOnce(slots.subList(from, to));
             from = to;
         }
     }
 
-    private void runOnce(List<Slot> slots, int len) {
-        int b = slots.size();
-        long real = 0;
-        long[] ids = new long[b * len], types = new long[b * len], mask = new long[b * len];
-        Set<String> outputs = new HashSet<>();
-        for (int i = 0; i < b; i++) {
-            Slot it = slots.get(i);
-            real += it.ids().length;
-            System.arraycopy(it.ids(), 0, ids, i * len, it.ids().length);
-            System.arraycopy(it.typeIds(), 0, types, i * len, it.typeIds().length);
-            for (int j = 0; j < it.ids().length; j++) mask[i * len + j] = 1;
-            outputs.add(it.output() == Output.LOGITS ? "logits" : "sentence_embedding");
+    private void runOnce(List<Slot> slots) {
+        List<long[]> ids = new ArrayList<>(slots.size()), types = new ArrayList<>(slots.size());
+        Set<Output> outputs = EnumSet.noneOf(Output.class);
+        for (Slot it : slots) {
+            ids.add(it.ids());
+            types.add(it.typeIds());
+            outputs.add(it.output());
         }
-        long[] shape = {b, len};
-        try (OnnxTensor tIds = OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape);
-             OnnxTensor tMask = OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape);
-             OnnxTensor tTypes = OnnxTensor.createTensor(env, LongBuffer.wrap(types), shape);
-             OrtSession.Result result = session.run(
-                     Map.of("input_ids", tIds, "attention_mask", tMask, "token_type_ids", tTypes), outputs)) {
-            float[][] logits = outputs.contains("logits") ? rows(result, "logits") : null;
-            float[][] embeddings = outputs.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null;
-            for (int i = 0; i < b; i++) {
-                Slot it = slots.get(i);
-                it.result().complete(it.output() == Output.LOGITS ? logits[i] : embeddings[i]);
-            }
-            batchSizes.record(b);
-            tokens.increment(real);
-        } catch (OrtException | RuntimeException | Error e) { // an Error too: its callers must not wait forever
+        try {
+            Batch batch = Batch.pack(ids, types, outputs);
+            Engine.Result result = engine.run(batch);
+            for (int i = 0; i < slots.size(); i++) slots.get(i).result().complete(result.row(slots.get(i).output(), i));
+            batchSizes.record(slots.size());
+            tokens.increment(batch.tokens());
+        } catch (Exception | Error e) { // an Error too: its callers must not wait forever
             for (Slot it : slots) it.result().completeExceptionally(e);
         }
     }
 
-    private static float[][] rows(OrtSession.Result result, String name) throws OrtException {
-        return (float[][]) result.get(name).orElseThrow().getValue();
-    }
-
     /**
-     * Drains what is queued for up to 5 s (graceful shutdown); then fails the rest and waits only for the ORT run
-     * in progress. When this returns no request is pending and the session is idle, so it can be closed.
+     * Drains what is queued for up to 5 s (graceful shutdown); then fails the rest and waits only for the engine run
+     * in progress. When this returns no request is pending and the engine is idle, so it can be closed.
      */
     @Override
     public void close() { close(Duration.ofSeconds(5)); }

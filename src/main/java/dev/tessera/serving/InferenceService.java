@@ -1,6 +1,5 @@
 package dev.tessera.serving;
 
-import dev.tessera.api.ApiException;
 import dev.tessera.model.Head;
 import dev.tessera.tokenize.Encoding;
 import dev.tessera.tokenize.TextTokenizer;
@@ -29,10 +28,10 @@ public class InferenceService {
     public List<List<LabelScore>> predict(ServedModel model, List<TextInput> inputs, boolean truncate, boolean rawScores) {
         Head head = model.config().head();
         if (head != Head.CLASSIFICATION && head != Head.REGRESSION) {
-            throw ApiException.badInput("model '" + model.name() + "' has no classification or regression head ("
+            throw new ServingException.Unsupported("model '" + model.name() + "' has no classification or regression head ("
                     + head.name().toLowerCase() + "); use /embed or a finetuned model");
         }
-        List<float[]> outputs = run(model, inputs, truncate, InferenceBatcher.Output.LOGITS);
+        List<float[]> outputs = run(model, inputs, truncate, Output.LOGITS);
         List<String> labels = model.config().labels();
         List<List<LabelScore>> result = new ArrayList<>(outputs.size());
         for (float[] logits : outputs) {
@@ -47,7 +46,7 @@ public class InferenceService {
 
     /** Mean-pooled sentence embeddings, L2-normalised when asked (TEI's default). */
     public List<float[]> embed(ServedModel model, List<TextInput> inputs, boolean truncate, boolean normalize) {
-        List<float[]> outputs = run(model, inputs, truncate, InferenceBatcher.Output.EMBEDDING);
+        List<float[]> outputs = run(model, inputs, truncate, Output.EMBEDDING);
         if (normalize) {
             for (float[] v : outputs) {
                 double norm = 0;
@@ -66,7 +65,7 @@ public class InferenceService {
         return out;
     }
 
-    private List<float[]> run(ServedModel model, List<TextInput> inputs, boolean truncate, InferenceBatcher.Output output) {
+    private List<float[]> run(ServedModel model, List<TextInput> inputs, boolean truncate, Output output) {
         checkBatchSize(inputs);
         List<long[]> ids = new ArrayList<>(inputs.size());
         List<long[]> types = new ArrayList<>(inputs.size());
@@ -75,7 +74,7 @@ public class InferenceService {
             Encoding enc = encode(model.tokenizer(), inputs.get(i));
             if (enc.ids().length > limit) {
                 if (!truncate) {
-                    throw ApiException.tooLarge("input " + i + " has " + enc.ids().length + " tokens, more than max_input_length "
+                    throw new ServingException.TooLarge("input " + i + " has " + enc.ids().length + " tokens, more than max_input_length "
                             + limit + " of model '" + model.name() + "'; send \"truncate\": true to cut it");
                 }
                 enc = TextTokenizer.truncate(enc, limit);
@@ -83,14 +82,7 @@ public class InferenceService {
             ids.add(enc.ids());
             types.add(enc.typeIds());
         }
-        List<CompletableFuture<float[]>> futures;
-        try {
-            futures = model.batcher().submit(ids, types, output);
-        } catch (OverloadedException e) {
-            throw new ApiException(429, "Too many requests", e.getMessage(), 1);
-        } catch (IllegalStateException e) {
-            throw new ApiException(503, "Shutting down", "model '" + model.name() + "' is shutting down; retry", 1);
-        }
+        List<CompletableFuture<float[]>> futures = model.batcher().submit(ids, types, output);
         long deadline = System.nanoTime() + config.serving().requestTimeout().toNanos();
         List<float[]> results = new ArrayList<>(futures.size());
         try {
@@ -98,14 +90,12 @@ public class InferenceService {
                 results.add(f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             }
         } catch (TimeoutException e) {
-            throw new ApiException(503, "Timed out", "inference took longer than " + config.serving().requestTimeout(), 1);
+            throw new ServingException.TimedOut(config.serving().requestTimeout());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ApiException(503, "Interrupted", "the server is shutting down", 1);
+            throw new ServingException.ShuttingDown(model.name());
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof IllegalStateException) { // the batcher closed before it ran this request
-                throw new ApiException(503, "Shutting down", "model '" + model.name() + "' is shutting down; retry", 1);
-            }
+            if (e.getCause() instanceof ServingException.ShuttingDown s) throw s; // closed before it ran this request
             throw new IllegalStateException("inference failed: " + e.getCause().getMessage(), e.getCause());
         }
         return results;
@@ -114,7 +104,7 @@ public class InferenceService {
     private void checkBatchSize(List<TextInput> inputs) {
         int max = config.serving().maxClientBatchSize();
         if (inputs.size() > max) {
-            throw ApiException.tooLarge("batch of " + inputs.size() + " inputs is larger than max_client_batch_size " + max);
+            throw new ServingException.TooLarge("batch of " + inputs.size() + " inputs is larger than max_client_batch_size " + max);
         }
     }
 

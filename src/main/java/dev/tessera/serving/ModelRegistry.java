@@ -1,11 +1,10 @@
 package dev.tessera.serving;
 
-import ai.onnxruntime.OrtEnvironment;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.model.BertModel;
-import dev.tessera.onnx.OnnxExporter;
+import dev.tessera.onnx.Dialect;
+import dev.tessera.onnx.Precision;
+import dev.tessera.serving.ort.OrtEngines;
 import dev.tessera.tokenize.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
@@ -89,22 +88,31 @@ public class ModelRegistry {
                 .anyMatch(f -> Files.isRegularFile(dir.resolve(f)));
     }
 
-    private ServedModel load(String name, Path dir) throws IOException, OrtException {
+    private ServedModel load(String name, Path dir) throws IOException {
         BertModel model = HfCheckpoint.load(dir);
-        TextTokenizer tokenizer = TextTokenizer.load(dir);
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-        int threads = config.serving().threads() > 0 ? config.serving().threads() : Runtime.getRuntime().availableProcessors();
-        options.setIntraOpNumThreads(threads);
-        options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        OrtSession session = env.createSession(OnnxExporter.exportPortable(model), options);
-        int configured = Optional.ofNullable(config.model().get(name))
-                .flatMap(ServingConfig.ModelOverrides::maxInputLength)
-                .orElse(config.serving().maxInputLength());
-        InferenceBatcher batcher = new InferenceBatcher(name, env, session, config.serving().maxBatchTokens(),
-                config.serving().maxBatchDelay(), config.serving().queueCapacity(), meters);
-        return new ServedModel(name, dir, model.config(), tokenizer, session, batcher,
-                ServedModel.maxInputLength(model.config(), configured));
+        Optional<ServingConfig.ModelOverrides> overrides = Optional.ofNullable(config.model().get(name));
+        String dialect = overrides.flatMap(ServingConfig.ModelOverrides::dialect).orElse(config.serving().dialect());
+        String precision = overrides.flatMap(ServingConfig.ModelOverrides::precision).orElse(config.serving().precision());
+        OrtEngines.Options options = new OrtEngines.Options(
+                dialect.equalsIgnoreCase("auto") ? Optional.empty() : Optional.of(Dialect.parse(dialect)),
+                Precision.parse(precision), Device.parse(config.serving().device()), config.serving().threads());
+        int configured = overrides.flatMap(ServingConfig.ModelOverrides::maxInputLength).orElse(config.serving().maxInputLength());
+        Engine engine = OrtEngines.open(name, model, options);
+        TextTokenizer tokenizer = null;
+        try {
+            tokenizer = TextTokenizer.load(dir);
+            InferenceBatcher batcher = new InferenceBatcher(name, engine, config.serving().maxBatchTokens(),
+                    config.serving().maxBatchDelay(), config.serving().queueCapacity(), meters);
+            Engine.Description d = engine.description();
+            LOG.infof("model '%s': dialect %s, precision %s, device %s%s", name, d.dialect(), d.precision(), d.device(),
+                    d.note() == null ? "" : " (" + d.note() + ")");
+            return new ServedModel(name, dir, model.config(), tokenizer, engine, batcher,
+                    ServedModel.maxInputLength(model.config(), configured));
+        } catch (RuntimeException e) {
+            engine.close();
+            if (tokenizer != null) tokenizer.close();
+            throw e;
+        }
     }
 
     public boolean ready() { return ready; }
@@ -122,7 +130,7 @@ public class ModelRegistry {
         ServedModel loaded;
         try {
             loaded = load(name, dir);
-        } catch (IOException | OrtException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("cannot serve " + dir + " as '" + name + "': " + e.getMessage(), e);
         }
         ServedModel old = models.put(name, loaded);

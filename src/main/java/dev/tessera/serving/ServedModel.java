@@ -1,14 +1,13 @@
 package dev.tessera.serving;
 
-import ai.onnxruntime.OrtSession;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
 import dev.tessera.tokenize.TextTokenizer;
 import java.nio.file.Path;
 
-/** A model ready to serve: its config, tokenizer, ORT session and batcher. */
+/** A model ready to serve: its config, tokenizer, engine and batcher. */
 public record ServedModel(String name, Path dir, ModelConfig config, TextTokenizer tokenizer,
-                          OrtSession session, InferenceBatcher batcher, int maxInputLength)
+                          Engine engine, InferenceBatcher batcher, int maxInputLength)
         implements AutoCloseable {
 
     /**
@@ -20,9 +19,9 @@ public record ServedModel(String name, Path dir, ModelConfig config, TextTokeniz
     }
 
     @Override
-    public void close() throws Exception {
-        batcher.close();
-        session.close();
+    public void close() {
+        batcher.close(); // drains, then waits out the run in progress: the engine is idle after this
+        engine.close();
         tokenizer.close(); // native memory of the DJL tokenizer
     }
 }

@@ -62,6 +62,18 @@ public interface ServingConfig {
         /** ORT intra-op threads; 0 = number of cores. */
         @WithDefault("0")
         int threads();
+
+        /** auto | cpu | cuda. auto: CUDA when the build has it (-Pgpu) and it starts. CUDA falls back to CPU with one log line. */
+        @WithDefault("auto")
+        String device();
+
+        /** Default ONNX dialect of every model: auto (the fastest that loads here) | portable | ort | tessera. */
+        @WithDefault("auto")
+        String dialect();
+
+        /** Default precision of every model's encoder matmuls: fp32 | int8 (dynamic, per-channel weights). */
+        @WithDefault("fp32")
+        String precision();
     }
 
     interface Jobs {
@@ -81,5 +93,11 @@ public interface ServingConfig {
     interface ModelOverrides {
         /** Longer than the training length is fine for MosaicBERT (ALiBi extrapolates). */
         Optional<Integer> maxInputLength();
+
+        /** auto | portable | ort | tessera; default {@code tessera.serving.dialect}. */
+        Optional<String> dialect();
+
+        /** fp32 | int8; default {@code tessera.serving.precision}. */
+        Optional<String> precision();
     }
 }

@@ -1,0 +1,49 @@
+package dev.tessera.serving.ort;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Optional;
+
+/**
+ * The ONNX Runtime custom-op library built from cuda-ext/ ({@code libtessera_ortops.so}, the {@code tessera}
+ * op domain), which the {@code tessera} dialect needs. It ships in the jar; ORT loads libraries from files,
+ * so it is copied out once per process. {@code -Dtessera.ortops.library=PATH} points to another build.
+ */
+public final class OrtOpsLibrary {
+    static final String RESOURCE = "native/linux-x86_64/libtessera_ortops.so";
+
+    private static volatile Optional<Path> path;
+
+    private OrtOpsLibrary() {}
+
+    /** Where the library is on disk, or empty when this build has none (it was built without ORT headers). */
+    public static Optional<Path> path() {
+        Optional<Path> p = path;
+        if (p == null) {
+            synchronized (OrtOpsLibrary.class) {
+                if (path == null) path = locate();
+                p = path;
+            }
+        }
+        return p;
+    }
+
+    private static Optional<Path> locate() {
+        String configured = System.getProperty("tessera.ortops.library");
+        if (configured != null) return Optional.of(Path.of(configured));
+        try (InputStream in = OrtOpsLibrary.class.getClassLoader().getResourceAsStream(RESOURCE)) {
+            if (in == null) return Optional.empty();
+            Path dir = Files.createTempDirectory("tessera-ortops");
+            Path file = dir.resolve("libtessera_ortops.so");
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+            file.toFile().deleteOnExit();
+            dir.toFile().deleteOnExit();
+            return Optional.of(file);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot extract " + RESOURCE + ": " + e.getMessage(), e);
+        }
+    }
+}
