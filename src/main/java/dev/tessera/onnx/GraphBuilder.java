@@ -23,6 +23,8 @@ final class GraphBuilder {
     private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
     /** Every value name in use (node outputs, initializers, inputs): ONNX requires SSA names. */
     private final Set<String> names = new HashSet<>();
+    /** Operator domains other than ONNX's that the nodes use; each is imported at version 1. */
+    private final Set<String> domains = new java.util.TreeSet<>();
 
     GraphBuilder(String graphName) {
         graph.setName(graphName);
@@ -36,8 +38,20 @@ final class GraphBuilder {
 
     /** Adds a node with explicitly named outputs. */
     void node(String name, String opType, List<String> inputs, List<String> outputs, AttributeProto... attrs) {
+        node("", name, opType, inputs, outputs, attrs);
+    }
+
+    /** Adds a node of an operator domain other than ONNX's own (e.g. {@code com.microsoft}, {@code tessera}). */
+    String node(String domain, String name, String opType, List<String> inputs, AttributeProto... attrs) {
+        node(domain, name, opType, inputs, List.of(name), attrs);
+        return name;
+    }
+
+    private void node(String domain, String name, String opType, List<String> inputs, List<String> outputs,
+                      AttributeProto... attrs) {
+        if (!domain.isEmpty()) domains.add(domain);
         OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setName(name).setOpType(opType)
-                .addAllInput(inputs);
+                .setDomain(domain).addAllInput(inputs);
         for (String out : outputs) n.addOutput(claim(out));
         for (AttributeProto a : attrs) n.addAttribute(a);
         graph.addNode(n);
@@ -96,13 +110,13 @@ final class GraphBuilder {
     }
 
     OnnxMl.ModelProto model(int opset, String producer, String docString) {
-        return OnnxMl.ModelProto.newBuilder()
+        OnnxMl.ModelProto.Builder m = OnnxMl.ModelProto.newBuilder()
                 .setIrVersion(8) // IR 8 is the version that opset 17 shipped with
                 .setProducerName(producer)
                 .setDocString(docString)
-                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-                .setGraph(graph)
-                .build();
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
+        for (String d : domains) m.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain(d).setVersion(1));
+        return m.setGraph(graph).build();
     }
 
     private String claim(String name) {

@@ -34,6 +34,7 @@ public final class OnnxExporter {
 
     /** The graph of {@code model} in the given dialect and precision. */
     public static OnnxMl.ModelProto graph(BertModel model, Dialect dialect, Precision precision) {
+        if (dialect == Dialect.TESSERA && precision == Precision.FP32) return TesseraBertGraph.build(model);
         if (dialect != Dialect.PORTABLE || precision != Precision.FP32) {
             throw new UnsupportedOperationException(dialect.id() + "/" + precision.id() + " export is not implemented yet");
         }

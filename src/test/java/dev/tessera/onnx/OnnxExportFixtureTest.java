@@ -43,16 +43,19 @@ class OnnxExportFixtureTest {
     Stream<DynamicTest> everyFixtureAndCase() throws Exception {
         Path root = Path.of(OnnxExportFixtureTest.class.getResource("/fixtures").toURI());
         // with ORT's graph optimizations (fused kernels) and without (every standard op as written)
-        return FIXTURES.stream().flatMap(name -> Stream.of(true, false).map(opt -> DynamicTest.dynamicTest(
-                name + (opt ? "" : " (no graph optimization)"), () -> checkFixture(root.resolve(name), opt))));
+        Stream<DynamicTest> portable = FIXTURES.stream().flatMap(name -> Stream.of(true, false).map(opt -> DynamicTest.dynamicTest(
+                name + (opt ? "" : " (no graph optimization)"), () -> checkFixture(root.resolve(name), Dialect.PORTABLE, opt))));
+        Stream<DynamicTest> tessera = FIXTURES.stream().map(name -> DynamicTest.dynamicTest(name + " (tessera dialect)",
+                () -> checkFixture(root.resolve(name), Dialect.TESSERA, true)));
+        return Stream.concat(portable, tessera);
     }
 
-    private void checkFixture(Path dir, boolean optimize) throws Exception {
+    private void checkFixture(Path dir, Dialect dialect, boolean optimize) throws Exception {
         BertModel model = HfCheckpoint.load(dir);
         JsonNode expected = JSON.readTree(Files.readAllBytes(dir.resolve("expected.json")));
         boolean zeroPadded = model.config().variant() == dev.tessera.model.Variant.MOSAIC_BERT;
         double worstHidden = 0, worstEmb = 0, worstLogits = 0;
-        try (OrtRunner ort = new OrtRunner(OnnxExporter.exportPortable(model), optimize)) {
+        try (OrtRunner ort = new OrtRunner(OnnxExporter.graph(model, dialect, Precision.FP32).toByteArray(), optimize)) {
             for (JsonNode c : expected.get("cases")) {
                 long[][] ids = longs(c.get("input_ids")), mask = longs(c.get("attention_mask")),
                         types = longs(c.get("token_type_ids"));
@@ -69,8 +72,8 @@ class OnnxExportFixtureTest {
                 }
             }
         }
-        System.out.printf("fixture %-24s %-7s max |Δ| last_hidden_state %.2e, sentence_embedding %.2e, logits %.2e%n",
-                dir.getFileName(), optimize ? "ORT" : "ORT-raw", worstHidden, worstEmb, worstLogits);
+        System.out.printf("fixture %-24s %-8s %-7s max |Δ| last_hidden_state %.2e, sentence_embedding %.2e, logits %.2e%n",
+                dir.getFileName(), dialect.id(), optimize ? "ORT" : "ORT-raw", worstHidden, worstEmb, worstLogits);
     }
 
     /**
