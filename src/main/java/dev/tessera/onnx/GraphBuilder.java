@@ -8,7 +8,9 @@ import dev.tessera.model.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -23,6 +25,8 @@ final class GraphBuilder {
     private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
     /** Every value name in use (node outputs, initializers, inputs): ONNX requires SSA names. */
     private final Set<String> names = new HashSet<>();
+    /** Opset imports besides the default domain (e.g. "com.microsoft", "tessera"), in insertion order. */
+    private final Map<String, Integer> domains = new LinkedHashMap<>();
 
     GraphBuilder(String graphName) {
         graph.setName(graphName);
@@ -41,6 +45,20 @@ final class GraphBuilder {
         for (String out : outputs) n.addOutput(claim(out));
         for (AttributeProto a : attrs) n.addAttribute(a);
         graph.addNode(n);
+    }
+
+    /** Adds a node of operator domain {@code domain} (imported with {@link #importDomain}); returns its output. */
+    String nodeInDomain(String domain, String name, String opType, List<String> inputs, AttributeProto... attrs) {
+        node(name, opType, inputs, List.of(name), attrs);
+        int last = graph.getNodeCount() - 1;
+        graph.setNode(last, graph.getNode(last).toBuilder().setDomain(domain));
+        return name;
+    }
+
+    /** Imports op set {@code version} of a non-default operator domain into the model. */
+    GraphBuilder importDomain(String domain, int version) {
+        domains.put(domain, version);
+        return this;
     }
 
     /** A float32 initializer holding {@code t} (raw little-endian data). */
@@ -96,13 +114,13 @@ final class GraphBuilder {
     }
 
     OnnxMl.ModelProto model(int opset, String producer, String docString) {
-        return OnnxMl.ModelProto.newBuilder()
+        OnnxMl.ModelProto.Builder m = OnnxMl.ModelProto.newBuilder()
                 .setIrVersion(8) // IR 8 is the version that opset 17 shipped with
                 .setProducerName(producer)
                 .setDocString(docString)
-                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-                .setGraph(graph)
-                .build();
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
+        domains.forEach((d, v) -> m.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain(d).setVersion(v)));
+        return m.setGraph(graph).build();
     }
 
     private String claim(String name) {
