@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alibi.h"
 #include "model.h"
 #include "philox.h"
 
@@ -88,11 +89,7 @@ int tsr_backend_available(int backend) {
 
 int tsr_alibi_slopes(int n, float* out) {
     if (n <= 0 || !out) return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_alibi_slopes: num_heads must be > 0 and out non-NULL");
-    int p = 1;
-    while (p * 2 <= n) p *= 2;
-    for (int k = 0; k < p; k++) out[k] = (float)pow(2.0, -8.0 * (k + 1) / p);
-    /* the remaining n - p heads take the even-indexed slopes of 2p heads: 2^(-8(2i+1)/(2p)) */
-    for (int i = 0; i < n - p; i++) out[p + i] = (float)pow(2.0, -8.0 * (2 * i + 1) / (2.0 * p));
+    tsr_alibi_slopes_fill(n, out);
     return TSR_OK;
 }
 

@@ -140,19 +140,23 @@ void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n) {
     for (int64_t i = nv; i < n; i++) dinp[i] += (phi_scalar(inp[i]) + inp[i] * pdf_scalar(inp[i])) * dout[i];
 }
 
+static inline void geglu_row(float* o, const float* g, int I) {
+    const float* v = g + I;
+    int c = 0;
+    for (; c + 8 <= I; c += 8) {
+        __m256 x = _mm256_loadu_ps(g + c);
+        _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_mul_ps(x, tsr_phi256(x)), _mm256_loadu_ps(v + c)));
+    }
+    for (; c < I; c++) o[c] = g[c] * phi_scalar(g[c]) * v[c];
+}
+
 void cpu_geglu_fwd(float* out, const float* inp, int N, int I) {
 #pragma omp parallel for if ((int64_t)N * I > PAR_MIN)
-    for (int r = 0; r < N; r++) {
-        const float* g = inp + (size_t)r * 2 * I;
-        const float* v = g + I;
-        float* o = out + (size_t)r * I;
-        int c = 0;
-        for (; c + 8 <= I; c += 8) {
-            __m256 x = _mm256_loadu_ps(g + c);
-            _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_mul_ps(x, tsr_phi256(x)), _mm256_loadu_ps(v + c)));
-        }
-        for (; c < I; c++) o[c] = g[c] * phi_scalar(g[c]) * v[c];
-    }
+    for (int r = 0; r < N; r++) geglu_row(out + (size_t)r * I, inp + (size_t)r * 2 * I, I);
+}
+
+void cpu_geglu_fwd_serial(float* out, const float* inp, int64_t N, int I) {
+    for (int64_t r = 0; r < N; r++) geglu_row(out + (size_t)r * I, inp + (size_t)r * 2 * I, I);
 }
 
 void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) {
@@ -337,8 +341,29 @@ static float* attn_workspace(size_t need, int* own) {
     return *own ? aligned_alloc(64, ((need * sizeof(float)) + 63) & ~(size_t)63) : tsr_thread_workspace(need);
 }
 
-static int attention_fwd_impl(const attn_args* a, float* out, float* lse) {
+/* forward of one task into out (and lse, unless NULL); P holds max_seqlen² floats, ws the sgemm workspace */
+static void attn_fwd_task(const attn_args* a, const attn_task* t, float* P, float* ws, float* out, float* lse) {
     const int HD = a->NH * a->D, ld = 3 * HD;
+    attn_scores(a, t, P, ws);
+    const int L = t->L;
+    for (int i = 0; i < t->Lq; i++) {
+        float* row = P + (size_t)i * L;
+        float mx = tsr_row_max(row, L);
+        float sum = (float)tsr_exp_sub_sum(row, L, mx);
+        if (lse) lse[(size_t)t->h * t->lstride + t->lb + i] = mx + logf(sum);
+        float inv = 1.0f / sum;
+        if (a->p > 0) {
+            int tok = attn_tok(t, i);
+            for (int j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(a, tok, t->h, j);
+        } else {
+            for (int j = 0; j < L; j++) row[j] *= inv;
+        }
+    }
+    const float* v = a->qkv + (size_t)t->start * ld + 2 * HD + t->h * a->D;
+    tsr_sgemm_serial(0, 0, t->Lq, a->D, L, P, L, v, ld, out + (size_t)t->ob * HD + t->h * a->D, HD, 0.0f, ws);
+}
+
+static int attention_fwd_impl(const attn_args* a, float* out, float* lse) {
     const size_t wsz = tsr_sgemm_workspace_floats(), LL = (size_t)a->max_seqlen * a->max_seqlen;
     int oom = 0;
 #pragma omp parallel
@@ -355,27 +380,27 @@ static int attention_fwd_impl(const attn_args* a, float* out, float* lse) {
         for (int task = 0; task < a->S * a->NH; task++) {
             attn_task t;
             if (!ws || !attn_setup(a, task / a->NH, task % a->NH, qbuf, &t)) continue;
-            attn_scores(a, &t, P, ws);
-            const int L = t.L;
-            for (int i = 0; i < t.Lq; i++) {
-                float* row = P + (size_t)i * L;
-                float mx = tsr_row_max(row, L);
-                float sum = (float)tsr_exp_sub_sum(row, L, mx);
-                lse[(size_t)t.h * t.lstride + t.lb + i] = mx + logf(sum);
-                float inv = 1.0f / sum;
-                if (a->p > 0) {
-                    int tok = attn_tok(&t, i);
-                    for (int j = 0; j < L; j++) row[j] *= inv * attn_keep_scale(a, tok, t.h, j);
-                } else {
-                    for (int j = 0; j < L; j++) row[j] *= inv;
-                }
-            }
-            const float* v = a->qkv + (size_t)t.start * ld + 2 * HD + t.h * a->D;
-            tsr_sgemm_serial(0, 0, t.Lq, a->D, L, P, L, v, ld, out + (size_t)t.ob * HD + t.h * a->D, HD, 0.0f, ws);
+            attn_fwd_task(a, &t, P, ws, out, lse);
         }
         if (own) free(ws);
     }
     return oom ? TSR_ERR_OOM : TSR_OK;
+}
+
+int cpu_attention_fwd_one(float* out, float* lse, const float* qkv, int start, int L, int T, int NH, int D, int h,
+                          const float* slopes, float scale) {
+    if (L <= 0) return TSR_OK;
+    const int32_t cu[2] = {start, start + L};
+    attn_args a = {qkv, cu, NULL, NULL, 1, L, NH, D, T, 0, slopes, 0.0f, scale, 0, 0, 0};
+    const size_t wsz = tsr_sgemm_workspace_floats();
+    int own;
+    float* ws = attn_workspace(wsz + (size_t)L * L + 32, &own);
+    if (!ws) return TSR_ERR_OOM;
+    attn_task t;
+    attn_setup(&a, 0, h, NULL, &t);
+    attn_fwd_task(&a, &t, ws + wsz, ws, out, lse);
+    if (own) free(ws);
+    return TSR_OK;
 }
 
 static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout, const float* out, const float* lse) {
