@@ -19,6 +19,9 @@ import java.util.Set;
 final class GraphBuilder {
     static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     static final int INT64 = TensorProto.DataType.INT64_VALUE;
+    static final int INT32 = TensorProto.DataType.INT32_VALUE;
+    /** ONNX Runtime's contrib operator domain. */
+    static final String MS_DOMAIN = "com.microsoft";
 
     private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
     /** Every value name in use (node outputs, initializers, inputs): ONNX requires SSA names. */
@@ -36,8 +39,20 @@ final class GraphBuilder {
 
     /** Adds a node with explicitly named outputs. */
     void node(String name, String opType, List<String> inputs, List<String> outputs, AttributeProto... attrs) {
+        node("", name, opType, inputs, outputs, attrs);
+    }
+
+    /** A single-output node of ONNX Runtime's {@code com.microsoft} domain; an empty input name skips an optional input. */
+    String msNode(String name, String opType, List<String> inputs, AttributeProto... attrs) {
+        node(MS_DOMAIN, name, opType, inputs, List.of(name), attrs);
+        return name;
+    }
+
+    private void node(String domain, String name, String opType, List<String> inputs, List<String> outputs,
+            AttributeProto... attrs) {
         OnnxMl.NodeProto.Builder n = OnnxMl.NodeProto.newBuilder().setName(name).setOpType(opType)
                 .addAllInput(inputs);
+        if (!domain.isEmpty()) n.setDomain(domain);
         for (String out : outputs) n.addOutput(claim(out));
         for (AttributeProto a : attrs) n.addAttribute(a);
         graph.addNode(n);
@@ -95,14 +110,15 @@ final class GraphBuilder {
         graph.addOutput(valueInfo(name, elemType, dims));
     }
 
-    OnnxMl.ModelProto model(int opset, String producer, String docString) {
-        return OnnxMl.ModelProto.newBuilder()
+    /** The model: opset {@code opset} of the default domain, plus version 1 of each domain in {@code extraDomains}. */
+    OnnxMl.ModelProto model(int opset, List<String> extraDomains, String producer, String docString) {
+        OnnxMl.ModelProto.Builder m = OnnxMl.ModelProto.newBuilder()
                 .setIrVersion(8) // IR 8 is the version that opset 17 shipped with
                 .setProducerName(producer)
                 .setDocString(docString)
-                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset))
-                .setGraph(graph)
-                .build();
+                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(opset));
+        for (String d : extraDomains) m.addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain(d).setVersion(1));
+        return m.setGraph(graph).build();
     }
 
     private String claim(String name) {
