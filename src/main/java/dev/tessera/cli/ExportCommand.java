@@ -2,9 +2,10 @@ package dev.tessera.cli;
 
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.model.BertModel;
+import dev.tessera.onnx.Dialect;
 import dev.tessera.onnx.OnnxExporter;
+import dev.tessera.onnx.Precision;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -12,29 +13,36 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
-/** {@code export --model DIR --dialect portable --output FILE.onnx}. */
+/** {@code export --model DIR [--dialect portable|ort|tessera] [--precision fp32|int8] --output FILE.onnx}. */
 @Command(name = "export", mixinStandardHelpOptions = true, description = "Export a checkpoint directory to ONNX.")
 public final class ExportCommand implements Callable<Integer> {
-    /** Dialects that can be written today (DESIGN.md §4 also plans {@code ort} and {@code tessera}). */
-    static final List<String> SUPPORTED_DIALECTS = List.of(OnnxExporter.PORTABLE);
-
     @Spec CommandSpec spec;
 
     @Option(names = "--model", required = true, description = "Checkpoint directory (Hugging Face layout).")
     Path model;
 
     @Option(names = "--dialect", defaultValue = "portable",
-            description = "ONNX dialect; supported: portable (standard opset 17, runs in any ONNX runtime).")
+            description = "ONNX dialect: portable (standard opset 17, any ONNX runtime), ort (ONNX Runtime's fused "
+                    + "com.microsoft operators), tessera (custom ops, packed tokens; not available yet). Default: ${DEFAULT-VALUE}.")
     String dialect;
+
+    @Option(names = "--precision", defaultValue = "fp32",
+            description = "fp32, or int8 (dynamic quantization of the encoder's matmuls, per-channel int8 weights). "
+                    + "Default: ${DEFAULT-VALUE}.")
+    String precision;
 
     @Option(names = "--output", required = true, description = "Output .onnx file.")
     Path output;
 
     @Override
     public Integer call() throws Exception {
-        if (!SUPPORTED_DIALECTS.contains(dialect)) {
-            throw new ParameterException(spec.commandLine(), "unsupported ONNX dialect '" + dialect
-                    + "'; supported: " + String.join(", ", SUPPORTED_DIALECTS));
+        Dialect d;
+        Precision p;
+        try {
+            d = Dialect.parse(dialect);
+            p = Precision.parse(precision);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         BertModel m;
         try {
@@ -44,14 +52,14 @@ public final class ExportCommand implements Callable<Integer> {
             return 1;
         }
         try {
-            OnnxExporter.write(m, output);
-        } catch (IllegalArgumentException e) {
+            OnnxExporter.write(m, d, p, output);
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
             spec.commandLine().getErr().println("cannot export " + model + ": " + e.getMessage());
             return 1;
         }
         var c = m.config();
-        spec.commandLine().getOut().printf("exported %s (%s, %s head, %d layers, hidden %d) to %s [%s]%n", model,
-                c.variant(), c.head(), c.numLayers(), c.hiddenSize(), output, dialect);
+        spec.commandLine().getOut().printf("exported %s (%s, %s head, %d layers, hidden %d) to %s [%s, %s]%n", model,
+                c.variant(), c.head(), c.numLayers(), c.hiddenSize(), output, d.id(), p.id());
         return 0;
     }
 }

@@ -4,20 +4,27 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** ONNX dialects of DESIGN.md §4. */
+/** The ONNX dialects of DESIGN.md §4. */
 public enum Dialect {
-    /** Standard opset-17 operators only: runs in any ONNX runtime. */
+    /** Standard opset-17 operators only: runs in any ONNX runtime (onnxruntime-node/web included). */
     PORTABLE,
-    /** ONNX Runtime's {@code com.microsoft} fused operators. */
+    /** ONNX Runtime's fused {@code com.microsoft} operators (MultiHeadAttention, SkipLayerNormalization, Gelu…). */
     ORT,
-    /** Packed tokens and the {@code tessera} custom-op domain (cuda-ext's ONNX Runtime library). */
+    /** Tessera's custom-op domain over packed tokens (cuda-ext library); not written yet. */
     TESSERA;
 
-    public String id() { return name().toLowerCase(Locale.ROOT); }
+    /** The lower-case name used in the CLI and configuration. */
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
 
-    public static Dialect parse(String s) {
-        for (Dialect d : values()) if (d.id().equalsIgnoreCase(s.trim())) return d;
-        throw new IllegalArgumentException("unknown ONNX dialect '" + s + "'; valid: "
-                + Arrays.stream(values()).map(Dialect::id).collect(Collectors.joining(", ")));
+    /** Parses a lower-case name ({@code portable}, {@code ort}, {@code tessera}). */
+    public static Dialect parse(String name) {
+        for (Dialect d : values()) if (d.id().equals(name)) return d;
+        throw new IllegalArgumentException("unknown ONNX dialect '" + name + "'; valid: " + valid());
+    }
+
+    static String valid() {
+        return Arrays.stream(values()).map(Dialect::id).collect(Collectors.joining(", "));
     }
 }

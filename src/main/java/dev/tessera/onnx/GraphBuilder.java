@@ -19,6 +19,9 @@ import java.util.Set;
 final class GraphBuilder {
     static final int FLOAT = TensorProto.DataType.FLOAT_VALUE;
     static final int INT64 = TensorProto.DataType.INT64_VALUE;
+    static final int INT32 = TensorProto.DataType.INT32_VALUE;
+    /** ONNX Runtime's contrib operator domain. */
+    static final String MS_DOMAIN = "com.microsoft";
 
     private final OnnxMl.GraphProto.Builder graph = OnnxMl.GraphProto.newBuilder();
     /** Every value name in use (node outputs, initializers, inputs): ONNX requires SSA names. */
@@ -39,6 +42,11 @@ final class GraphBuilder {
     /** Adds a node with explicitly named outputs. */
     void node(String name, String opType, List<String> inputs, List<String> outputs, AttributeProto... attrs) {
         node("", name, opType, inputs, outputs, attrs);
+    }
+
+    /** A single-output node of ONNX Runtime's {@code com.microsoft} domain; an empty input name skips an optional input. */
+    String msNode(String name, String opType, List<String> inputs, AttributeProto... attrs) {
+        return node(MS_DOMAIN, name, opType, inputs, attrs);
     }
 
     /** Adds a node of an operator domain other than ONNX's own (e.g. {@code com.microsoft}, {@code tessera}). */

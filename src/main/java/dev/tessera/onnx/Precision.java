@@ -4,17 +4,22 @@ import java.util.Arrays;
 import java.util.Locale;
 import java.util.stream.Collectors;
 
-/** Numeric precision of an export's encoder matmuls. */
+/** Numeric precision of an export. */
 public enum Precision {
+    /** float32 throughout. */
     FP32,
-    /** Dynamic int8: per-output-channel symmetric int8 weights, activations quantized at run time. */
+    /** The encoder's weight matmuls dynamically quantized: int8 per-output-channel weights, see {@link DynamicQuantization}. */
     INT8;
 
-    public String id() { return name().toLowerCase(Locale.ROOT); }
+    /** The lower-case name used in the CLI and configuration. */
+    public String id() {
+        return name().toLowerCase(Locale.ROOT);
+    }
 
-    public static Precision parse(String s) {
-        for (Precision p : values()) if (p.id().equalsIgnoreCase(s.trim())) return p;
-        throw new IllegalArgumentException("unknown precision '" + s + "'; valid: "
+    /** Parses a lower-case name ({@code fp32}, {@code int8}). */
+    public static Precision parse(String name) {
+        for (Precision p : values()) if (p.id().equals(name)) return p;
+        throw new IllegalArgumentException("unknown ONNX precision '" + name + "'; valid: "
                 + Arrays.stream(values()).map(Precision::id).collect(Collectors.joining(", ")));
     }
 }

@@ -34,11 +34,28 @@ class ExportCommandTest {
 
     @Test
     void unknownDialectNamesTheSupportedOnes(@TempDir Path tmp) throws Exception {
-        Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", "tessera",
+        Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", "fused",
                 "--output", tmp.resolve("x.onnx").toString());
         assertEquals(2, r.code);
-        assertTrue(r.err.contains("unsupported ONNX dialect 'tessera'") && r.err.contains("supported: portable"), r.err);
+        assertTrue(r.err.contains("unknown ONNX dialect 'fused'") && r.err.contains("valid: portable, ort, tessera"), r.err);
         assertTrue(Files.notExists(tmp.resolve("x.onnx")));
+    }
+
+    /** A tessera-dialect file from the CLI runs wherever the custom-op library is registered (packed inputs). */
+    @Test
+    void exportsTheTesseraDialectAndInt8(@TempDir Path tmp) throws Exception {
+        for (String precision : new String[] {"fp32", "int8"}) {
+            Path out = tmp.resolve("model-" + precision + ".onnx");
+            Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", "tessera",
+                    "--precision", precision, "--output", out.toString());
+            assertEquals(0, r.code, r.err);
+            try (OrtRunner ort = new OrtRunner(Files.readAllBytes(out), true)) {
+                assertTrue(ort.packed());
+                Map<String, OrtRunner.Out> o = ort.run(new long[][] {{2, 20, 21, 3}, {2, 22, 3, 0}},
+                        new long[][] {{1, 1, 1, 1}, {1, 1, 1, 0}}, new long[2][4]);
+                assertEquals(6, o.get("logits").data().length);
+            }
+        }
     }
 
     @Test

@@ -35,59 +35,82 @@ import org.junit.jupiter.api.TestFactory;
  */
 class OnnxExportFixtureTest {
     static final double ABS = 2e-5, REL = 2e-5;
+    /** int8 bound on max |ours − expected| relative to the RMS of the expected output; see the class javadoc. */
+    static final double INT8_REL_RMS = 0.25;
     static final List<String> FIXTURES = List.of("mosaic-cls12", "mosaic-reg-bin", "mosaic-mlm-sharded-bf16",
             "bert-cls-f16", "bert-mlm-bin");
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** An export and how ORT runs it. */
+    record Run(Dialect dialect, Precision precision, boolean optimize) {
+        @Override
+        public String toString() {
+            return dialect.id() + " " + precision.id() + (optimize ? "" : " (no graph optimization)");
+        }
+    }
+
+    /** Every dialect × precision; fp32 also without ORT's graph optimizations (every op as written, no fusion). */
+    static final List<Run> RUNS = List.of(
+            new Run(Dialect.PORTABLE, Precision.FP32, true), new Run(Dialect.PORTABLE, Precision.FP32, false),
+            new Run(Dialect.ORT, Precision.FP32, true), new Run(Dialect.ORT, Precision.FP32, false),
+            new Run(Dialect.TESSERA, Precision.FP32, true), new Run(Dialect.TESSERA, Precision.FP32, false),
+            new Run(Dialect.PORTABLE, Precision.INT8, true), new Run(Dialect.ORT, Precision.INT8, true),
+            new Run(Dialect.TESSERA, Precision.INT8, true));
+
     @TestFactory
     Stream<DynamicTest> everyFixtureAndCase() throws Exception {
         Path root = Path.of(OnnxExportFixtureTest.class.getResource("/fixtures").toURI());
-        // with ORT's graph optimizations (fused kernels) and without (every standard op as written)
-        Stream<DynamicTest> portable = FIXTURES.stream().flatMap(name -> Stream.of(true, false).map(opt -> DynamicTest.dynamicTest(
-                name + (opt ? "" : " (no graph optimization)"), () -> checkFixture(root.resolve(name), Dialect.PORTABLE, opt))));
-        Stream<DynamicTest> tessera = FIXTURES.stream().map(name -> DynamicTest.dynamicTest(name + " (tessera dialect)",
-                () -> checkFixture(root.resolve(name), Dialect.TESSERA, true)));
-        return Stream.concat(portable, tessera);
+        return FIXTURES.stream().flatMap(name -> RUNS.stream().map(run -> DynamicTest.dynamicTest(
+                name + " " + run, () -> checkFixture(root.resolve(name), run))));
     }
 
-    private void checkFixture(Path dir, Dialect dialect, boolean optimize) throws Exception {
+    private void checkFixture(Path dir, Run run) throws Exception {
         BertModel model = HfCheckpoint.load(dir);
         JsonNode expected = JSON.readTree(Files.readAllBytes(dir.resolve("expected.json")));
         boolean zeroPadded = model.config().variant() == dev.tessera.model.Variant.MOSAIC_BERT;
-        double worstHidden = 0, worstEmb = 0, worstLogits = 0;
-        try (OrtRunner ort = new OrtRunner(OnnxExporter.graph(model, dialect, Precision.FP32).toByteArray(), optimize)) {
+        boolean int8 = run.precision() == Precision.INT8;
+        double[] worstHidden = new double[2], worstEmb = new double[2], worstLogits = new double[2];
+        try (OrtRunner ort = new OrtRunner(OnnxExporter.export(model, run.dialect(), run.precision()), run.optimize())) {
             for (JsonNode c : expected.get("cases")) {
                 long[][] ids = longs(c.get("input_ids")), mask = longs(c.get("attention_mask")),
                         types = longs(c.get("token_type_ids"));
                 Map<String, OrtRunner.Out> out = ort.run(ids, mask, types);
-                String where = dir.getFileName() + "/" + c.get("name").asText();
-                worstHidden = Math.max(worstHidden, compare(where + " last_hidden_state", out.get("last_hidden_state"),
-                        c.get("last_hidden_state"), zeroPadded ? null : mask));
-                worstEmb = Math.max(worstEmb, compare(where + " sentence_embedding", out.get("sentence_embedding"),
-                        c.get("sentence_embedding"), null));
+                String where = dir.getFileName() + "/" + c.get("name").asText() + " [" + run + "]";
+                worst(worstHidden, compare(where + " last_hidden_state", out.get("last_hidden_state"),
+                        c.get("last_hidden_state"), zeroPadded ? null : mask, int8));
+                worst(worstEmb, compare(where + " sentence_embedding", out.get("sentence_embedding"),
+                        c.get("sentence_embedding"), null, int8));
                 if (model.config().head() != Head.NONE) {
                     assertTrue(c.has("logits"), where + ": fixture has no logits");
-                    worstLogits = Math.max(worstLogits, compare(where + " logits", out.get("logits"), c.get("logits"),
-                            model.config().head() == Head.MLM ? mask : null));
+                    worst(worstLogits, compare(where + " logits", out.get("logits"), c.get("logits"),
+                            model.config().head() == Head.MLM ? mask : null, int8));
                 }
             }
         }
-        System.out.printf("fixture %-24s %-8s %-7s max |Δ| last_hidden_state %.2e, sentence_embedding %.2e, logits %.2e%n",
-                dir.getFileName(), dialect.id(), optimize ? "ORT" : "ORT-raw", worstHidden, worstEmb, worstLogits);
+        System.out.printf("fixture %-24s %-32s max |Δ| (|Δ|/rms) last_hidden_state %.2e (%.3f), sentence_embedding %.2e (%.3f), "
+                + "logits %.2e (%.3f)%n", dir.getFileName(), run, worstHidden[0], worstHidden[1], worstEmb[0], worstEmb[1],
+                worstLogits[0], worstLogits[1]);
+    }
+
+    private static void worst(double[] acc, double[] v) {
+        acc[0] = Math.max(acc[0], v[0]);
+        acc[1] = Math.max(acc[1], v[1]);
     }
 
     /**
      * Compares a [B,S,...] or [B,...] output with nested JSON; with a mask, positions (b, s) where the
-     * mask is 0 are skipped. Returns the max absolute difference.
+     * mask is 0 are skipped. fp32: each element within ABS + REL·|expected|; int8: max |Δ| within
+     * INT8_REL_RMS · rms(expected). Returns {max |Δ|, max |Δ| / rms(expected)}.
      */
-    private static double compare(String what, OrtRunner.Out actual, JsonNode expected, long[][] mask) {
+    private static double[] compare(String what, OrtRunner.Out actual, JsonNode expected, long[][] mask, boolean int8) {
         List<Double> flat = new ArrayList<>();
         flatten(expected, flat);
         assertEquals(flat.size(), actual.data().length, what + ": element count");
         long[] shape = actual.shape();
         int inner = 1;
         for (int i = 2; i < shape.length; i++) inner *= (int) shape[i];
-        double maxAbs = 0;
+        double maxAbs = 0, sumSq = 0;
+        int count = 0, worstAt = -1;
         for (int i = 0; i < flat.size(); i++) {
             if (mask != null) {
                 int pos = i / inner;
@@ -95,14 +118,24 @@ class OnnxExportFixtureTest {
                 if (mask[b][s] == 0) continue;
             }
             double e = flat.get(i), a = actual.data()[i], d = Math.abs(a - e);
-            maxAbs = Math.max(maxAbs, d);
-            if (!(d <= ABS + REL * Math.abs(e))) {
+            sumSq += e * e;
+            count++;
+            if (d > maxAbs || !(d == d)) {
+                maxAbs = d;
+                worstAt = i;
+            }
+            if (!int8 && !(d <= ABS + REL * Math.abs(e))) {
                 throw new AssertionError(what + " element " + i + ": got " + a + ", expected " + e + " (|Δ| " + d + ")");
             }
         }
-        return maxAbs;
+        double rms = Math.sqrt(sumSq / Math.max(count, 1));
+        double relRms = maxAbs / rms;
+        if (int8 && !(relRms <= INT8_REL_RMS)) {
+            throw new AssertionError(what + ": max |Δ| " + maxAbs + " at element " + worstAt + " is " + relRms
+                    + " × rms(expected) " + rms + ", bound " + INT8_REL_RMS);
+        }
+        return new double[] {maxAbs, relRms};
     }
-
     private static void flatten(JsonNode n, List<Double> out) {
         if (n.isArray()) for (JsonNode c : n) flatten(c, out);
         else out.add(n.asDouble());

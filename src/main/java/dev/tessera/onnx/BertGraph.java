@@ -1,0 +1,252 @@
+package dev.tessera.onnx;
+
+import static dev.tessera.onnx.GraphBuilder.FLOAT;
+import static dev.tessera.onnx.GraphBuilder.INT64;
+import static dev.tessera.onnx.GraphBuilder.floatAttr;
+import static dev.tessera.onnx.GraphBuilder.intAttr;
+
+import ai.onnx.proto.OnnxMl;
+import dev.tessera.model.Alibi;
+import dev.tessera.model.BertModel;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Tensor;
+import dev.tessera.model.Variant;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * What every padded-batch dialect shares: the three int64 inputs, embeddings, MosaicBERT's zeroing of
+ * padded positions, mean pooling, pooler/classifier and MLM head, and the outputs. A dialect supplies the
+ * encoder layers ({@link #prepareAttention}, {@link #layer}) and may replace the activation ({@link #activation}).
+ *
+ * <p>Initializers are named after the checkpoint keys they come from ({@code bert.encoder.layer.N.…}, a
+ * {@code .T} suffix when transposed for MatMul); {@link DynamicQuantization} relies on that prefix to find the
+ * encoder's weights. Shapes in comments: B batch, S sequence, H hidden, N heads, D head size, I intermediate.
+ */
+abstract class BertGraph {
+    static final int OPSET = 17;
+    /** Added to the scores of padded keys. Finite, so a fully padded row gives a uniform softmax, not NaN. */
+    static final float PAD_BIAS = -Float.MAX_VALUE;
+
+    protected final BertModel model;
+    protected final ModelConfig cfg;
+    protected final GraphBuilder g = new GraphBuilder("tessera_bert");
+
+    protected BertGraph(BertModel model) {
+        this.model = model;
+        this.cfg = model.config();
+    }
+
+    /** Dialect name for the doc string. */
+    protected abstract String dialectName();
+
+
+    /**
+     * Computes, once per graph, what the layers need to mask and bias attention.
+     *
+     * @param mask float [B,S], 1 at real tokens
+     * @param positions int64 [S], 0..S-1
+     */
+    protected abstract void prepareAttention(String mask, String positions);
+
+    /** One encoder layer: [B,S,H] in, [B,S,H] out. */
+    protected abstract String layer(int i, String x);
+
+    final OnnxMl.ModelProto build() {
+        g.input("input_ids", INT64, "batch", "sequence");
+        g.input("attention_mask", INT64, "batch", "sequence");
+        g.input("token_type_ids", INT64, "batch", "sequence");
+
+        String mask = g.node("/mask/Cast", "Cast", List.of("attention_mask"), intAttr("to", FLOAT)); // [B,S]
+        String shape = g.node("/Shape", "Shape", List.of("input_ids"));
+        String seqLen = g.node("/SeqLen", "Gather", List.of(shape, g.scalarInt64("/one", 1)), intAttr("axis", 0));
+        String positions = g.node("/Positions", "Range",
+                List.of(g.scalarInt64("/zero", 0), seqLen, "/one")); // [S] int64
+
+        String h = embeddings(positions);
+        prepareAttention(mask, positions);
+        for (int i = 0; i < cfg.numLayers(); i++) h = layer(i, h);
+        if (cfg.variant() == Variant.MOSAIC_BERT) {
+            // The reference MosaicBERT runs unpadded and scatters its output back with zeros at padded
+            // positions; mirror that so every output (including MLM logits there) matches it.
+            h = g.node("/encoder/ZeroPadding", "Mul", List.of(h, unsqueeze("/mask/BS1", mask, 2)));
+        }
+
+        g.node("last_hidden_state", "Identity", List.of(h));
+        g.output("last_hidden_state", FLOAT, "batch", "sequence", cfg.hiddenSize());
+        meanPooling(h, mask);
+        g.output("sentence_embedding", FLOAT, "batch", cfg.hiddenSize());
+
+        switch (cfg.head()) {
+            case CLASSIFICATION, REGRESSION -> {
+                String logits = classifier(h);
+                g.node("logits", "Identity", List.of(logits));
+                g.output("logits", FLOAT, "batch", model.weight("classifier.bias").dim(0));
+            }
+            case MLM -> {
+                String logits = mlmHead(h);
+                g.node("logits", "Identity", List.of(logits));
+                g.output("logits", FLOAT, "batch", "sequence", model.weight("cls.predictions.decoder.bias").dim(0));
+            }
+            case NONE -> { }
+        }
+        return g.model(OPSET, "tessera", "Tessera " + dialectName() + " export: " + cfg.variant() + " / "
+                + cfg.head() + ", " + cfg.numLayers() + " layers, hidden " + cfg.hiddenSize() + ", " + cfg.numHeads() + " heads");
+    }
+
+    // ---- embeddings ----
+
+    private String embeddings(String positions) {
+        String p = "bert.embeddings.";
+        String x = g.node("/embeddings/word", "Gather",
+                List.of(g.initializer(p + "word_embeddings.weight", model.weight(p + "word_embeddings.weight")), "input_ids"));
+        String tt = g.node("/embeddings/token_type", "Gather",
+                List.of(g.initializer(p + "token_type_embeddings.weight", model.weight(p + "token_type_embeddings.weight")),
+                        "token_type_ids"));
+        x = g.node("/embeddings/Add", "Add", List.of(x, tt));
+        if (cfg.variant() == Variant.BERT) {
+            // learned absolute positions 0..S-1, [S,H] broadcast over the batch
+            String pos = g.node("/embeddings/position", "Gather",
+                    List.of(g.initializer(p + "position_embeddings.weight", model.weight(p + "position_embeddings.weight")),
+                            positions));
+            x = g.node("/embeddings/AddPosition", "Add", List.of(x, pos));
+        }
+        // ORT fuses Add + LayerNormalization into SkipLayerNormalization by itself: no dialect-specific form needed
+        return layerNorm("/embeddings/LayerNorm", x, p + "LayerNorm");
+    }
+
+    // ---- attention bias pieces ----
+
+    /** (1 - mask) · PAD_BIAS as [B,1,1,S]: broadcasts over heads and query positions. */
+    protected final String paddingBias(String mask) {
+        String keep = g.node("/mask/Invert", "Sub", List.of(g.scalarFloat("/mask/one", 1f), mask));
+        String pad = g.node("/mask/Bias", "Mul", List.of(keep, g.scalarFloat("/mask/pad_bias", PAD_BIAS)));
+        return g.node("/mask/BiasB11S", "Unsqueeze", List.of(pad, g.constInt64("/mask/axes12", 1, 2)));
+    }
+
+    /** MosaicBERT's ALiBi: -slope_h · |i - j| as [N,S,S], from the runtime sequence length (any length runs). */
+    protected final String alibi(String positions) {
+        String posF = g.node("/alibi/PosF", "Cast", List.of(positions), intAttr("to", FLOAT));
+        String rows = unsqueeze("/alibi/Rows", posF, 1); // [S,1]
+        String cols = unsqueeze("/alibi/Cols", posF, 0); // [1,S]
+        String dist = g.node("/alibi/Dist", "Abs", List.of(g.node("/alibi/Diff", "Sub", List.of(rows, cols))));
+        double[] slopes = Alibi.slopes(cfg.numHeads());
+        float[] negSlopes = new float[slopes.length];
+        for (int k = 0; k < slopes.length; k++) negSlopes[k] = (float) -slopes[k];
+        String slopeT = g.constFloat("/alibi/neg_slopes", new int[] {cfg.numHeads(), 1, 1}, negSlopes);
+        return g.node("/alibi/Bias", "Mul", List.of(dist, slopeT)); // [N,S,S]
+    }
+
+    // ---- outputs ----
+
+    /** sentence-transformers mean pooling: sum(h·mask) / max(sum(mask), 1e-9). */
+    private void meanPooling(String h, String mask) {
+        String m = unsqueeze("/pooling/MaskBS1", mask, 2);
+        String axis1 = g.constInt64("/pooling/axis1", 1);
+        String sum = g.node("/pooling/Sum", "ReduceSum", List.of(g.node("/pooling/Masked", "Mul", List.of(h, m)), axis1),
+                intAttr("keepdims", 0)); // [B,H]
+        String count = g.node("/pooling/Count", "ReduceSum", List.of(m, axis1), intAttr("keepdims", 0)); // [B,1]
+        count = g.node("/pooling/CountClamped", "Max", List.of(count, g.scalarFloat("/pooling/min_count", 1e-9f)));
+        g.node("sentence_embedding", "Div", List.of(sum, count));
+    }
+
+    /** pooler tanh(dense(h[:,0])) → classifier. */
+    private String classifier(String h) {
+        String first = g.node("/pooler/First", "Gather", List.of(h, g.scalarInt64("/pooler/idx0", 0)), intAttr("axis", 1));
+        String pooled = g.node("/pooler/Tanh", "Tanh", List.of(linear("/pooler/dense", first, "bert.pooler.dense", true)));
+        return linear("/classifier", pooled, "classifier", true);
+    }
+
+    /** transform dense → act → LayerNorm → decoder (tied to the word embeddings unless stored apart). */
+    private String mlmHead(String h) {
+        String p = "cls.predictions.";
+        String t = linear("/cls/transform/dense", h, p + "transform.dense", true);
+        t = activation("/cls/transform/act", t, cfg.hiddenAct());
+        t = layerNorm("/cls/transform/LayerNorm", t, p + "transform.LayerNorm");
+        // Gemm with transB reads the decoder weight as stored ([V,H]), so a tied decoder shares the
+        // word-embedding initializer instead of storing a transposed copy. Gemm wants 2-D input.
+        Tensor dec = model.decoderWeight();
+        String emb = "bert.embeddings.word_embeddings.weight";
+        String decName = tiedToEmbeddings(dec) ? emb : g.initializer(p + "decoder.weight", dec);
+        String flat = g.node("/cls/decoder/Flatten", "Reshape", List.of(t, g.constInt64("/cls/flat_shape", -1, cfg.hiddenSize())));
+        String logits = g.node("/cls/decoder/Gemm", "Gemm",
+                List.of(flat, decName, g.initializer(p + "decoder.bias", model.weight(p + "decoder.bias"))),
+                intAttr("transB", 1));
+        // back to [B,S,V]: batch and sequence from the input, vocabulary from the bias
+        String bs = g.node("/cls/decoder/BS", "Slice",
+                List.of("/Shape", g.constInt64("/cls/slice_start", 0), g.constInt64("/cls/slice_end", 2)));
+        String shape3 = g.node("/cls/decoder/Shape3", "Concat",
+                List.of(bs, g.constInt64("/cls/vocab", dec.dim(0))), intAttr("axis", 0));
+        return g.node("/cls/decoder/Unflatten", "Reshape", List.of(logits, shape3));
+    }
+
+    private boolean tiedToEmbeddings(Tensor dec) {
+        Tensor emb = model.weight("bert.embeddings.word_embeddings.weight");
+        return dec == emb || (Arrays.equals(dec.shape(), emb.shape()) && Arrays.equals(dec.data(), emb.data()));
+    }
+
+    // ---- building blocks ----
+
+    /** HF Linear {@code prefix.weight} [out,in] as a MatMul with the transposed [in,out] initializer {@code prefix.weight.T}. */
+    protected final String matMul(String name, String x, String prefix) {
+        Tensor w = model.weight(prefix + ".weight");
+        if (w.rank() != 2) throw new IllegalArgumentException(prefix + ".weight must be rank 2, is " + w);
+        return g.node(name + "/MatMul", "MatMul", List.of(x, g.initializer(prefix + ".weight.T", w.transpose2d())));
+    }
+
+    /** HF Linear as MatMul + Add of the optional {@code prefix.bias}. */
+    protected final String linear(String name, String x, String prefix, boolean bias) {
+        String y = matMul(name, x, prefix);
+        if (!bias) return y;
+        return g.node(name + "/Add", "Add", List.of(y, g.initializer(prefix + ".bias", model.weight(prefix + ".bias"))));
+    }
+
+    protected final String layerNorm(String name, String x, String prefix) {
+        return g.node(name, "LayerNormalization",
+                List.of(x, g.initializer(prefix + ".weight", model.weight(prefix + ".weight")),
+                        g.initializer(prefix + ".bias", model.weight(prefix + ".bias"))),
+                intAttr("axis", -1), floatAttr("epsilon", (float) cfg.layerNormEps()));
+    }
+
+    /** The lower-cased {@code hidden_act}; null means gelu. */
+    protected static String act(String hiddenAct) {
+        return hiddenAct == null ? "gelu" : hiddenAct.toLowerCase(Locale.ROOT);
+    }
+
+    /** The activation {@code hiddenAct} ("gelu" is exact erf GELU) in standard operators. */
+    protected String activation(String name, String x, String hiddenAct) {
+        return switch (act(hiddenAct)) {
+            // exact: 0.5·x·(1 + erf(x/√2))
+            case "gelu" -> {
+                String e = g.node(name + "/Erf", "Erf",
+                        List.of(g.node(name + "/Div", "Div", List.of(x, g.scalarFloat(name + "/sqrt2", (float) Math.sqrt(2))))));
+                String onePlus = g.node(name + "/AddOne", "Add", List.of(e, g.scalarFloat(name + "/one", 1f)));
+                String xm = g.node(name + "/MulX", "Mul", List.of(x, onePlus));
+                yield g.node(name + "/Half", "Mul", List.of(xm, g.scalarFloat(name + "/half", 0.5f)));
+            }
+            // tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> {
+                String x3 = g.node(name + "/Cube", "Mul", List.of(x, g.node(name + "/Square", "Mul", List.of(x, x))));
+                String inner = g.node(name + "/Inner", "Add",
+                        List.of(x, g.node(name + "/CubeScaled", "Mul", List.of(x3, g.scalarFloat(name + "/c", 0.044715f)))));
+                String th = g.node(name + "/Tanh", "Tanh", List.of(g.node(name + "/Scaled", "Mul",
+                        List.of(inner, g.scalarFloat(name + "/k", (float) Math.sqrt(2 / Math.PI))))));
+                String onePlus = g.node(name + "/AddOne", "Add", List.of(th, g.scalarFloat(name + "/one", 1f)));
+                String xm = g.node(name + "/MulX", "Mul", List.of(x, onePlus));
+                yield g.node(name + "/Half", "Mul", List.of(xm, g.scalarFloat(name + "/half", 0.5f)));
+            }
+            case "relu" -> g.node(name + "/Relu", "Relu", List.of(x));
+            default -> throw unsupportedActivation(hiddenAct);
+        };
+    }
+
+    protected final IllegalArgumentException unsupportedActivation(String hiddenAct) {
+        return new IllegalArgumentException("hidden_act '" + hiddenAct + "' is not supported by the " + dialectName()
+                + " ONNX export (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+    }
+
+    protected final String unsqueeze(String name, String x, long axis) {
+        return g.node(name, "Unsqueeze", List.of(x, g.constInt64(name + "/axes", axis)));
+    }
+}
