@@ -66,6 +66,11 @@ final class DynamicQuantization {
     }
 
     static OnnxMl.ModelProto apply(OnnxMl.ModelProto model, Form form) {
+        return apply(model, form, name -> true);
+    }
+
+    /** Quantizes only the encoder weights whose initializer name {@code select} accepts. */
+    static OnnxMl.ModelProto apply(OnnxMl.ModelProto model, Form form, java.util.function.Predicate<String> select) {
         OnnxMl.GraphProto graph = model.getGraph();
         Map<String, TensorProto> inits = new HashMap<>();
         for (TensorProto t : graph.getInitializerList()) inits.put(t.getName(), t);
@@ -83,11 +88,12 @@ final class DynamicQuantization {
         for (NodeProto node : graph.getNodeList()) {
             if (folded.contains(node.getName())) continue;
             TensorProto w = node.getInputCount() == 2 ? inits.get(node.getInput(1)) : null;
-            if (!isEncoderWeightMatMul(node, w)) {
+            if (!isEncoderWeightMatMul(node, w) || !select.test(w.getName())) {
                 nodes.add(node);
                 continue;
             }
             String wName = w.getName();
+            String a = node.getInput(0), y = node.getOutput(0), name = node.getName();
             QuantizedWeight qw = done.get(wName);
             if (qw == null) {
                 qw = quantize(floats(w), (int) w.getDims(0), (int) w.getDims(1));
@@ -96,7 +102,6 @@ final class DynamicQuantization {
                 added.add(floatTensor(wName + ".scale", qw.scale()));
                 quantized.add(wName);
             }
-            String a = node.getInput(0), y = node.getOutput(0), name = node.getName();
             if (form == Form.ORT_FUSED) {
                 // fold "MatMul → Add(bias[N])" into the kernel's bias input
                 String bias = "";
