@@ -112,7 +112,7 @@ abstract class BertGraph {
                             positions));
             x = g.node("/embeddings/AddPosition", "Add", List.of(x, pos));
         }
-        // ORT fuses Add + LayerNormalization into SkipLayerNormalization by itself: no dialect-specific form needed
+        // once per forward, not per layer: left in standard form (ORT fuses MosaicBERT's Add + LayerNorm itself)
         return layerNorm("/embeddings/LayerNorm", x, p + "LayerNorm");
     }
 

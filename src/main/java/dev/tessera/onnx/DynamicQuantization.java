@@ -13,6 +13,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Dynamic int8 quantization as a pass over a built fp32 graph of any dialect: every {@code MatMul} whose
@@ -66,6 +67,11 @@ final class DynamicQuantization {
     }
 
     static OnnxMl.ModelProto apply(OnnxMl.ModelProto model, Form form) {
+        return apply(model, form, name -> true);
+    }
+
+    /** Quantizes only the encoder weights whose initializer name {@code select} accepts. */
+    static OnnxMl.ModelProto apply(OnnxMl.ModelProto model, Form form, Predicate<String> select) {
         OnnxMl.GraphProto graph = model.getGraph();
         Map<String, TensorProto> inits = new HashMap<>();
         for (TensorProto t : graph.getInitializerList()) inits.put(t.getName(), t);
@@ -78,16 +84,18 @@ final class DynamicQuantization {
 
         List<NodeProto> nodes = new ArrayList<>();
         List<TensorProto> added = new ArrayList<>();
-        Set<String> quantized = new HashSet<>(), folded = new HashSet<>();
+        Set<String> quantized = new HashSet<>(), folded = new HashSet<>(); // folded: outputs of Adds absorbed as bias
         Map<String, QuantizedWeight> done = new HashMap<>();
         for (NodeProto node : graph.getNodeList()) {
-            if (folded.contains(node.getName())) continue;
+            if (node.getOutputCount() == 1 && folded.contains(node.getOutput(0))) continue; // an Add folded into a kernel
             TensorProto w = node.getInputCount() == 2 ? inits.get(node.getInput(1)) : null;
-            if (!isEncoderWeightMatMul(node, w)) {
+            if (!isEncoderWeightMatMul(node, w) || !select.test(w.getName())) {
                 nodes.add(node);
                 continue;
             }
             String wName = w.getName();
+            // new names derive from the MatMul's output, which SSA makes unique (node names may be empty)
+            String a = node.getInput(0), y = node.getOutput(0), name = y;
             QuantizedWeight qw = done.get(wName);
             if (qw == null) {
                 qw = quantize(floats(w), (int) w.getDims(0), (int) w.getDims(1));
@@ -96,7 +104,6 @@ final class DynamicQuantization {
                 added.add(floatTensor(wName + ".scale", qw.scale()));
                 quantized.add(wName);
             }
-            String a = node.getInput(0), y = node.getOutput(0), name = node.getName();
             if (form == Form.ORT_FUSED) {
                 // fold "MatMul → Add(bias[N])" into the kernel's bias input
                 String bias = "";
@@ -108,7 +115,7 @@ final class DynamicQuantization {
                             && b.getDims(0) == qw.n()) {
                         bias = other;
                         y = add.getOutput(0);
-                        folded.add(add.getName());
+                        folded.add(y);
                     }
                 }
                 List<String> in = new ArrayList<>(List.of(a, wName + ".int8", wName + ".scale"));

@@ -32,12 +32,32 @@ class ExportCommandTest {
         }
     }
 
+    /** Every dialect that exists and both precisions write a file ORT runs with the same three inputs. */
     @Test
-    void unknownDialectNamesTheSupportedOnes(@TempDir Path tmp) throws Exception {
-        Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", "fused",
+    void exportsOrtAndInt8(@TempDir Path tmp) throws Exception {
+        for (String[] dp : new String[][] {{"ort", "fp32"}, {"ort", "int8"}, {"portable", "int8"}}) {
+            Path out = tmp.resolve(dp[0] + "-" + dp[1] + ".onnx");
+            Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", dp[0], "--precision", dp[1],
+                    "--output", out.toString());
+            assertEquals(0, r.code, r.err);
+            assertTrue(r.out.contains("[" + dp[0] + ", " + dp[1] + "]"), r.out);
+            try (OrtRunner ort = new OrtRunner(out.toString())) {
+                Map<String, OrtRunner.Out> o = ort.run(new long[][] {{2, 20, 21, 3}}, new long[][] {{1, 1, 1, 1}}, new long[1][4]);
+                assertEquals(3, o.get("logits").data().length);
+            }
+        }
+    }
+
+    @Test
+    void unknownDialectOrPrecisionNamesTheValidOnes(@TempDir Path tmp) throws Exception {
+        Captured r = run("export", "--model", fixture("mosaic-cls12").toString(), "--dialect", "onnxruntime",
                 "--output", tmp.resolve("x.onnx").toString());
         assertEquals(2, r.code);
-        assertTrue(r.err.contains("unknown ONNX dialect 'fused'") && r.err.contains("valid: portable, ort, tessera"), r.err);
+        assertTrue(r.err.contains("unknown ONNX dialect 'onnxruntime'") && r.err.contains("valid: portable, ort, tessera"), r.err);
+        r = run("export", "--model", fixture("mosaic-cls12").toString(), "--precision", "fp16",
+                "--output", tmp.resolve("x.onnx").toString());
+        assertEquals(2, r.code);
+        assertTrue(r.err.contains("unknown ONNX precision 'fp16'") && r.err.contains("valid: fp32, int8"), r.err);
         assertTrue(Files.notExists(tmp.resolve("x.onnx")));
     }
 
