@@ -132,7 +132,7 @@ async function run() {
       results.cells.push({ server: s.name, tessera: !!s.tessera, model, shape: sh, batch, clients, reps: rs.length, duration_s: +o.duration,
         tokens_per_seq: tk.mean, seqs_per_s: median(rs.map((r) => r.seqs_per_s)), p50_ms: median(rs.map((r) => r.p50_ms)), p99_ms: median(rs.map((r) => r.p99_ms)),
         errors: rs.reduce((x, r) => x + r.errors, 0), first_error: rs.find((r) => r.first_error)?.first_error ?? null,
-        peak_rss_mb: Math.max(...rs.map((r) => r.hwm_mb)), flops_per_seq: tk.flops, runs: rs.map((r) => r.seqs_per_s) });
+        peak_rss_mb: Math.max(...rs.map((r) => r.hwm_mb)), min_requests: Math.min(...rs.map((r) => r.requests)), flops_per_seq: tk.flops, runs: rs.map((r) => r.seqs_per_s) });
     }
     cellNo++;
     fs.writeFileSync(o.out, JSON.stringify(results, null, 1));
@@ -149,14 +149,18 @@ function report() {
   lines.push('', '| server | model | shape | batch | clients | tokens/seq | seq/s | p50 ms | p99 ms | errors | peak RSS MB | GFLOP/s | % of peak | Tessera / peer |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   const csv = ['server,model,shape,batch,clients,tokens_per_seq,seqs_per_s,p50_ms,p99_ms,errors,peak_rss_mb,gflops,pct_peak'];
+  let anyFew = false;
   const key = (c) => `${c.model}|${c.shape}|${c.batch}|${c.clients}`;
   for (const c of R.cells) {
     const gf = c.seqs_per_s * c.flops_per_seq / 1e9;
     const ts = R.cells.filter((t) => t.tessera && key(t) === key(c));
-    const ratio = c.tessera ? '' : ts.map((t) => `${ts.length > 1 ? t.server + ' ' : ''}${f(t.seqs_per_s / c.seqs_per_s, 2)}×`).join(' · ');
-    lines.push(`| ${c.server} | ${c.model} | ${c.shape} | ${c.batch} | ${c.clients} | ${f(c.tokens_per_seq)} | ${f(c.seqs_per_s)} | ${f(c.p50_ms)} | ${f(c.p99_ms)} | ${c.errors} | ${f(c.peak_rss_mb, 0)} | ${f(gf)} | ${f(100 * gf / peak)}% | ${ratio} |`);
+    const ratio = c.tessera ? '' : ts.map((t) => `${ts.length > 1 ? t.server + ' ' : ''}${c.seqs_per_s > 0 ? f(t.seqs_per_s / c.seqs_per_s, 2) + '×' : '—'}`).join(' · ');
+    const few = (c.min_requests ?? Infinity) < 5 * c.clients ? '*' : ''; // too few completions per run to trust
+    if (few) anyFew = true;
+    lines.push(`| ${c.server} | ${c.model} | ${c.shape} | ${c.batch} | ${c.clients} | ${f(c.tokens_per_seq)} | ${f(c.seqs_per_s)}${few} | ${f(c.p50_ms)} | ${f(c.p99_ms)} | ${c.errors} | ${f(c.peak_rss_mb, 0)} | ${f(gf)} | ${f(100 * gf / peak)}% | ${ratio} |`);
     csv.push([c.server, c.model, c.shape, c.batch, c.clients, f(c.tokens_per_seq), f(c.seqs_per_s, 2), f(c.p50_ms, 2), f(c.p99_ms, 2), c.errors, f(c.peak_rss_mb, 0), f(gf, 2), f(100 * gf / peak, 2)].join(','));
   }
+  if (anyFew) lines.push('', '\\* fewer than 5 completed requests per client in at least one run of the cell: throughput is quantised; use a longer --duration.');
   const md = lines.join('\n') + '\n';
   process.stdout.write(md);
   if (o.md) fs.writeFileSync(o.md, md);

@@ -5,8 +5,9 @@
 // /predict -> [[{label, score}, ...], ...] sorted by score (softmax); a single string -> one list, as TEI.
 // Engines: tjs  = transformers.js pipeline ('feature-extraction' / 'text-classification'), one request at a time;
 //          ort  = raw onnxruntime-node session, transformers.js tokenizer, pooling in JS, one request at a time;
-//          ortb = as ort, but requests queued while a run is in flight are coalesced into the next run(s)
-//                 (token budget, length-sorted, a new run where a sequence would be over half padding).
+//          ortb = as ort, but inputs queued while a run is in flight are coalesced into the next runs
+//                 (FIFO up to a token budget, then length-sorted, a new run where a sequence would be over
+//                 half padding): a simple stand-in for Tessera's batcher, not a copy of it.
 // Models are read from local files only (env.allowRemoteModels = false).
 import http from 'node:http';
 import os from 'node:os';
@@ -79,7 +80,11 @@ if (engine === 'tjs') {
     const pump = async () => {
       if (busy || queue.length === 0) return;
       busy = true;
-      const items = queue.splice(0); // [{text, len, resolve, reject}]
+      // FIFO: take queued inputs up to the token budget (so early requests finish first), then sort
+      // that chunk by length and cut it where a sequence would be over half padding or the budget ends
+      let n = 0, tokens = 0;
+      while (n < queue.length && (n === 0 || tokens + queue[n].len <= BUDGET)) tokens += queue[n++].len;
+      const items = queue.splice(0, n); // [{text, len, resolve, reject}]
       items.sort((p, q) => q.len - p.len);
       const groups = []; let g = [];
       for (const it of items) {

