@@ -80,6 +80,7 @@ OUT=$HERE/results/compare-$STAMP.json
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; PIDS=(); }
 trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 wait_ready() { # url pid log
   for _ in $(seq 1 240); do
     curl -sf "$1/health/ready" >/dev/null && return 0
@@ -121,8 +122,10 @@ for M in ${MODELS//,/ }; do
   done
   echo "]" >> "$SERVERS"
   log "$NAME: $(node -e "console.log(JSON.parse(require('fs').readFileSync('$SERVERS')).map(s=>s.name+'@'+s.url+' pid '+s.pid).join(', '))")"
+  # in the background + wait, so that INT/TERM reach the trap at once and every server is stopped
   node "$HERE/client.mjs" run --servers "$SERVERS" --texts "$CACHE/texts.json" --out "$OUT" --cmdline "$CMDLINE" \
-    --shapes $SHAPES --batches $BATCHES --clients $CLIENTS --duration $DURATION --warmup $WARMUP --reps $REPS
+    --shapes $SHAPES --batches $BATCHES --clients $CLIENTS --duration $DURATION --warmup $WARMUP --reps $REPS &
+  CPID=$!; PIDS+=($CPID); wait $CPID
   cleanup
 done
 echo "# $(nproc) cores; Tessera -Xmx$XMX; ORT intra-op threads $THREADS everywhere; results: ${OUT#$REPO/} (+ .csv, .md)"
