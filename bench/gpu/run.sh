@@ -79,7 +79,8 @@ stage() {
   local left=$(( TOTAL - $(elapsed) - KILL_AFTER - 2 ))
   if [ "$left" -lt 5 ]; then
     STATUS[$name]="SKIP(no time left)"
-    log "" "== $name: skipped, no time left of TSR_GPU_TOTAL_S=$TOTAL"
+    log ""
+    log "== $name: skipped, no time left of TSR_GPU_TOTAL_S=$TOTAL"
     return 0
   fi
   [ "$to" -gt "$left" ] && to=$left
@@ -110,7 +111,8 @@ stage() {
 }
 
 log "# Tessera CUDA backend: $(date -u +%FT%TZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), time budget ${TOTAL} s"
-log "# GPU: $(timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1 || true)"
+GPU_INFO=$(timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)
+log "# GPU: ${GPU_INFO:-none (nvidia-smi missing or failed)}"
 
 # ---- cuBLASLt (dlopen'ed by the library): known CUDA 13 locations first, then ldconfig, then a bounded scan ----
 find_cublaslt() {
