@@ -669,7 +669,14 @@ static int run_train(int B, int steps) {
 int main(int argc, char** argv) {
     const char* mode = argc > 1 ? argv[1] : "all";
     const char* outp = argc > 2 ? argv[2] : nullptr;
-    if (outp) g_out = fopen(outp, "a");
+    if (outp) {
+        g_out = fopen(outp, "a");
+        /* line-buffered: a hang or a crash (killed by run.sh's timeout) keeps every finished line */
+        if (g_out) setvbuf(g_out, nullptr, _IOLBF, 0);
+    }
+    setvbuf(stdout, nullptr, _IOLBF, 0);
+    /* checked synchronisation after forward / backward / optimizer: a device fault names its phase */
+    setenv("TSR_CUDA_SYNC_CHECK", "1", 0);
     int st = tsr_backend_available(GPU);
     if (st != TSR_OK) {
         say("SKIP: CUDA backend not available: %s (%s)\n", tsr_last_error(), tsr_status_name(st));
@@ -695,6 +702,14 @@ int main(int argc, char** argv) {
         int B = argc > 3 ? atoi(argv[3]) : 256;
         rc |= run_train(B, 10);
     }
+    {
+        long long plans = 0, mms = 0;
+        const char* last = "";
+        long long calls = tsr_cuda_gemm_fallbacks(&plans, &mms, &last);
+        say("gemm fallbacks (cuBLASLt loaded but the wmma kernel ran): %lld calls, %lld failed plans, %lld failed matmuls%s%s\n",
+            calls, plans, mms, last && *last ? "; last: " : "", last ? last : "");
+    }
+    say("TSR_CUDA_SYNC_CHECK=%s; %s: exit %d\n", getenv("TSR_CUDA_SYNC_CHECK"), mode, rc);
     if (g_out) fclose(g_out);
     return rc;
 }

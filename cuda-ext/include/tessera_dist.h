@@ -33,6 +33,11 @@ TSR_API int tsr_dist_finalize(void);
 /* Diagnostics: which engine runs the CUDA backend's matrix products, e.g. "cublasLt 130000" or
  * "wmma fallback (libcublasLt.so.13/.12 not found; ...)". Loads cuBLASLt if not yet done. */
 TSR_API const char* tsr_cuda_gemm_engine(void);
+/* GEMM fallbacks so far: returns the number of calls that ran the wmma kernel although cuBLASLt was
+ * loaded (its plan for the shape could not be built or its cublasLtMatmul failed; forced fallbacks
+ * are not counted). Optional outputs: shapes whose plan failed, cublasLtMatmul calls that failed, and
+ * a description of the last failure ("" if none; valid until the next failure). 0 without CUDA. */
+TSR_API long long tsr_cuda_gemm_fallbacks(long long* failed_plans, long long* failed_matmuls, const char** last);
 
 #ifdef __cplusplus
 }

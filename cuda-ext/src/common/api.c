@@ -354,11 +354,16 @@ int tsr_init_params(tsr_model* m, uint64_t seed, float std) {
         int is_ln = strstr(d->name, "LayerNorm") || strstr(d->name, "layernorm");
         int is_bias = len > 5 && strcmp(d->name + len - 5, ".bias") == 0;
         float* p = host + d->offset;
-        for (int64_t i = 0; i < d->numel; i++) {
-            if (is_ln) p[i] = is_bias ? 0.0f : 1.0f;
-            else if (is_bias) p[i] = 0.0f;
-            else p[i] = std * tsr_rng_normal(seed, (uint32_t)t, (uint64_t)i);
+        const int64_t n = d->numel;
+        if (is_ln || is_bias) {
+            const float v = is_ln && !is_bias ? 1.0f : 0.0f;
+            for (int64_t i = 0; i < n; i++) p[i] = v;
+            continue;
         }
+        /* Each value is a pure function of (seed, tensor, element): the result is bit-identical for
+         * any thread count and schedule. Threads only for tensors big enough to pay for the fork. */
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+        for (int64_t i = 0; i < n; i++) p[i] = std * tsr_rng_normal(seed, (uint32_t)t, (uint64_t)i);
     }
     m->can_backward = 0;
     int st = m->ops->buffer_write(m, TSR_BUF_PARAMS, 0, m->num_params, host);

@@ -322,6 +322,25 @@ tsr_drop mkdrop(float p, uint64_t seed, uint64_t step, int layer, int kind) {
     return d;
 }
 
+/* Opt-in checked synchronisation (TSR_CUDA_SYNC_CHECK=1, gpu_check sets it): waits for the stream
+ * at the end of a phase so that an asynchronous device fault is reported by the phase that caused
+ * it (forward / backward / optimizer) instead of by the next synchronising call. Off by default:
+ * backward and AdamW stay asynchronous. */
+static bool sync_check_on() {
+    const char* e = getenv("TSR_CUDA_SYNC_CHECK");
+    return e && *e && strcmp(e, "0") != 0;
+}
+static int sync_check(cudaStream_t st, const char* phase) {
+    if (!sync_check_on()) return TSR_OK;
+    cudaError_t e = cudaStreamSynchronize(st);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    if (e != cudaSuccess)
+        return tsr_set_error(e == cudaErrorMemoryAllocation ? TSR_ERR_OOM : TSR_ERR_DEVICE,
+                             "CUDA fault in %s (TSR_CUDA_SYNC_CHECK): %s: %s", phase, cudaGetErrorName(e),
+                             cudaGetErrorString(e));
+    return TSR_OK;
+}
+
 int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_out, uint64_t seed, uint64_t step,
                  int training) {
     cuda_model* c = CM(m);
@@ -517,6 +536,7 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
             CU_TRY(cudaStreamSynchronize(st));
         }
     }
+    TSR_TRY(sync_check(st, "forward"));
     CU_TRY(cudaMemcpyAsync(c->h_loss, c->d_loss, sizeof(float), cudaMemcpyDeviceToHost, st));
     CU_TRY(cudaStreamSynchronize(st)); /* the API returns the loss */
     *loss = *c->h_loss;
@@ -656,7 +676,7 @@ int cuda_backward(tsr_model* m, float ls) {
     TSR_TRY(k_layernorm_bwd(st, a));
     TSR_TRY(k_embed_bwd(st, G32(m, Lo.wte), G32(m, Lo.wtt), mosaic ? nullptr : G32(m, Lo.wpe), c->g_h, c->ids, c->types,
                         mosaic ? nullptr : c->pos, T, H));
-    return TSR_OK;
+    return sync_check(st, "backward");
 }
 
 int cuda_zero_grad(tsr_model* m) {
@@ -677,8 +697,9 @@ int cuda_scale_grads(tsr_model* m, float s) { return k_scale(CM(m)->st, CM(m)->g
 int cuda_adamw(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
     cuda_model* c = CM(m);
     bf16* wbf = c->wbf_dirty ? nullptr : c->wbf; /* a dirty copy is rebuilt whole at the next forward */
-    return k_adamw(c->st, c->params, c->grads, c->am, c->av, m->num_params, lr, initial_lr, b1, b2, eps, wd, step, wbf,
-                   c->d_off, c->d_aoff, m->num_tensors);
+    TSR_TRY(k_adamw(c->st, c->params, c->grads, c->am, c->av, m->num_params, lr, initial_lr, b1, b2, eps, wd, step, wbf,
+                    c->d_off, c->d_aoff, m->num_tensors));
+    return sync_check(c->st, "optimizer");
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -75,6 +75,8 @@ int tsr_gemm(cudaStream_t st, bool transA, bool transB, int m, int n, int k, con
 /* "cublasLt <version>" or "wmma fallback (reason)". */
 const char* tsr_gemm_engine(void);
 void tsr_gemm_force_fallback(int on); /* tests: compare the two engines */
+/* fallback counters (gemm_policy.h): failed plans (shapes), failed matmuls, wmma calls cuBLASLt was meant to run */
+void tsr_gemm_fallback_stats(long long* plans, long long* matmuls, long long* calls, const char** last);
 /* Loads cuBLASLt and allocates the stream's workspace now (model creation), not inside a step. */
 void tsr_gemm_prepare_stream(cudaStream_t st);
 /* Frees the cuBLASLt workspace of a stream about to be destroyed (after it is synchronised). */

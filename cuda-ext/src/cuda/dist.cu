@@ -229,5 +229,10 @@ int tsr_dist_finalize(void) {
 }
 
 const char* tsr_cuda_gemm_engine(void) { return tsr_gemm_engine(); }
+long long tsr_cuda_gemm_fallbacks(long long* failed_plans, long long* failed_matmuls, const char** last) {
+    long long calls = 0;
+    tsr_gemm_fallback_stats(failed_plans, failed_matmuls, &calls, last);
+    return calls;
+}
 
 } // extern "C"

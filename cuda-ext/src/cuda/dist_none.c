@@ -22,3 +22,9 @@ int tsr_dist_allreduce_grads(tsr_model* model, int64_t bucket_floats) {
 }
 int tsr_dist_finalize(void) { return TSR_OK; }
 const char* tsr_cuda_gemm_engine(void) { return "none (built without CUDA)"; }
+long long tsr_cuda_gemm_fallbacks(long long* failed_plans, long long* failed_matmuls, const char** last) {
+    if (failed_plans) *failed_plans = 0;
+    if (failed_matmuls) *failed_matmuls = 0;
+    if (last) *last = "";
+    return 0;
+}

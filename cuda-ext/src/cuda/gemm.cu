@@ -6,8 +6,13 @@
  * below from the documented cublasLt.h ABI. Without cuBLASLt (or with TSR_GEMM=wmma) a tiled wmma
  * kernel does the work.
  * Descriptors and the chosen algorithm are cached per problem shape (no heuristic call per GEMM).
+ * Every cuBLASLt call's status is checked; a shape whose plan cannot be built (any step, attribute
+ * setters included) or whose cublasLtMatmul fails runs the wmma kernel, and is counted
+ * (tsr_cuda_gemm_fallbacks). Decisions: src/common/gemm_policy.h (host-tested).
  */
 #include <dlfcn.h>
+#include <glob.h>
+#include <link.h>
 #include <mma.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,7 @@
 #include <mutex>
 
 #include "common.cuh"
+#include "../common/gemm_policy.h"
 
 using namespace nvcuda;
 
@@ -72,7 +78,8 @@ struct plan {
     bool ta, tb, d_f32, beta_nz;
     int m, n, k, lda, ldb, ldd, align_a, align_b, align_d;
     /* value */
-    bool ok; /* false: cuBLASLt found no algorithm, use the fallback */
+    bool ok; /* false: the plan is unusable (or a matmul on it failed): use the fallback */
+    int verdict; /* TSR_PLAN_* */
     lt::desc_t desc;
     lt::layout_t la, lb, ld;
     lt::algo_t algo;
@@ -90,9 +97,13 @@ struct state {
     /* cuBLASLt workspace per stream: concurrent models (own streams) must not share one */
     struct { cudaStream_t st; void* ws; } wss[64];
     int nws = 0;
-    char engine[160] = "not initialised";
+    char engine[704] = "not initialised";
     plan plans[PLAN_SLOTS];
     bool force_fallback = false;
+    char lib_path[512] = "";
+    /* counters (under mu): shapes whose plan failed, matmuls that failed, wmma calls that cuBLASLt was meant to run */
+    long long fb_plans = 0, fb_matmuls = 0, fb_calls = 0;
+    char fb_last[200] = "";
 } g;
 
 template <typename F>
@@ -109,15 +120,46 @@ void init_lt() {
         snprintf(g.engine, sizeof g.engine, "wmma fallback (TSR_GEMM=wmma)");
         return;
     }
-    const char* cands[] = {getenv("TSR_CUBLASLT"), "libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"};
-    for (const char* c : cands) {
-        if (!c || !*c) continue;
-        g.lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+    /* $TSR_CUBLASLT, then the loader's search (LD_LIBRARY_PATH, ldconfig), then the known CUDA 13
+     * (and 12) locations: toolkit, versioned toolkits, the nvidia-cublas pip wheel */
+    const char* env = getenv("TSR_CUBLASLT");
+    if (env && *env) g.lib = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    const char* names[] = {"libcublasLt.so.13", "libcublasLt.so.12"};
+    const char* dirs[] = {"/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
+                          "/usr/local/cuda-13*/targets/x86_64-linux/lib", "/usr/local/cuda-13*/lib64",
+                          "/usr/local/lib/python3*/dist-packages/nvidia/cu13/lib",
+                          "/usr/local/lib/python3*/site-packages/nvidia/cu13/lib",
+                          "/usr/local/lib/python3*/dist-packages/nvidia/cublas/lib",
+                          "/usr/local/lib/python3*/site-packages/nvidia/cublas/lib",
+                          "/usr/lib/python3/dist-packages/nvidia/cublas/lib",
+                          "/opt/conda/lib/python3*/site-packages/nvidia/cublas/lib", "/opt/conda/lib",
+                          "/usr/lib/x86_64-linux-gnu", "/usr/local/cuda-12*/targets/x86_64-linux/lib"};
+    for (const char* nm : names) {
         if (g.lib) break;
+        g.lib = dlopen(nm, RTLD_NOW | RTLD_LOCAL);
+        for (const char* d : dirs) {
+            if (g.lib) break;
+            char pat[400];
+            snprintf(pat, sizeof pat, "%s/%s", d, nm);
+            glob_t gl;
+            if (glob(pat, 0, nullptr, &gl) == 0) {
+                for (size_t i = gl.gl_pathc; i-- > 0 && !g.lib;) /* newest version directory first */
+                    g.lib = dlopen(gl.gl_pathv[i], RTLD_NOW | RTLD_LOCAL);
+                globfree(&gl);
+            }
+        }
     }
+    if (!g.lib && !(env && *env)) g.lib = dlopen("libcublasLt.so", RTLD_NOW | RTLD_LOCAL);
     if (!g.lib) {
         snprintf(g.engine, sizeof g.engine, "wmma fallback (libcublasLt.so.13/.12 not found; set TSR_CUBLASLT or LD_LIBRARY_PATH)");
         return;
+    }
+    {
+        struct link_map* lm = nullptr;
+        if (dlinfo(g.lib, RTLD_DI_LINKMAP, &lm) == 0 && lm && lm->l_name)
+            snprintf(g.lib_path, sizeof g.lib_path, "%s", lm->l_name);
+        else
+            snprintf(g.lib_path, sizeof g.lib_path, "%s", env && *env ? env : "?");
     }
     bool ok = sym(g.f.create, "cublasLtCreate") && sym(g.f.destroy, "cublasLtDestroy") &&
               sym(g.f.get_version, "cublasLtGetVersion") && sym(g.f.desc_create, "cublasLtMatmulDescCreate") &&
@@ -130,15 +172,15 @@ void init_lt() {
               sym(g.f.pref_set, "cublasLtMatmulPreferenceSetAttribute") &&
               sym(g.f.heuristic, "cublasLtMatmulAlgoGetHeuristic") && sym(g.f.matmul, "cublasLtMatmul");
     if (!ok) {
-        snprintf(g.engine, sizeof g.engine, "wmma fallback (libcublasLt lacks a needed symbol)");
+        snprintf(g.engine, sizeof g.engine, "wmma fallback (%s lacks a needed symbol)", g.lib_path);
         return;
     }
     if (g.f.create(&g.handle) != 0) {
         g.handle = nullptr;
-        snprintf(g.engine, sizeof g.engine, "wmma fallback (cublasLtCreate failed)");
+        snprintf(g.engine, sizeof g.engine, "wmma fallback (cublasLtCreate failed; %s)", g.lib_path);
         return;
     }
-    snprintf(g.engine, sizeof g.engine, "cublasLt %zu", g.f.get_version());
+    snprintf(g.engine, sizeof g.engine, "cublasLt %zu (%s)", g.f.get_version(), g.lib_path);
 }
 
 /* under the lock; NULL when no workspace can be had (then the fallback kernel runs) */
@@ -164,6 +206,55 @@ int align_of(const void* p) {
     return al;
 }
 
+/* Builds p's descriptors and picks its algorithm; every status is recorded, p->ok only if all succeeded. */
+void build_plan(plan* p) {
+    tsr_lt_plan_steps stp;
+    memset(&stp, 0, sizeof stp);
+    const bool ta = p->ta, tb = p->tb;
+    const int m = p->m, n = p->n, k = p->k;
+    int opa = ta ? lt::OP_T : lt::OP_N, opb = tb ? lt::OP_T : lt::OP_N;
+    lt::pref_t pref = nullptr;
+    stp.desc_create = g.f.desc_create(&p->desc, lt::COMPUTE_32F, CUDA_R_32F);
+    if (stp.desc_create != 0) {
+        p->desc = nullptr;
+        goto done;
+    }
+    stp.setters_failed += g.f.desc_set(p->desc, lt::DESC_TRANSA, &opa, sizeof opa) != 0;
+    stp.setters_failed += g.f.desc_set(p->desc, lt::DESC_TRANSB, &opb, sizeof opb) != 0;
+    if (stp.setters_failed) goto done;
+    /* stored shapes: A is m×k (N) or k×m (T), B is k×n (N) or n×k (T), column-major */
+    if ((stp.layout_create = g.f.layout_create(&p->la, CUDA_R_16BF, ta ? k : m, ta ? m : k, p->lda)) != 0 ||
+        (stp.layout_create = g.f.layout_create(&p->lb, CUDA_R_16BF, tb ? n : k, tb ? k : n, p->ldb)) != 0 ||
+        (stp.layout_create = g.f.layout_create(&p->ld, p->d_f32 ? CUDA_R_32F : CUDA_R_16BF, m, n, p->ldd)) != 0)
+        goto done;
+    stp.pref_create = g.f.pref_create(&pref);
+    if (stp.pref_create != 0) {
+        pref = nullptr;
+        goto done;
+    }
+    {
+        size_t wsb = WS_BYTES;
+        uint32_t a32 = (uint32_t)p->align_a, b32 = (uint32_t)p->align_b, d32 = (uint32_t)p->align_d;
+        stp.setters_failed += g.f.pref_set(pref, lt::PREF_MAX_WORKSPACE, &wsb, sizeof wsb) != 0;
+        stp.setters_failed += g.f.pref_set(pref, lt::PREF_ALIGN_A, &a32, sizeof a32) != 0;
+        stp.setters_failed += g.f.pref_set(pref, lt::PREF_ALIGN_B, &b32, sizeof b32) != 0;
+        stp.setters_failed += g.f.pref_set(pref, lt::PREF_ALIGN_C, &d32, sizeof d32) != 0;
+        stp.setters_failed += g.f.pref_set(pref, lt::PREF_ALIGN_D, &d32, sizeof d32) != 0;
+        if (stp.setters_failed) goto done;
+        lt::heuristic_t res[1];
+        memset(res, 0, sizeof res);
+        int count = 0;
+        stp.heuristic = g.f.heuristic(g.handle, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, res, &count);
+        stp.heuristic_count = count;
+        stp.algo_state = res[0].state;
+        if (stp.heuristic == 0 && count > 0 && res[0].state == 0) p->algo = res[0].algo;
+    }
+done:
+    if (pref) g.f.pref_destroy(pref);
+    p->verdict = tsr_lt_plan_verdict(&stp);
+    p->ok = p->verdict == TSR_PLAN_OK;
+}
+
 /* Finds or builds the plan for this problem. Returns nullptr when the table is full. */
 plan* get_plan(bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldd, bool d_f32, bool beta_nz, int aa,
                int ab, int ad) {
@@ -184,32 +275,12 @@ plan* get_plan(bool ta, bool tb, int m, int n, int k, int lda, int ldb, int ldd,
         p->ta = ta; p->tb = tb; p->m = m; p->n = n; p->k = k; p->lda = lda; p->ldb = ldb; p->ldd = ldd;
         p->d_f32 = d_f32; p->beta_nz = beta_nz; p->align_a = aa; p->align_b = ab; p->align_d = ad;
         p->ok = false;
-        int opa = ta ? lt::OP_T : lt::OP_N, opb = tb ? lt::OP_T : lt::OP_N;
-        if (g.f.desc_create(&p->desc, lt::COMPUTE_32F, CUDA_R_32F) != 0) { p->desc = nullptr; return p; }
-        g.f.desc_set(p->desc, lt::DESC_TRANSA, &opa, sizeof opa);
-        g.f.desc_set(p->desc, lt::DESC_TRANSB, &opb, sizeof opb);
-        /* stored shapes: A is m×k (N) or k×m (T), B is k×n (N) or n×k (T), column-major */
-        if (g.f.layout_create(&p->la, CUDA_R_16BF, ta ? k : m, ta ? m : k, lda) != 0 ||
-            g.f.layout_create(&p->lb, CUDA_R_16BF, tb ? n : k, tb ? k : n, ldb) != 0 ||
-            g.f.layout_create(&p->ld, d_f32 ? CUDA_R_32F : CUDA_R_16BF, m, n, ldd) != 0)
-            return p;
-        lt::pref_t pref;
-        if (g.f.pref_create(&pref) != 0) return p;
-        size_t wsb = WS_BYTES;
-        uint32_t a32 = (uint32_t)aa, b32 = (uint32_t)ab, d32 = (uint32_t)ad;
-        g.f.pref_set(pref, lt::PREF_MAX_WORKSPACE, &wsb, sizeof wsb);
-        g.f.pref_set(pref, lt::PREF_ALIGN_A, &a32, sizeof a32);
-        g.f.pref_set(pref, lt::PREF_ALIGN_B, &b32, sizeof b32);
-        g.f.pref_set(pref, lt::PREF_ALIGN_C, &d32, sizeof d32);
-        g.f.pref_set(pref, lt::PREF_ALIGN_D, &d32, sizeof d32);
-        lt::heuristic_t res[1];
-        int count = 0;
-        if (g.f.heuristic(g.handle, p->desc, p->la, p->lb, p->ld, p->ld, pref, 1, res, &count) == 0 && count > 0 &&
-            res[0].state == 0) {
-            p->algo = res[0].algo;
-            p->ok = true;
+        build_plan(p);
+        if (!p->ok) {
+            g.fb_plans++;
+            snprintf(g.fb_last, sizeof g.fb_last, "plan %s failed: ta=%d tb=%d m=%d n=%d k=%d lda=%d ldb=%d ldd=%d %s",
+                     tsr_lt_plan_verdict_name(p->verdict), ta, tb, m, n, k, lda, ldb, ldd, d_f32 ? "f32" : "bf16");
         }
-        g.f.pref_destroy(pref);
         return p;
     }
     return nullptr;
@@ -328,22 +399,40 @@ int tsr_gemm(cudaStream_t s, bool ta, bool tb, int m, int n, int k, const bf16* 
     if (k <= 0) return tsr_set_error(TSR_ERR_INTERNAL, "tsr_gemm: k=%d", k);
     plan* p = nullptr;
     void* ws = nullptr;
+    int choice;
     {
         std::lock_guard<std::mutex> lock(g.mu);
         if (!g.tried) init_lt();
-        if (g.handle && !g.force_fallback) {
+        const bool have_lt = g.handle != nullptr;
+        if (have_lt && !g.force_fallback) {
             ws = stream_workspace(s);
             if (ws)
                 p = get_plan(ta, tb, m, n, k, lda, ldb, ldd, d_f32, beta != 0.0f, align_of(A), align_of(B), align_of(D));
         }
+        choice = tsr_gemm_choose(have_lt, g.force_fallback, ws != nullptr, p != nullptr, p && p->ok);
+        if (tsr_gemm_counts_as_fallback(choice)) g.fb_calls++;
     }
-    if (p && p->ok) {
+    if (choice == TSR_GEMM_LT) {
         lt::status_t r = g.f.matmul(g.handle, p->desc, &alpha, A, p->la, B, p->lb, &beta, D, p->ld, D, p->ld, &p->algo,
                                     ws, WS_BYTES, s);
-        if (r == 0) return TSR_OK;
-        return tsr_set_error(TSR_ERR_DEVICE, "cublasLtMatmul failed with status %d (m=%d n=%d k=%d)", r, m, n, k);
+        if (!tsr_gemm_retry_after_matmul(r)) return TSR_OK;
+        /* cuBLASLt checks its arguments before launching, so D is untouched: redo the call with wmma */
+        std::lock_guard<std::mutex> lock(g.mu);
+        p->ok = false;
+        g.fb_matmuls++;
+        g.fb_calls++;
+        snprintf(g.fb_last, sizeof g.fb_last, "cublasLtMatmul status %d: ta=%d tb=%d m=%d n=%d k=%d lda=%d ldb=%d ldd=%d %s",
+                 r, ta, tb, m, n, k, lda, ldb, ldd, d_f32 ? "f32" : "bf16");
     }
     return gemm_fallback(s, ta, tb, m, n, k, A, lda, B, ldb, D, ldd, d_f32, alpha, beta);
+}
+
+void tsr_gemm_fallback_stats(long long* plans, long long* matmuls, long long* calls, const char** last) {
+    std::lock_guard<std::mutex> lock(g.mu);
+    if (plans) *plans = g.fb_plans;
+    if (matmuls) *matmuls = g.fb_matmuls;
+    if (calls) *calls = g.fb_calls;
+    if (last) *last = g.fb_last;
 }
 
 /* y[N,OC] = x[N,C]·W[OC,C]ᵀ  ⇔  column-major yᵀ[OC,N] = op_T(W)·xᵀ */
