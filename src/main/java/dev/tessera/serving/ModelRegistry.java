@@ -76,6 +76,9 @@ public class ModelRegistry {
         } catch (IOException e) {
             LOG.errorf("cannot list model directory %s: %s", root.toAbsolutePath(), e.getMessage());
         }
+        // Loading leaves each model's weights behind as garbage, several copies (tensors, graph, bytes). Collect it
+        // now so the heap shrinks back to what serving needs instead of holding that peak for the process's life.
+        System.gc();
         defaultName = config.models().defaultModel().filter(models::containsKey)
                 .orElse(models.isEmpty() ? null : models.keySet().iterator().next());
         ready = !models.isEmpty();
