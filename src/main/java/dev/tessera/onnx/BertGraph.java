@@ -2,16 +2,13 @@ package dev.tessera.onnx;
 
 import static dev.tessera.onnx.GraphBuilder.FLOAT;
 import static dev.tessera.onnx.GraphBuilder.INT64;
-import static dev.tessera.onnx.GraphBuilder.floatAttr;
 import static dev.tessera.onnx.GraphBuilder.intAttr;
 
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.Alibi;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.ModelConfig;
-import dev.tessera.model.Tensor;
 import dev.tessera.model.Variant;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -32,10 +29,12 @@ abstract class BertGraph {
     protected final BertModel model;
     protected final ModelConfig cfg;
     protected final GraphBuilder g = new GraphBuilder("tessera_bert");
+    protected final Blocks blocks;
 
     protected BertGraph(BertModel model) {
         this.model = model;
         this.cfg = model.config();
+        this.blocks = new Blocks(g, model);
     }
 
     /** Dialect name for the doc string. */
@@ -64,7 +63,7 @@ abstract class BertGraph {
         String positions = g.node("/Positions", "Range",
                 List.of(g.scalarInt64("/zero", 0), seqLen, "/one")); // [S] int64
 
-        String h = embeddings(positions);
+        String h = blocks.embeddings("input_ids", "token_type_ids", positions);
         prepareAttention(mask, positions);
         for (int i = 0; i < cfg.numLayers(); i++) h = layer(i, h);
         if (cfg.variant() == Variant.MOSAIC_BERT) {
@@ -93,27 +92,6 @@ abstract class BertGraph {
         }
         return g.model(OPSET, "tessera", "Tessera " + dialectName() + " export: " + cfg.variant() + " / "
                 + cfg.head() + ", " + cfg.numLayers() + " layers, hidden " + cfg.hiddenSize() + ", " + cfg.numHeads() + " heads");
-    }
-
-    // ---- embeddings ----
-
-    private String embeddings(String positions) {
-        String p = "bert.embeddings.";
-        String x = g.node("/embeddings/word", "Gather",
-                List.of(g.initializer(p + "word_embeddings.weight", model.weight(p + "word_embeddings.weight")), "input_ids"));
-        String tt = g.node("/embeddings/token_type", "Gather",
-                List.of(g.initializer(p + "token_type_embeddings.weight", model.weight(p + "token_type_embeddings.weight")),
-                        "token_type_ids"));
-        x = g.node("/embeddings/Add", "Add", List.of(x, tt));
-        if (cfg.variant() == Variant.BERT) {
-            // learned absolute positions 0..S-1, [S,H] broadcast over the batch
-            String pos = g.node("/embeddings/position", "Gather",
-                    List.of(g.initializer(p + "position_embeddings.weight", model.weight(p + "position_embeddings.weight")),
-                            positions));
-            x = g.node("/embeddings/AddPosition", "Add", List.of(x, pos));
-        }
-        // once per forward, not per layer: left in standard form (ORT fuses MosaicBERT's Add + LayerNorm itself)
-        return layerNorm("/embeddings/LayerNorm", x, p + "LayerNorm");
     }
 
     // ---- attention bias pieces ----
@@ -153,9 +131,7 @@ abstract class BertGraph {
 
     /** pooler tanh(dense(h[:,0])) → classifier. */
     private String classifier(String h) {
-        String first = g.node("/pooler/First", "Gather", List.of(h, g.scalarInt64("/pooler/idx0", 0)), intAttr("axis", 1));
-        String pooled = g.node("/pooler/Tanh", "Tanh", List.of(linear("/pooler/dense", first, "bert.pooler.dense", true)));
-        return linear("/classifier", pooled, "classifier", true);
+        return blocks.classifier(g.node("/pooler/First", "Gather", List.of(h, g.scalarInt64("/pooler/idx0", 0)), intAttr("axis", 1)));
     }
 
     /** transform dense → act → LayerNorm → decoder (tied to the word embeddings unless stored apart). */
@@ -164,50 +140,24 @@ abstract class BertGraph {
         String t = linear("/cls/transform/dense", h, p + "transform.dense", true);
         t = activation("/cls/transform/act", t, cfg.hiddenAct());
         t = layerNorm("/cls/transform/LayerNorm", t, p + "transform.LayerNorm");
-        // Gemm with transB reads the decoder weight as stored ([V,H]), so a tied decoder shares the
-        // word-embedding initializer instead of storing a transposed copy. Gemm wants 2-D input.
-        Tensor dec = model.decoderWeight();
-        String emb = "bert.embeddings.word_embeddings.weight";
-        String decName = tiedToEmbeddings(dec) ? emb : g.initializer(p + "decoder.weight", dec);
+        // Gemm wants 2-D input
         String flat = g.node("/cls/decoder/Flatten", "Reshape", List.of(t, g.constInt64("/cls/flat_shape", -1, cfg.hiddenSize())));
-        String logits = g.node("/cls/decoder/Gemm", "Gemm",
-                List.of(flat, decName, g.initializer(p + "decoder.bias", model.weight(p + "decoder.bias"))),
-                intAttr("transB", 1));
+        String logits = blocks.mlmDecoder(flat);
         // back to [B,S,V]: batch and sequence from the input, vocabulary from the bias
         String bs = g.node("/cls/decoder/BS", "Slice",
                 List.of("/Shape", g.constInt64("/cls/slice_start", 0), g.constInt64("/cls/slice_end", 2)));
         String shape3 = g.node("/cls/decoder/Shape3", "Concat",
-                List.of(bs, g.constInt64("/cls/vocab", dec.dim(0))), intAttr("axis", 0));
+                List.of(bs, g.constInt64("/cls/vocab", model.decoderWeight().dim(0))), intAttr("axis", 0));
         return g.node("/cls/decoder/Unflatten", "Reshape", List.of(logits, shape3));
-    }
-
-    private boolean tiedToEmbeddings(Tensor dec) {
-        Tensor emb = model.weight("bert.embeddings.word_embeddings.weight");
-        return dec == emb || (Arrays.equals(dec.shape(), emb.shape()) && Arrays.equals(dec.data(), emb.data()));
     }
 
     // ---- building blocks ----
 
-    /** HF Linear {@code prefix.weight} [out,in] as a MatMul with the transposed [in,out] initializer {@code prefix.weight.T}. */
-    protected final String matMul(String name, String x, String prefix) {
-        Tensor w = model.weight(prefix + ".weight");
-        if (w.rank() != 2) throw new IllegalArgumentException(prefix + ".weight must be rank 2, is " + w);
-        return g.node(name + "/MatMul", "MatMul", List.of(x, g.initializer(prefix + ".weight.T", w.transpose2d())));
-    }
+    protected final String matMul(String name, String x, String prefix) { return blocks.matMul(name, x, prefix); }
 
-    /** HF Linear as MatMul + Add of the optional {@code prefix.bias}. */
-    protected final String linear(String name, String x, String prefix, boolean bias) {
-        String y = matMul(name, x, prefix);
-        if (!bias) return y;
-        return g.node(name + "/Add", "Add", List.of(y, g.initializer(prefix + ".bias", model.weight(prefix + ".bias"))));
-    }
+    protected final String linear(String name, String x, String prefix, boolean bias) { return blocks.linear(name, x, prefix, bias); }
 
-    protected final String layerNorm(String name, String x, String prefix) {
-        return g.node(name, "LayerNormalization",
-                List.of(x, g.initializer(prefix + ".weight", model.weight(prefix + ".weight")),
-                        g.initializer(prefix + ".bias", model.weight(prefix + ".bias"))),
-                intAttr("axis", -1), floatAttr("epsilon", (float) cfg.layerNormEps()));
-    }
+    protected final String layerNorm(String name, String x, String prefix) { return blocks.layerNorm(name, x, prefix); }
 
     /** The lower-cased {@code hidden_act}; null means gelu. */
     protected static String act(String hiddenAct) {

@@ -1,13 +1,11 @@
 package dev.tessera.onnx;
 
 import static dev.tessera.onnx.GraphBuilder.INT32;
-import static dev.tessera.onnx.GraphBuilder.MS_DOMAIN;
 import static dev.tessera.onnx.GraphBuilder.floatAttr;
 import static dev.tessera.onnx.GraphBuilder.intAttr;
 
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.BertModel;
-import dev.tessera.model.Tensor;
 import dev.tessera.model.Variant;
 import java.util.ArrayList;
 import java.util.List;
@@ -103,23 +101,13 @@ final class OrtBertGraph extends BertGraph {
         int hidden = cfg.hiddenSize();
 
         // Q, K, V in one [H,3H] MatMul; MultiHeadAttention adds their bias
-        String qkvW, qkvB;
-        if (cfg.variant() == Variant.MOSAIC_BERT) {
-            qkvW = g.initializer(w + "attention.self.Wqkv.weight.T", model.weight(w + "attention.self.Wqkv.weight").transpose2d());
-            qkvB = g.initializer(w + "attention.self.Wqkv.bias", model.weight(w + "attention.self.Wqkv.bias"));
-        } else {
-            String s = w + "attention.self.";
-            qkvW = g.initializer(s + "qkv.weight.T",
-                    concatRows(model.weight(s + "query.weight"), model.weight(s + "key.weight"), model.weight(s + "value.weight")).transpose2d());
-            qkvB = g.initializer(s + "qkv.bias",
-                    concatRows(model.weight(s + "query.bias"), model.weight(s + "key.bias"), model.weight(s + "value.bias")));
-        }
-        String qkv = g.node(n + "/attention/self/qkv/MatMul", "MatMul", List.of(x, qkvW)); // [B,S,3H]
+        Blocks.Qkv fused = blocks.qkv(i);
+        String qkv = g.node(n + "/attention/self/qkv/MatMul", "MatMul", List.of(x, fused.weightT())); // [B,S,3H]
         String q = n + "/attention/self/Q", k = n + "/attention/self/K", v = n + "/attention/self/V";
         g.node(n + "/attention/self/Split", "Split", List.of(qkv, g.constInt64(n + "/qkv_split", hidden, hidden, hidden)),
                 List.of(q, k, v), intAttr("axis", -1));
         String ctx = g.msNode(n + "/attention/self/MultiHeadAttention", "MultiHeadAttention",
-                optionalInputs(q, k, v, qkvB, keyPaddingMask, attentionBias),
+                optionalInputs(q, k, v, fused.bias(), keyPaddingMask, attentionBias),
                 intAttr("num_heads", cfg.numHeads()), floatAttr("mask_filter_value", PAD_BIAS)); // [B,S,H]
 
         String attnOut = matMul(n + "/attention/output/dense", ctx, w + "attention.output.dense");
@@ -179,21 +167,4 @@ final class OrtBertGraph extends BertGraph {
         return in;
     }
 
-    /** Stacks tensors along dim 0 ([a,…] + [b,…] → [a+b,…]); 1-D biases concatenate. */
-    private static Tensor concatRows(Tensor... parts) {
-        int rows = 0, total = 0;
-        for (Tensor t : parts) {
-            rows += t.dim(0);
-            total += t.data().length;
-        }
-        float[] data = new float[total];
-        int off = 0;
-        for (Tensor t : parts) {
-            System.arraycopy(t.data(), 0, data, off, t.data().length);
-            off += t.data().length;
-        }
-        int[] shape = parts[0].shape().clone();
-        shape[0] = rows;
-        return new Tensor(shape, data);
-    }
 }
