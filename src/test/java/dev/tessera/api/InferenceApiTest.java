@@ -147,7 +147,12 @@ class InferenceApiTest {
     @Test
     void infoHealthMetricsOpenapi() {
         given().get("/info").then().statusCode(200).body("model_id", equalTo("mosaic-cls12"))
-                .body("max_input_length", equalTo(32)).body("model_type.classifier.id2label.size()", equalTo(3));
+                .body("max_input_length", equalTo(32)).body("model_type.classifier.id2label.size()", equalTo(3))
+                // dialect auto: the fastest that loads here (the custom-op library is built with the project)
+                .body("dialect", equalTo("tessera")).body("precision", equalTo("fp32")).body("device", equalTo("cpu"));
+        given().get("/v1/models/bert-cls-f16").then().statusCode(200)
+                .body("dialect", equalTo("ort")).body("precision", equalTo("int8")).body("model_dtype", equalTo("int8"));
+        post("/v1/models/bert-cls-f16/predict", "{\"inputs\": \"good\"}").then().statusCode(200);
         given().get("/health").then().statusCode(200).body("status", equalTo("UP"));
         post("/predict", "{\"inputs\": \"good\"}").then().statusCode(200);
         given().get("/metrics").then().statusCode(200)
