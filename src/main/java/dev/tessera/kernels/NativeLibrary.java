@@ -1,16 +1,13 @@
 package dev.tessera.kernels;
 
-import java.io.IOException;
-import java.io.InputStream;
+import dev.tessera.io.NativeResources;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -122,18 +119,8 @@ public final class NativeLibrary {
         String arch = System.getProperty("os.arch", "");
         if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64")))
             throw new IllegalStateException("libtessera is built for linux-x86_64 only (this JVM: " + os + "/" + arch + ")");
-        try (InputStream in = NativeLibrary.class.getClassLoader().getResourceAsStream(RESOURCE)) {
-            if (in == null)
-                throw new IllegalStateException("classpath resource " + RESOURCE
-                        + " missing: build with Maven (cuda-ext is compiled in generate-resources) and without -DskipNative");
-            // a private copy: the jar's bytes cannot be mapped directly, and concurrent JVMs must not share a file being written
-            Path tmp = Files.createTempFile("libtessera-", ".so");
-            tmp.toFile().deleteOnExit();
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-            return tmp;
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot extract " + RESOURCE + ": " + e.getMessage(), e);
-        }
+        return NativeResources.extract(RESOURCE).orElseThrow(() -> new IllegalStateException("classpath resource " + RESOURCE
+                + " missing: build with Maven (cuda-ext is compiled in generate-resources) and without -DskipNative"));
     }
 
     /** Path of the loaded shared object. */

@@ -1,6 +1,5 @@
 package dev.tessera.serving;
 
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
@@ -16,6 +15,7 @@ public record Batch(long[] ids, long[] typeIds, int[] offsets, Set<Output> outpu
         if (offsets.length < 1 || offsets[0] != 0 || offsets[offsets.length - 1] != ids.length) {
             throw new IllegalArgumentException("offsets must run from 0 to the token count");
         }
+        if (outputs.isEmpty()) throw new IllegalArgumentException("a batch must ask for at least one output");
         outputs = Set.copyOf(outputs);
     }
 
@@ -28,7 +28,7 @@ public record Batch(long[] ids, long[] typeIds, int[] offsets, Set<Output> outpu
             System.arraycopy(ids.get(i), 0, packedIds, offsets[i], ids.get(i).length);
             System.arraycopy(typeIds.get(i), 0, packedTypes, offsets[i], typeIds.get(i).length);
         }
-        return new Batch(packedIds, packedTypes, offsets, outputs.isEmpty() ? EnumSet.of(Output.LOGITS) : outputs);
+        return new Batch(packedIds, packedTypes, offsets, outputs);
     }
 
     public int size() { return offsets.length - 1; }

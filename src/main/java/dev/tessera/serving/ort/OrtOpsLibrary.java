@@ -1,10 +1,7 @@
 package dev.tessera.serving.ort;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
+import dev.tessera.io.NativeResources;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 
 /**
@@ -34,16 +31,6 @@ public final class OrtOpsLibrary {
     private static Optional<Path> locate() {
         String configured = System.getProperty("tessera.ortops.library");
         if (configured != null) return Optional.of(Path.of(configured));
-        try (InputStream in = OrtOpsLibrary.class.getClassLoader().getResourceAsStream(RESOURCE)) {
-            if (in == null) return Optional.empty();
-            Path dir = Files.createTempDirectory("tessera-ortops");
-            Path file = dir.resolve("libtessera_ortops.so");
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-            file.toFile().deleteOnExit();
-            dir.toFile().deleteOnExit();
-            return Optional.of(file);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot extract " + RESOURCE + ": " + e.getMessage(), e);
-        }
+        return NativeResources.extract(RESOURCE);
     }
 }
