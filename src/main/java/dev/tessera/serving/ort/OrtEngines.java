@@ -60,8 +60,7 @@ public final class OrtEngines {
         String device = "cpu", note = refused.isEmpty() ? null : "auto skipped " + String.join("; ", refused);
         OrtSession session = null;
         if (wantsCuda(opts.device())) {
-            try {
-                OrtSession.SessionOptions cuda = options(dialect, opts.threads());
+            try (OrtSession.SessionOptions cuda = options(dialect, opts.threads())) {
                 cuda.addCUDA(0);
                 session = env.createSession(graph, cuda);
                 device = "cuda";
@@ -71,7 +70,11 @@ public final class OrtEngines {
                 note = note == null ? why : note + "; " + why;
             }
         }
-        if (session == null) session = env.createSession(graph, options(dialect, opts.threads()));
+        if (session == null) {
+            try (OrtSession.SessionOptions cpu = options(dialect, opts.threads())) {
+                session = env.createSession(graph, cpu);
+            }
+        }
         Engine.Description description = new Engine.Description(dialect.id(), opts.precision().id(), device, note);
         return dialect == Dialect.TESSERA
                 ? new PackedOrtEngine(env, session, description, model.config().variant() == Variant.BERT)
