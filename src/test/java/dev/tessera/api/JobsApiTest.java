@@ -44,7 +44,8 @@ class JobsApiTest {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("tessera.models.dir", ROOT.resolve("models").toString(),
-                    "tessera.jobs.dir", ROOT.resolve("jobs").toString(), "tessera.jobs.threads", "1");
+                    "tessera.jobs.dir", ROOT.resolve("jobs").toString(), "tessera.jobs.threads", "1",
+                    "tessera.jobs.data-roots", ROOT.resolve("data").toString());
         }
     }
 
@@ -88,7 +89,7 @@ class JobsApiTest {
     @Test
     void finetuneJobSucceedsAndItsBestModelIsServed() throws Exception {
         Map<String, Object> body = job("finetune", TinyFixtures.finetuneYaml(data, pretrained, 10, Path.of("ignored")));
-        body.put("overrides", Map.of("training.output_dir", Profile.ROOT.resolve("ft-out").toString()));
+        body.put("overrides", Map.of("training.output_dir", Profile.ROOT.resolve("jobs/ft-out").toString()));
         body.put("serve_as", "tiny-sentiment");
         Response r = submit(body);
         r.then().statusCode(202).header("Location", endsWith("/v1/jobs/" + r.path("id")))
@@ -130,7 +131,7 @@ class JobsApiTest {
                 .body("problems", hasItem(containsString("optimizer.lr")));
         submit(job("pretrain", "kind: pretrain\ncolour: red\n")).then().statusCode(422)
                 .body("problems[0]", containsString("unknown key 'colour'"));
-        submit(Map.of("kind", "train", "recipe_path", "nope.yaml")).then().statusCode(422)
+        submit(Map.of("kind", "train", "recipe_path", data.resolve("nope.yaml").toString())).then().statusCode(422)
                 .body("problems.size()", equalTo(2));
         given().contentType(ContentType.JSON).body("{not json").post("/v1/jobs").then().statusCode(422);
     }
