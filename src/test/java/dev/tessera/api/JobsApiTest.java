@@ -176,4 +176,49 @@ class JobsApiTest {
         given().delete("/v1/jobs/job-nope").then().statusCode(404);
         given().post("/v1/jobs/job-nope/cancel").then().statusCode(404);
     }
+
+    /**
+     * Attempted escapes over HTTP, inline recipes and recipe_path alike: each is a 403 naming the rule, and the file
+     * system is untouched (nothing written outside, no job recorded).
+     */
+    @Test
+    void escapesAreForbiddenAndLeaveTheFileSystemUntouched() throws Exception {
+        Path outside = Files.createTempDirectory("tessera-outside");
+        Files.writeString(outside.resolve("secret.txt"), "the quick brown fox\n");
+        Files.writeString(outside.resolve("recipe.yaml"), TinyFixtures.pretrainYaml(data, 5, 100));
+        Path link = data.resolve("link-out");
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, outside);
+        int jobsBefore = given().get("/v1/jobs").then().extract().jsonPath().getList("jobs").size();
+        try {
+            String yaml = TinyFixtures.pretrainYaml(data, 5, 100);
+            String dotdot = data + "/../../../../../../.." + outside + "/secret.txt";
+            for (String train : new String[] {outside + "/secret.txt", dotdot, link + "/secret.txt", "/etc/passwd"}) {
+                Map<String, Object> body = job("pretrain", yaml);
+                body.put("overrides", Map.of("data.train", java.util.List.of(train)));
+                submit(body).then().statusCode(403).contentType("application/problem+json")
+                        .body("title", equalTo("Path not allowed"))
+                        .body("problems[0]", startsWith("data.train: ")).body("problems[0]", containsString("tessera.jobs.data-roots"));
+            }
+            for (String out : new String[] {outside + "/out", link + "/out", Profile.ROOT.resolve("jobs/../escaped").toString()}) {
+                Map<String, Object> body = job("pretrain", yaml);
+                body.put("overrides", Map.of("training.output_dir", out));
+                submit(body).then().statusCode(403).body("problems[0]", containsString("tessera.jobs.dir"));
+            }
+            for (String recipe : new String[] {outside + "/recipe.yaml", link + "/recipe.yaml", "../../../../../../../.." + outside + "/recipe.yaml"}) {
+                submit(Map.of("kind", "pretrain", "recipe_path", recipe)).then().statusCode(403)
+                        .body("problems[0]", startsWith("recipe_path: "));
+            }
+            // an inline recipe whose own fields point out is refused the same way
+            String hostile = yaml.replace(data.toString(), outside.toString());
+            submit(job("pretrain", hostile)).then().statusCode(403);
+        } finally {
+            Files.delete(link);
+        }
+        try (var files = Files.list(outside)) {
+            assertEquals(2, files.count(), "nothing written outside");
+        }
+        assertFalse(Files.exists(Profile.ROOT.resolve("escaped")));
+        assertEquals(jobsBefore, given().get("/v1/jobs").then().extract().jsonPath().getList("jobs").size(), "no job recorded");
+    }
 }
