@@ -8,6 +8,7 @@ import dev.tessera.data.MlmMasker;
 import dev.tessera.data.PretrainLoader;
 import dev.tessera.data.ShardSet;
 import dev.tessera.data.SpecialTokens;
+import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
@@ -115,8 +116,8 @@ public final class Pretrainer {
                 long tokens = 0;
                 for (int i = 0; i < parts.size(); i++) {
                     Batch b = masker.mask(parts.get(i), step, i);
+                    tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
-                    tokens += b.numTokens();
                     micro.add(TrainingLoop.toNative(b));
                 }
                 return new TrainingLoop.Step(micro, tokens, loader.position().epoch());
@@ -142,6 +143,38 @@ public final class Pretrainer {
             out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i)));
         }
         return out;
+    }
+
+    /**
+     * Held-out MLM loss and masked-token accuracy of a checkpoint (with an MLM head) on token shards built
+     * by a pretraining run ({@code shard_dir}/eval), cut into sequences of at most {@code maxLen} tokens and
+     * masked at {@code maskRate} with a fixed seed: the first {@code batches} microbatches of
+     * {@code tokenBudget} tokens. Used to compare architectures at one mask rate and across lengths.
+     */
+    public static Map<String, Double> evaluateCheckpoint(Path checkpoint, Path evalShards, int maxLen, double maskRate,
+                                                         int batches, int tokenBudget, long seed, int threads) {
+        var bert = HfCheckpoint.load(checkpoint);
+        ModelConfig cfg = bert.config();
+        if (cfg.variant() == dev.tessera.model.Variant.BERT && maxLen > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("length " + maxLen + " exceeds the " + cfg.maxPositionEmbeddings() + " learned positions");
+        }
+        SpecialTokens specials;
+        try (TextTokenizer tok = TextTokenizer.load(checkpoint)) {
+            specials = specials(tok, checkpoint);
+        }
+        int budget = Math.max(tokenBudget, maxLen), maxSeqs = budget / 3 + 1;
+        try (ShardSet set = ShardSet.open(evalShards);
+             NativeModel model = TrainingLoop.createModel(NativeConfig.of(cfg, 0f, 0f, budget, maxSeqs), "cpu", threads,
+                     TrainingListener.NONE)) {
+            model.loadWeights(bert.weights());
+            PretrainLoader l = new PretrainLoader(set, maxLen, specials, seed, DataPosition.START);
+            MlmMasker masker = new MlmMasker(maskRate, cfg.vocabSize(), specials, seed ^ EVAL_SALT);
+            List<NativeBatch> out = new ArrayList<>();
+            for (int i = 0; i < batches && l.position().epoch() == 0; i++) {
+                out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(budget, maxSeqs), 0, i)));
+            }
+            return evaluate(model, out);
+        }
     }
 
     /** MLM loss (mean over all masked tokens) and masked-token accuracy, without dropout. */
