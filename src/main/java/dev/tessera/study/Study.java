@@ -54,7 +54,7 @@ public final class Study {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper YAML = new YAMLMapper();
-    static final int CALIBRATION_STEPS = 4;
+    static final int CALIBRATION_STEPS = 6;
 
     private final StudySpec spec;
     private final Path out, work;
@@ -80,6 +80,13 @@ public final class Study {
         List<String> inits = new ArrayList<>();
         StudySpec.Pretrain p = spec.pretrain();
         if (p != null) {
+            // every architecture timed back to back, before any run: the same machine conditions for all
+            for (String arch : p.architectures()) {
+                for (double budget : p.budgetsMinutes()) {
+                    String id = "pretrain/" + arch + "/" + fmt(budget) + "m";
+                    if (!plan.has(id) && !((ObjectNode) results.get("cells")).has(id)) planSteps(id, arch, budget);
+                }
+            }
             for (String arch : p.architectures()) {
                 for (double budget : p.budgetsMinutes()) {
                     String id = "pretrain/" + arch + "/" + fmt(budget) + "m";
@@ -114,10 +121,24 @@ public final class Study {
 
     private interface CellRun { ObjectNode run(); }
 
+    /** What a finetuning cell's result depends on besides its id: a recorded cell with other settings is an error. */
+    private ObjectNode finetuneSettings() {
+        StudySpec.Finetune f = spec.finetune();
+        ObjectNode o = JSON.createObjectNode();
+        o.put("lr", f.lr()).put("epochs", f.epochs()).put("max_seq_len", f.maxSeqLen()).put("global_batch", f.globalBatch())
+                .put("test_limit", f.testLimit());
+        return o;
+    }
+
     /** Runs the cell unless done; null from {@code run} means it stopped (cancelled) and is not recorded. */
     private boolean cell(String id, CellRun run) {
         ObjectNode cells = (ObjectNode) results.get("cells");
         if (cells.has(id)) {
+            JsonNode was = cells.get(id).get("settings");
+            if (id.startsWith("finetune/") && was != null && !was.equals(finetuneSettings())) {
+                throw new IllegalArgumentException(out.resolve("results.json") + " has " + id + " with finetune settings " + was
+                        + " but the spec now says " + finetuneSettings() + ": use another output and work_dir");
+            }
             log.info("study: " + id + " done before, kept");
             return true;
         }
@@ -138,19 +159,9 @@ public final class Study {
     private ObjectNode pretrain(String id, String arch, double budgetMinutes) {
         StudySpec.Pretrain p = spec.pretrain();
         Path dir = work.resolve(id);
-        JsonNode planned = plan.get(id);
-        long steps;
-        double secPerStep;
-        if (planned != null) {
-            steps = planned.get("max_steps").asLong();
-            secPerStep = planned.get("seconds_per_step").asDouble();
-        } else {
-            secPerStep = calibrate(arch);
-            steps = Math.max(10, Math.round(budgetMinutes * 60 / secPerStep));
-            plan.putObject(id).put("max_steps", steps).put("seconds_per_step", secPerStep);
-            AtomicFiles.writeString(work.resolve("plan.json"), pretty(plan));
-            log.info(String.format("study: %s: %.3f s/step calibrated -> %d steps for %s min", id, secPerStep, steps, fmt(budgetMinutes)));
-        }
+        if (!plan.has(id)) planSteps(id, arch, budgetMinutes);
+        long steps = plan.get(id).get("max_steps").asLong();
+        double secPerStep = plan.get(id).get("seconds_per_step").asDouble();
         Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, steps, dir, true)), id);
         Pretrainer.Result res = new Pretrainer(r, options()).run();
         if (res.finalDir() == null) return null;
@@ -179,6 +190,15 @@ public final class Study {
             m.forEach(o::put);
         }
         return rec;
+    }
+
+    /** Calibrates {@code arch} and fixes the run's max_steps in plan.json. */
+    private void planSteps(String id, String arch, double budgetMinutes) {
+        double secPerStep = calibrate(arch);
+        long steps = Math.max(10, Math.round(budgetMinutes * 60 / secPerStep));
+        plan.putObject(id).put("max_steps", steps).put("seconds_per_step", secPerStep);
+        AtomicFiles.writeString(work.resolve("plan.json"), pretty(plan));
+        log.info(String.format("study: %s: %.3f s/step calibrated -> %d steps for %s min", id, secPerStep, steps, fmt(budgetMinutes)));
     }
 
     /** Seconds per optimizer step of {@code arch}, timed over a few steps (the first, warm-up, left out). */
@@ -247,6 +267,7 @@ public final class Study {
         ObjectNode rec = JSON.createObjectNode();
         rec.put("kind", "finetune").put("init", init).put("labels", n).put("seed", seed)
                 .put("steps", st.step()).put("train_seconds", st.trainSeconds());
+        rec.set("settings", finetuneSettings());
         test.forEach((k, v) -> rec.put("test_" + k, v));
         return rec;
     }
