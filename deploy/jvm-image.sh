@@ -56,6 +56,7 @@ fi
 stage "image: buildah bud src/main/docker/Dockerfile.jvm on $BASE"
 buildah bud --quiet --isolation chroot --pull=never --build-arg BASE="$BASE" \
   -f src/main/docker/Dockerfile.jvm -t "$IMAGE" . >/dev/null
+rm -f "$WORK/tessera-jvm.tar"
 podman save --quiet --format docker-archive -o "$WORK/tessera-jvm.tar" "$IMAGE"
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 base_size=$(podman image inspect --format '{{.Size}}' "$BASE")
@@ -80,8 +81,9 @@ text='A wonderful, moving film with a brilliant cast.'
 answer=$(curl -sf "$url/predict" -H 'content-type: application/json' -d "{\"inputs\": \"$text\"}")
 echo "POST /predict \"$text\" -> $answer"
 echo "$answer" | grep -q '"label"' || { echo "no label in the answer" >&2; exit 1; }
-curl -sf "$url/metrics" | grep -q '^tessera_queue_size' || { echo "/metrics lacks tessera_queue_size" >&2; exit 1; }
-echo "GET /metrics has tessera_queue_size"
+metrics=$(curl -sf "$url/metrics")   # (not piped into grep -q: with pipefail curl's SIGPIPE would fail it)
+queue=$(grep '^tessera_queue_size' <<<"$metrics") || { echo "/metrics lacks tessera_queue_size" >&2; exit 1; }
+echo "GET /metrics -> $queue"
 
 stage "drain: SIGTERM, then /health/ready must turn 503 while the server still answers"
 "${PODMAN[@]}" kill --signal TERM "$NAME" >/dev/null
