@@ -46,7 +46,7 @@ if [ "${1:-}" = --rebuild-base ] || ! podman image exists "$BASE"; then
   "$JAVA_HOME/bin/jlink" --add-modules "$MODULES" --strip-debug --no-header-files --no-man-pages \
     --compress zip-6 --output "$rootfs/opt/java/openjdk"
   stage "base: import as $BASE"
-  tar -C "$rootfs" -c . | podman import \
+  tar -C "$rootfs" -c . | podman import --quiet \
     --change 'ENV JAVA_HOME=/opt/java/openjdk' \
     --change 'ENV PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["/bin/sh"]' - "$BASE" >/dev/null

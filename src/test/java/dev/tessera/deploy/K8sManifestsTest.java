@@ -69,7 +69,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * ScaledObject, to {@link ScaledObject}, and agrees with this app: probe paths answer, ports are the app's,
  * the autoscaler's PromQL names metrics that /metrics exposes, env names are config keys (or what the native
  * module reads), the drain timings add up, the pretraining Job's rendezvous is consistent.
- * kubectl is required in CI ({@code -Dtessera.require-kubectl=true}); elsewhere the test is skipped without it.
+ * kubectl is required in CI ({@code -Dkubectl.required=true}); elsewhere the test is skipped without it.
  */
 @QuarkusTest
 class K8sManifestsTest {
@@ -84,7 +84,7 @@ class K8sManifestsTest {
     @BeforeAll
     static void render() throws Exception {
         boolean kubectl = kubectlAvailable();
-        if (!kubectl && Boolean.getBoolean("tessera.require-kubectl")) fail("kubectl is not on PATH");
+        if (!kubectl && Boolean.getBoolean("kubectl.required")) fail("kubectl is not on PATH");
         Assumptions.assumeTrue(kubectl, "kubectl not on PATH");
         rendered = new LinkedHashMap<>();
         List<Path> dirs = new ArrayList<>(List.of(K8S.resolve("base")));
