@@ -4,7 +4,8 @@
 #      imported into the local container store (podman import);
 #   2. the app image: src/main/docker/Dockerfile.jvm built by buildah (chroot isolation) on that base,
 #      saved as a Docker archive (target/image/tessera-jvm.tar);
-#   3. podman run (runc runtime), then from the host: GET /health, POST /predict with the demo model,
+#   3. podman run (runc runtime, API keys set), then from the host: GET /health, POST /predict (401 without
+#      a key, an answer with one) with the demo model, GET /metrics,
 #      and a drain check: after SIGTERM /health/ready turns 503 while the process still serves, then it exits.
 # Needs root, debootstrap, buildah, podman, runc (Debian: apt-get install debootstrap buildah podman runc),
 # a JDK 25 with jlink, and the app built (mvn -B -DskipTests package; run here if missing). Network: only
@@ -65,7 +66,10 @@ echo "image $IMAGE: $((size / 1000000)) MB (base $((base_size / 1000000)) MB); a
 stage "run: podman run --runtime runc -p 127.0.0.1:$PORT:8080"
 cleanup() { "${PODMAN[@]}" rm -f "$NAME" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
-"${PODMAN[@]}" run -d --name "$NAME" "${RUN_OPTS[@]}" -p "127.0.0.1:$PORT:8080" "$IMAGE" >/dev/null
+# API keys on, as k8s/base sets them from the tessera-auth Secret
+KEY=smoke-$$-$RANDOM
+"${PODMAN[@]}" run -d --name "$NAME" "${RUN_OPTS[@]}" -p "127.0.0.1:$PORT:8080" \
+  -e TESSERA_AUTH_API_KEYS="$KEY" -e TESSERA_AUTH_ADMIN_KEYS="admin-$KEY" "$IMAGE" >/dev/null
 url=http://127.0.0.1:$PORT
 for i in $(seq 1 120); do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health/ready" || true)" = 200 ] && break
@@ -78,7 +82,10 @@ health=$(curl -sf "$url/health")
 echo "GET /health -> $health"
 echo "$health" | grep -q '"status": *"UP"' || { echo "health is not UP" >&2; exit 1; }
 text='A wonderful, moving film with a brilliant cast.'
-answer=$(curl -sf "$url/predict" -H 'content-type: application/json' -d "{\"inputs\": \"$text\"}")
+anonymous=$(curl -s -o /dev/null -w '%{http_code}' "$url/predict" -H 'content-type: application/json' -d '{"inputs": "x"}')
+echo "POST /predict without a key -> $anonymous"
+[ "$anonymous" = 401 ] || { echo "expected 401 without an API key" >&2; exit 1; }
+answer=$(curl -sf "$url/predict" -H "Authorization: Bearer $KEY" -H 'content-type: application/json' -d "{\"inputs\": \"$text\"}")
 echo "POST /predict \"$text\" -> $answer"
 echo "$answer" | grep -q '"label"' || { echo "no label in the answer" >&2; exit 1; }
 metrics=$(curl -sf "$url/metrics")   # (not piped into grep -q: with pipefail curl's SIGPIPE would fail it)

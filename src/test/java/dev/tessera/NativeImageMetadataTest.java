@@ -152,8 +152,23 @@ class NativeImageMetadataTest {
         for (Class<?> c : classesOf("dev/tessera/cli")) if (usesPicocli(c)) needed.add(c.getName());
         assertTrue(needed.contains("dev.tessera.cli.Cli") && needed.contains("dev.tessera.cli.PretrainCommand"),
                 "scan found " + needed);
-        for (String root : List.of("dev.tessera.train.Recipe", "dev.tessera.train.TrainingState", "dev.tessera.jobs.Job"))
-            needed.addAll(boundTypes(Class.forName(root)));
+        List<String> roots = List.of("dev.tessera.train.Recipe", "dev.tessera.train.TrainingState", "dev.tessera.jobs.Job");
+        // every type the code binds with Jackson must be one of these roots (a new one must be added here)
+        Pattern bind = Pattern.compile("(?:readValue|treeToValue|convertValue)\\([^;]*?,\\s*([A-Z][A-Za-z0-9_.]*)\\.class\\)");
+        int binds = 0;
+        try (Stream<Path> files = Files.walk(Path.of("src/main/java"))) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".java")).toList()) {
+                Matcher m = bind.matcher(Files.readString(f));
+                while (m.find()) {
+                    binds++;
+                    String simple = m.group(1);
+                    if (simple.equals("JsonNode")) continue;
+                    assertTrue(roots.stream().anyMatch(r -> r.endsWith("." + simple)), f + " binds " + simple + ": add it to the roots here and to NativeImageReflection");
+                }
+            }
+        }
+        assertTrue(binds >= roots.size(), "found only " + binds + " Jackson binds: is the scan broken?");
+        for (String root : roots) needed.addAll(boundTypes(Class.forName(root)));
 
         Set<String> missing = new TreeSet<>(needed);
         missing.removeAll(registered);

@@ -357,9 +357,7 @@ class K8sManifestsTest {
             }
         }
         assertTrue(keys.contains("tessera.serving.threads"), "config key scan found " + keys);
-        // Issue 9 (API keys) lands on main separately; until its config keys are in this tree, recognise the two
-        // documented names explicitly. Remove these two lines once `tessera.auth.*` is declared in the code.
-        if (keys.stream().noneMatch(k -> k.startsWith("tessera.auth."))) keys.addAll(List.of("tessera.auth.api-keys", "tessera.auth.admin-keys"));
+        assertTrue(keys.contains("tessera.auth.api-keys"), "the API key setting the manifests use is gone: " + keys);
         List<Pattern> out = new ArrayList<>();
         for (String k : keys) {
             // SmallRye's mapping: every non-alphanumeric character becomes _, upper case; a map key (*) any name
