@@ -92,6 +92,10 @@ public interface ServingConfig {
         /** Run the queue at all (false: jobs are accepted and stored but not run, e.g. on a serving-only node). */
         @WithDefault("true")
         boolean enabled();
+
+        /** Recipes the web console offers (GET /v1/recipes): every {@code *.yaml} in this directory. */
+        @WithDefault("train/recipes")
+        String recipesDir();
     }
 
     interface ModelOverrides {
