@@ -89,7 +89,7 @@ public class JobEventsResource {
             this.pending = first;
         }
 
-        void start() {
+        synchronized void start() {
             run(); // the current state at once, then every POLL_MS
             if (!sink.isClosed()) task = timer.scheduleWithFixedDelay(this, POLL_MS, POLL_MS, TimeUnit.MILLISECONDS);
         }

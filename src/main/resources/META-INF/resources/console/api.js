@@ -72,6 +72,14 @@ function askForKey(message) {
 export async function send(path, init = {}) {
   for (;;) {
     const res = await fetch(path, { ...init, headers: headers(init.headers) });
+    const write = init.method && init.method !== 'GET';
+    if (res.status === 403 && write) {
+      // a key that may read but not write: offer to switch to an admin key for this action
+      const why = (await problemOf(res.clone()))?.detail || 'This key may not do that.';
+      declined = false;
+      if (!(await askForKey(why + ' Enter an admin key to go on.'))) return res;
+      continue;
+    }
     if (res.status !== 401) return res;
     const hadKey = hasKey();
     if (hadKey) forgetKey();

@@ -30,7 +30,16 @@ export function fmt(v) {
  * Draws points [[x, y], ...] into the svg (its viewBox sets the size). opts: {label, color, yMin, xLabel}.
  * The svg's aria-label says what a screen reader needs: how many points and the last value.
  */
-export function draw(svg, points, opts = {}) {
+/** At most about max points, evenly spread, first and last kept: a long run's curve stays cheap to draw. */
+function thin(points, max = 1500) {
+  if (points.length <= max) return points;
+  const k = Math.ceil(points.length / max), out = points.filter((_, i) => i % k === 0);
+  if (out[out.length - 1] !== points[points.length - 1]) out.push(points[points.length - 1]);
+  return out;
+}
+
+export function draw(svg, all, opts = {}) {
+  const points = thin(all);
   const [, , W, H] = svg.getAttribute('viewBox').split(' ').map(Number);
   const m = { l: 48, r: 10, t: 8, b: 22 };
   svg.replaceChildren();
@@ -38,6 +47,7 @@ export function draw(svg, points, opts = {}) {
   if (!points.length) {
     svg.append(el('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-empty' }, 'waiting for the first points…'));
     svg.setAttribute('aria-label', `${label}: no points yet`);
+    svg.dataset.points = 0;
     return;
   }
   const xs = points.map(p => p[0]), ys = points.map(p => p[1]);
@@ -60,7 +70,7 @@ export function draw(svg, points, opts = {}) {
   svg.append(el('path', { d, class: 'chart-line', stroke: opts.color || 'currentColor', 'vector-effect': 'non-scaling-stroke' }));
   const last = points[points.length - 1];
   svg.append(el('circle', { cx: X(last[0]), cy: Y(last[1]), r: 3, class: 'chart-dot', fill: opts.color || 'currentColor' }));
-  svg.dataset.points = points.length;
+  svg.dataset.points = all.length;
   svg.setAttribute('aria-label',
-    `${label}: ${points.length} points, ${opts.xLabel || 'x'} ${fmt(x0)} to ${fmt(last[0])}, last ${fmt(last[1])}`);
+    `${label}: ${all.length} points, ${opts.xLabel || 'x'} ${fmt(x0)} to ${fmt(last[0])}, last ${fmt(last[1])}`);
 }

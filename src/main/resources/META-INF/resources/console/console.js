@@ -395,6 +395,7 @@ async function jobView(id) {
   try {
     job = await api.json('/v1/jobs/' + encodeURIComponent(id));
     history = job.loss_history || [];
+    $('job-recipe-run').textContent = job.recipe || '';
     renderJob(job, history);
   } catch (e) {
     $('job-stream').textContent = '';

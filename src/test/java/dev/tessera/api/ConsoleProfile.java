@@ -16,7 +16,7 @@ import java.util.Map;
  */
 public class ConsoleProfile implements QuarkusTestProfile {
     static final Path ROOT, DATA, RECIPES, MODELS;
-    /** Runs until cancelled: 1,000,000 steps, a loss point every 2 steps. */
+    /** Runs until cancelled: 1,000,000 steps (100 of warmup), a loss point every 2 steps. */
     static final String LONG_PRETRAIN = "tiny-pretrain-long";
     /** 20 steps, a loss point every 5. */
     static final String SHORT_PRETRAIN = "tiny-pretrain-20";
@@ -39,7 +39,8 @@ public class ConsoleProfile implements QuarkusTestProfile {
             TinyFixtures.write(DATA);
             Files.createDirectories(RECIPES);
             Files.writeString(RECIPES.resolve(LONG_PRETRAIN + ".yaml"), "# tiny MLM pretraining that runs until cancelled\n"
-                    + TinyFixtures.pretrainYaml(DATA, 1_000_000, 1_000_000).replace("log_interval: 5", "log_interval: 2"));
+                    + TinyFixtures.pretrainYaml(DATA, 1_000_000, 1_000_000).replace("log_interval: 5", "log_interval: 2")
+                    + "schedule: {warmup_fraction: 0.0001}\n"); // 100 warmup steps: it learns within seconds
             Files.writeString(RECIPES.resolve(SHORT_PRETRAIN + ".yaml"), TinyFixtures.pretrainYaml(DATA, 20, 100));
             Files.writeString(RECIPES.resolve("notes.txt"), "not a recipe: only *.yaml files are listed\n");
         } catch (IOException e) {
