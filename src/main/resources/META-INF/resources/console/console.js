@@ -70,6 +70,7 @@ function isClassifier(m) { return !!m?.model_type?.classifier; }
 // ---------------------------------------------------------------- router: #models, #try[/NAME], #jobs, #job/ID, #health
 
 let leave = () => {}; // stops the current view's timers and streams
+let navigation = 0;     // a view still loading when the user moved on must stop as soon as it has started
 
 async function route() {
   const [name, ...rest] = location.hash.replace(/^#/, '').split('/');
@@ -84,10 +85,13 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   document.title = `${$('view-' + view).dataset.title} · Tessera`;
+  const mine = ++navigation;
   try {
-    leave = (await VIEWS[view](arg)) || (() => {});
+    const stop = (await VIEWS[view](arg)) || (() => {});
+    if (mine === navigation) leave = stop;
+    else stop();
   } catch (e) {
-    banner(problemText(e));
+    if (mine === navigation) banner(problemText(e));
   }
 }
 
