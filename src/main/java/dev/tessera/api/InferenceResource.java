@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.InferenceService.LabelScore;
@@ -71,6 +72,62 @@ public class InferenceResource {
     }
 
     @POST
+    @Path("embed_all")
+    @Operation(summary = "Every token's last hidden state, special tokens included (TEI /embed_all)")
+    public List<float[][]> embedAll(JsonNode body) {
+        return embedAll(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/embed_all")
+    @Operation(summary = "Per-token embeddings from a named model")
+    public List<float[][]> embedAllNamed(@PathParam("name") String name, JsonNode body) {
+        return embedAll(named(name), body);
+    }
+
+    @POST
+    @Path("rerank")
+    @Operation(summary = "Rank texts against a query through the default model's pair head, best first (TEI /rerank)")
+    public List<Ranked> rerank(@RequestBody(description = "{\"query\": \"...\", \"texts\": [\"...\"], \"raw_scores\": false, \"return_text\": false, \"truncate\": false}") JsonNode body) {
+        return rerank(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/rerank")
+    @Operation(summary = "Rank texts against a query with a named model")
+    public List<Ranked> rerankNamed(@PathParam("name") String name, JsonNode body) {
+        return rerank(named(name), body);
+    }
+
+    @POST
+    @Path("similarity")
+    @Operation(summary = "Cosine similarity of a source sentence to each of several sentences (TEI /similarity)")
+    public float[] similarity(@RequestBody(description = "{\"inputs\": {\"source_sentence\": \"...\", \"sentences\": [\"...\"]}}") JsonNode body) {
+        return similarity(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/similarity")
+    @Operation(summary = "Sentence similarity with a named model")
+    public float[] similarityNamed(@PathParam("name") String name, JsonNode body) {
+        return similarity(named(name), body);
+    }
+
+    @POST
+    @Path("decode")
+    @Operation(summary = "Token ids back to text (TEI /decode)")
+    public List<String> decode(@RequestBody(description = "{\"ids\": [101, 2023, 102] | [[...], [...]], \"skip_special_tokens\": true}") JsonNode body) {
+        return decode(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/decode")
+    @Operation(summary = "Decode with a named model's tokenizer")
+    public List<String> decodeNamed(@PathParam("name") String name, JsonNode body) {
+        return decode(named(name), body);
+    }
+
+    @POST
     @Path("tokenize")
     @Operation(summary = "Tokens of each input as the default model sees them (TEI /tokenize)")
     public List<List<Token>> tokenize(JsonNode body) {
@@ -103,6 +160,49 @@ public class InferenceResource {
     /** TEI's token shape, plus the segment: start/stop are character offsets in the token's own text. */
     public record Token(int id, String text, boolean special, int type_id, int start, int stop) {}
 
+    /** TEI's rank: {@code text} only when {@code return_text} was asked. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Ranked(int index, float score, String text) {}
+
+    private List<float[][]> embedAll(ServedModel model, JsonNode body) {
+        return timed(model, "embed_all", () -> {
+            Inputs.rightTruncationOnly(Inputs.body(body));
+            return inference.embedAll(model, Inputs.parse(body, false).inputs(), Inputs.flag(body, "truncate", false));
+        });
+    }
+
+    private List<Ranked> rerank(ServedModel model, JsonNode body) {
+        return timed(model, "rerank", () -> {
+            String query = Inputs.field(body, "query");
+            List<String> texts = Inputs.texts(body.get("texts"), "texts");
+            Inputs.rightTruncationOnly(body);
+            boolean returnText = Inputs.flag(body, "return_text", false);
+            List<Ranked> out = new ArrayList<>(texts.size());
+            for (InferenceService.Rank r : inference.rerank(model, query, texts, Inputs.flag(body, "truncate", false),
+                    Inputs.flag(body, "raw_scores", false))) {
+                out.add(new Ranked(r.index(), r.score(), returnText ? texts.get(r.index()) : null));
+            }
+            return out;
+        });
+    }
+
+    private float[] similarity(ServedModel model, JsonNode body) {
+        return timed(model, "similarity", () -> {
+            JsonNode inputs = Inputs.body(body).get("inputs");
+            if (inputs == null || !inputs.isObject()) {
+                throw ApiException.badInput("\"inputs\" must be an object {\"source_sentence\": \"...\", \"sentences\": [...]}");
+            }
+            Inputs.rightTruncationOnly(body);
+            return inference.similarity(model, Inputs.field(inputs, "source_sentence"), Inputs.texts(inputs.get("sentences"),
+                    "sentences"), Inputs.flag(body, "truncate", false));
+        });
+    }
+
+    private List<String> decode(ServedModel model, JsonNode body) {
+        return timed(model, "decode", () -> inference.decode(model, Inputs.ids(Inputs.body(body).get("ids"), "ids").sequences(),
+                Inputs.flag(body, "skip_special_tokens", true)));
+    }
+
     private Object predict(ServedModel model, JsonNode body) {
         return timed(model, "predict", () -> {
             Inputs.Parsed parsed = Inputs.parse(body, true);
@@ -133,12 +233,12 @@ public class InferenceResource {
         }
     }
 
-    private ServedModel defaultModel() {
+    ServedModel defaultModel() {
         requireReady();
         return registry.defaultModel().orElseThrow(() -> new ApiException(503, "No model", "no model is loaded", 5));
     }
 
-    private ServedModel named(String name) {
+    ServedModel named(String name) {
         requireReady();
         return registry.find(name).orElseThrow(() -> ApiException.unknownModel(name));
     }

@@ -66,4 +66,54 @@ public final class Inputs {
         if (!v.isBoolean()) throw ApiException.badInput("\"" + name + "\" must be a boolean, got " + v.getNodeType().name().toLowerCase());
         return v.asBoolean();
     }
+
+    /** A required non-empty string field. */
+    public static String field(JsonNode body, String name) {
+        JsonNode v = body(body).get(name);
+        if (v == null || v.isNull()) throw ApiException.badInput("\"" + name + "\" is missing");
+        return text(v, name);
+    }
+
+    /** A non-empty array of non-empty strings. */
+    public static List<String> texts(JsonNode node, String where) {
+        if (node == null || node.isNull()) throw ApiException.badInput("\"" + where + "\" is missing");
+        if (!node.isArray()) throw ApiException.badInput("\"" + where + "\" must be an array of strings, got " + node.getNodeType().name().toLowerCase());
+        if (node.isEmpty()) throw ApiException.badInput("\"" + where + "\" is an empty array");
+        List<String> out = new ArrayList<>(node.size());
+        for (int i = 0; i < node.size(); i++) out.add(text(node.get(i), where + "[" + i + "]"));
+        return out;
+    }
+
+    /** Token ids: one sequence {@code [1, 2]} or a batch {@code [[1, 2], [3]]}. */
+    public record Ids(List<long[]> sequences, boolean batch) {}
+
+    public static Ids ids(JsonNode node, String where) {
+        if (node == null || node.isNull()) throw ApiException.badInput("\"" + where + "\" is missing");
+        if (!node.isArray() || node.isEmpty()) throw ApiException.badInput("\"" + where + "\" must be a non-empty array of token ids or of arrays of token ids");
+        if (node.get(0).isArray()) {
+            List<long[]> out = new ArrayList<>(node.size());
+            for (int i = 0; i < node.size(); i++) out.add(idSequence(node.get(i), where + "[" + i + "]"));
+            return new Ids(out, true);
+        }
+        return new Ids(List.of(idSequence(node, where)), false);
+    }
+
+    private static long[] idSequence(JsonNode node, String where) {
+        if (!node.isArray()) throw ApiException.badInput(where + " must be an array of token ids, got " + node.getNodeType().name().toLowerCase());
+        long[] ids = new long[node.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonNode v = node.get(i);
+            if (!v.isIntegralNumber() || !v.canConvertToLong()) throw ApiException.badInput(where + "[" + i + "] must be an integer token id, got " + v);
+            ids[i] = v.asLong();
+        }
+        return ids;
+    }
+
+    /** TEI's {@code truncation_direction}: only Right (cut the end) is supported; Left is refused, not ignored. */
+    public static void rightTruncationOnly(JsonNode body) {
+        JsonNode v = body.get("truncation_direction");
+        if (v != null && !v.isNull() && !v.asText().equalsIgnoreCase("right")) {
+            throw ApiException.badInput("\"truncation_direction\": only \"Right\" is supported, got " + v);
+        }
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tessera.jobs.Job;
+import dev.tessera.jobs.JobService;
 import dev.tessera.train.LrSchedule;
 import dev.tessera.train.Recipe;
 import jakarta.annotation.PreDestroy;
@@ -51,8 +52,8 @@ public class JobEventsResource {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("job-events").daemon(true).factory());
 
-    public JobEventsResource(JobsResource jobsResource, ObjectMapper json) {
-        this.jobs = id -> jobsResource.service().get(id);
+    public JobEventsResource(JobService service, ObjectMapper json) {
+        this.jobs = service::get;
         this.json = json;
     }
 

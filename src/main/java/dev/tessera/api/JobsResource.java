@@ -6,15 +6,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectReader;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import dev.tessera.jobs.InvalidJobException;
 import dev.tessera.jobs.Job;
+import dev.tessera.jobs.JobPaths;
 import dev.tessera.jobs.JobService;
-import dev.tessera.serving.ModelRegistry;
-import dev.tessera.serving.ServingConfig;
 import io.quarkus.resteasy.reactive.jackson.CustomDeserialization;
-import io.quarkus.runtime.ShutdownEvent;
-import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
-import jakarta.enterprise.event.Observes;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -31,8 +28,6 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
 import java.lang.reflect.Type;
 import java.net.URI;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 
@@ -40,6 +35,7 @@ import java.util.function.BiFunction;
  * Training jobs: {@code POST /v1/jobs} submits a pretraining or finetuning recipe (202 + the queued job),
  * {@code GET /v1/jobs[/{id}]} shows status, progress, loss history and metrics, {@code DELETE /v1/jobs/{id}}
  * or {@code POST /v1/jobs/{id}/cancel} cancels. One job runs at a time; see {@link JobService}.
+ * Paths in recipes are confined: see {@link JobPaths}.
  */
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
@@ -64,20 +60,8 @@ public class JobsResource {
 
     private final JobService service;
 
-    public JobsResource(ServingConfig config, ModelRegistry registry) {
-        this.service = new JobService(java.nio.file.Path.of(config.jobs().dir()), config.jobs().threads(),
-                java.nio.file.Path.of(config.models().dir()), registry::register);
-        this.enabled = config.jobs().enabled();
-    }
-
-    private final boolean enabled;
-
-    void onStart(@Observes StartupEvent e) {
-        if (enabled) service.start();
-    }
-
-    void onStop(@Observes ShutdownEvent e) {
-        service.close();
+    public JobsResource(JobService service) {
+        this.service = service;
     }
 
     @POST
@@ -127,17 +111,18 @@ public class JobsResource {
 
     /** 422 problem+json that lists every problem of the submission. */
     @ServerExceptionMapper
-    public Response invalid(JobService.InvalidJobException e, UriInfo uri) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("type", "about:blank");
-        body.put("title", "Invalid job");
-        body.put("status", 422);
-        body.put("detail", e.getMessage());
-        body.put("instance", uri.getPath());
-        body.put("problems", List.copyOf(e.problems()));
-        return Response.status(422).type(Problem.MEDIA_TYPE).entity(body).build();
+    public Response invalid(InvalidJobException e, UriInfo uri) {
+        return Problem.response(422, "Invalid job", e.getMessage(), uri.getPath(), null, Map.of("problems", e.problems()));
     }
 
-    /** For tests. */
-    JobService service() { return service; }
+    /** 403 problem+json naming each path that broke the confinement rules (tessera.jobs.data-roots, tessera.jobs.dir). */
+    @ServerExceptionMapper
+    public Response forbidden(JobPaths.ForbiddenPathException e, UriInfo uri) {
+        return Problem.response(403, "Path not allowed", e.getMessage(), uri.getPath(), null, Map.of("problems", e.problems()));
+    }
+
+    @ServerExceptionMapper
+    public Response queueFull(JobService.QueueFullException e, UriInfo uri) {
+        return Problem.response(429, "Too many jobs", e.getMessage(), uri.getPath(), 60);
+    }
 }

@@ -6,11 +6,15 @@ import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.Engine;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.ServingConfig;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,6 +24,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelsResource {
+    static final String VERSION = "0.2.0";
 
     private final ModelRegistry registry;
     private final ServingConfig config;
@@ -56,6 +61,29 @@ public class ModelsResource {
         return describe(registry.find(name).orElseThrow(() -> ApiException.unknownModel(name)));
     }
 
+    @POST
+    @Path("v1/models/{name}/reload")
+    @Blocking
+    @Operation(summary = "Load a model's directory again and swap it in without a restart (admin)")
+    public Map<String, Object> reload(@PathParam("name") String name) {
+        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
+        try {
+            return describe(registry.reload(name));
+        } catch (IllegalArgumentException e) {
+            if (registry.find(name).isEmpty() && e.getMessage().startsWith("no model directory")) throw ApiException.unknownModel(name);
+            throw new ApiException(422, "Model not loaded", e.getMessage() + (registry.find(name).isPresent()
+                    ? "; the previous version is still served" : ""));
+        }
+    }
+
+    @DELETE
+    @Path("v1/models/{name}")
+    @Operation(summary = "Stop serving a model (admin); its files stay")
+    public Response unload(@PathParam("name") String name) {
+        registry.unload(name).orElseThrow(() -> ApiException.unknownModel(name));
+        return Response.noContent().build();
+    }
+
     private Map<String, Object> describe(ServedModel m) {
         ModelConfig c = m.config();
         Map<String, Object> out = new LinkedHashMap<>();
@@ -79,19 +107,26 @@ public class ModelsResource {
         if (engine.note() != null) out.put("engine_note", engine.note());
         out.put("max_input_length", m.maxInputLength());
         out.put("max_batch_tokens", config.serving().maxBatchTokens());
+        out.put("max_batch_requests", null); // TEI's name; Tessera bounds a run by tokens only
         out.put("max_client_batch_size", config.serving().maxClientBatchSize());
         out.put("max_concurrent_requests", config.serving().queueCapacity());
-        out.put("version", "0.1.0");
+        out.put("auto_truncate", false);
+        out.put("tokenization_workers", null);
+        out.put("version", VERSION);
         return out;
     }
 
+    /** TEI's model_type: {@code classifier} (or {@code reranker} for one output) with id2label/label2id, else {@code embedding}. */
     private static Object modelType(ModelConfig c) {
         if (c.head() == Head.CLASSIFICATION || c.head() == Head.REGRESSION) {
-            Map<String, Object> id2label = new LinkedHashMap<>();
+            Map<String, Object> id2label = new LinkedHashMap<>(), label2id = new LinkedHashMap<>();
             List<String> labels = c.labels();
-            for (int i = 0; i < labels.size(); i++) id2label.put(String.valueOf(i), labels.get(i));
-            return Map.of("classifier", Map.of("id2label", id2label, "problem_type",
-                    c.head() == Head.REGRESSION ? "regression" : "single_label_classification"));
+            for (int i = 0; i < labels.size(); i++) {
+                id2label.put(String.valueOf(i), labels.get(i));
+                label2id.put(labels.get(i), i);
+            }
+            return Map.of(labels.size() == 1 ? "reranker" : "classifier", Map.of("id2label", id2label, "label2id", label2id,
+                    "problem_type", c.head() == Head.REGRESSION ? "regression" : "single_label_classification"));
         }
         return Map.of("embedding", Map.of("pooling", "mean"));
     }

@@ -38,6 +38,14 @@ public final class JobStore {
         }
     }
 
+    public void delete(String id) {
+        try {
+            Files.deleteIfExists(dir.resolve(id + ".json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete job " + id, e);
+        }
+    }
+
     /** Every stored job in submission order; unreadable files are skipped (and named in the exception list). */
     public List<Job> loadAll(List<String> unreadable) {
         List<Job> out = new ArrayList<>();

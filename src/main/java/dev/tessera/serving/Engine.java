@@ -8,9 +8,13 @@ package dev.tessera.serving;
 public interface Engine extends AutoCloseable {
 
     /** Per sequence of the batch, in order: the rows asked for in {@link Batch#outputs()} (null otherwise). */
-    record Result(float[][] logits, float[][] embeddings) {
+    record Result(float[][] logits, float[][] embeddings, float[][] tokens) {
         public float[] row(Output output, int i) {
-            return output == Output.LOGITS ? logits[i] : embeddings[i];
+            return switch (output) {
+                case LOGITS -> logits[i];
+                case EMBEDDING -> embeddings[i];
+                case TOKENS -> tokens[i];
+            };
         }
     }
 

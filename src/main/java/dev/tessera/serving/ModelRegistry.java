@@ -146,6 +146,31 @@ public class ModelRegistry {
     }
 
     /**
+     * Loads {@code <models dir>/<name>} again (e.g. after its files were replaced) and swaps it in; the old model,
+     * if any, keeps serving until the new one has loaded, and stays served if it fails to.
+     */
+    public ServedModel reload(String name) {
+        Path dir = find(name).map(ServedModel::dir).orElse(modelsDir().resolve(name));
+        if (!dir.normalize().startsWith(modelsDir().normalize()) || !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("no model directory " + modelsDir().resolve(name));
+        }
+        return register(name, dir);
+    }
+
+    /** Stops serving a model (its files stay); requests already holding it finish. Empty if none is served by that name. */
+    public Optional<ServedModel> unload(String name) {
+        ServedModel old = models.remove(name);
+        if (old == null) return Optional.empty();
+        if (name.equals(defaultName)) {
+            defaultName = config.models().defaultModel().filter(models::containsKey)
+                    .orElse(models.isEmpty() ? null : all().get(0).name());
+        }
+        retire(old);
+        LOG.infof("model '%s' unloaded", name);
+        return Optional.of(old);
+    }
+
+    /**
      * A swapped-out model stays open for one request timeout, so requests that already hold it finish
      * on it; new requests see the new one. Nothing in flight is dropped.
      */

@@ -5,5 +5,7 @@ public enum Output {
     /** Classifier / regression logits: {@code [labels]} per sequence. */
     LOGITS,
     /** Mean-pooled sentence embedding: {@code [hidden]} per sequence. */
-    EMBEDDING
+    EMBEDDING,
+    /** Every token's last hidden state, row after row: {@code [length × hidden]} per sequence. */
+    TOKENS
 }

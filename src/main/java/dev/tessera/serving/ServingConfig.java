@@ -4,6 +4,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -17,6 +18,9 @@ public interface ServingConfig {
 
     /** Training jobs under /v1/jobs. */
     Jobs jobs();
+
+    /** API keys (off when unset). */
+    Auth auth();
 
     /** Per-model overrides, keyed by the model's directory name: {@code tessera.model."sst2".max-input-length}. */
     Map<String, ModelOverrides> model();
@@ -96,6 +100,36 @@ public interface ServingConfig {
         /** Recipes the web console offers (GET /v1/recipes): every {@code *.yaml} in this directory. */
         @WithDefault("train/recipes")
         String recipesDir();
+
+        /**
+         * The only directories a job may read data, recipes, tokenizers and init checkpoints from (besides the jobs
+         * directory and the model directory, always readable). Relative paths are resolved against the working
+         * directory; symlinks are followed before the check.
+         */
+        @WithDefault("train,work-data")
+        List<String> dataRoots();
+
+        /** Jobs waiting in the queue before submissions get 429. */
+        @WithDefault("16")
+        int maxQueued();
+
+        /** Finished jobs older than this are forgotten: their record and their directory under the jobs dir are deleted. */
+        @WithDefault("30d")
+        Duration retention();
+    }
+
+    interface Auth {
+        /**
+         * Keys that may call every route ({@code Authorization: Bearer KEY}); when set, only /health and /metrics
+         * (and the console's static files) answer without one. Env {@code TESSERA_AUTH_API_KEYS}, comma-separated.
+         */
+        Optional<List<String>> apiKeys();
+
+        /**
+         * Keys that may also write: submit/cancel jobs, reload/unload models. When API keys are set and these are
+         * not, writes are refused. Env {@code TESSERA_AUTH_ADMIN_KEYS}.
+         */
+        Optional<List<String>> adminKeys();
     }
 
     interface ModelOverrides {

@@ -3,6 +3,7 @@ package dev.tessera.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.tessera.io.AtomicDirectories;
 import dev.tessera.io.AtomicFiles;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.hf.SafetensorsReader;
@@ -78,11 +79,7 @@ public final class Checkpointer {
     }
 
     private Path commit(String name, BertModel model, float[] adamM, float[] adamV, TrainingState state) {
-        Path target = root.resolve(name), tmp = root.resolve(".tmp-" + name), old = root.resolve(".old-" + name);
-        try {
-            Files.createDirectories(root);
-            deleteTree(tmp);
-            Files.createDirectories(tmp);
+        return AtomicDirectories.replace(root.resolve(name), tmp -> {
             HfCheckpoint.save(model, tmp);
             copyTokenizer(tmp);
             if (adamM != null) {
@@ -91,16 +88,7 @@ public final class Checkpointer {
                         "adam_v", new Tensor(new int[] {adamV.length}, adamV)), Map.of("format", "tessera"));
             }
             AtomicFiles.writeString(tmp.resolve(STATE), JSON.writeValueAsString(state) + "\n");
-            fsync(tmp);
-            deleteTree(old);
-            if (Files.exists(target)) Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            fsync(root);
-            deleteTree(old);
-            return target;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write checkpoint " + target + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     private void copyTokenizer(Path dir) throws IOException {
@@ -188,17 +176,6 @@ public final class Checkpointer {
     }
 
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path q : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(q);
-        }
-    }
-
-    private static void fsync(Path dir) {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // not every platform lets a directory be opened; the renames are still atomic
-        }
+        AtomicDirectories.deleteTree(p);
     }
 }

@@ -51,6 +51,6 @@ public class ConsoleProfile implements QuarkusTestProfile {
     @Override
     public Map<String, String> getConfigOverrides() {
         return Map.of("tessera.models.dir", MODELS.toString(), "tessera.jobs.recipes-dir", RECIPES.toString(), "tessera.jobs.dir", ROOT.resolve("jobs").toString(),
-                "tessera.jobs.threads", "1");
+                "tessera.jobs.threads", "1", "tessera.jobs.data-roots", ROOT.toString());
     }
 }

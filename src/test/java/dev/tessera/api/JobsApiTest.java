@@ -44,7 +44,8 @@ class JobsApiTest {
         @Override
         public Map<String, String> getConfigOverrides() {
             return Map.of("tessera.models.dir", ROOT.resolve("models").toString(),
-                    "tessera.jobs.dir", ROOT.resolve("jobs").toString(), "tessera.jobs.threads", "1");
+                    "tessera.jobs.dir", ROOT.resolve("jobs").toString(), "tessera.jobs.threads", "1",
+                    "tessera.jobs.data-roots", ROOT.resolve("data").toString());
         }
     }
 
@@ -88,7 +89,7 @@ class JobsApiTest {
     @Test
     void finetuneJobSucceedsAndItsBestModelIsServed() throws Exception {
         Map<String, Object> body = job("finetune", TinyFixtures.finetuneYaml(data, pretrained, 10, Path.of("ignored")));
-        body.put("overrides", Map.of("training.output_dir", Profile.ROOT.resolve("ft-out").toString()));
+        body.put("overrides", Map.of("training.output_dir", Profile.ROOT.resolve("jobs/ft-out").toString()));
         body.put("serve_as", "tiny-sentiment");
         Response r = submit(body);
         r.then().statusCode(202).header("Location", endsWith("/v1/jobs/" + r.path("id")))
@@ -130,7 +131,7 @@ class JobsApiTest {
                 .body("problems", hasItem(containsString("optimizer.lr")));
         submit(job("pretrain", "kind: pretrain\ncolour: red\n")).then().statusCode(422)
                 .body("problems[0]", containsString("unknown key 'colour'"));
-        submit(Map.of("kind", "train", "recipe_path", "nope.yaml")).then().statusCode(422)
+        submit(Map.of("kind", "train", "recipe_path", data.resolve("nope.yaml").toString())).then().statusCode(422)
                 .body("problems.size()", equalTo(2));
         given().contentType(ContentType.JSON).body("{not json").post("/v1/jobs").then().statusCode(422);
     }
@@ -174,5 +175,50 @@ class JobsApiTest {
                 .body("title", equalTo("Unknown job"));
         given().delete("/v1/jobs/job-nope").then().statusCode(404);
         given().post("/v1/jobs/job-nope/cancel").then().statusCode(404);
+    }
+
+    /**
+     * Attempted escapes over HTTP, inline recipes and recipe_path alike: each is a 403 naming the rule, and the file
+     * system is untouched (nothing written outside, no job recorded).
+     */
+    @Test
+    void escapesAreForbiddenAndLeaveTheFileSystemUntouched() throws Exception {
+        Path outside = Files.createTempDirectory("tessera-outside");
+        Files.writeString(outside.resolve("secret.txt"), "the quick brown fox\n");
+        Files.writeString(outside.resolve("recipe.yaml"), TinyFixtures.pretrainYaml(data, 5, 100));
+        Path link = data.resolve("link-out");
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, outside);
+        int jobsBefore = given().get("/v1/jobs").then().extract().jsonPath().getList("jobs").size();
+        try {
+            String yaml = TinyFixtures.pretrainYaml(data, 5, 100);
+            String dotdot = data + "/../../../../../../.." + outside + "/secret.txt";
+            for (String train : new String[] {outside + "/secret.txt", dotdot, link + "/secret.txt", "/etc/passwd"}) {
+                Map<String, Object> body = job("pretrain", yaml);
+                body.put("overrides", Map.of("data.train", java.util.List.of(train)));
+                submit(body).then().statusCode(403).contentType("application/problem+json")
+                        .body("title", equalTo("Path not allowed"))
+                        .body("problems[0]", startsWith("data.train: ")).body("problems[0]", containsString("tessera.jobs.data-roots"));
+            }
+            for (String out : new String[] {outside + "/out", link + "/out", Profile.ROOT.resolve("jobs/../escaped").toString()}) {
+                Map<String, Object> body = job("pretrain", yaml);
+                body.put("overrides", Map.of("training.output_dir", out));
+                submit(body).then().statusCode(403).body("problems[0]", containsString("tessera.jobs.dir"));
+            }
+            for (String recipe : new String[] {outside + "/recipe.yaml", link + "/recipe.yaml", "../../../../../../../.." + outside + "/recipe.yaml"}) {
+                submit(Map.of("kind", "pretrain", "recipe_path", recipe)).then().statusCode(403)
+                        .body("problems[0]", startsWith("recipe_path: "));
+            }
+            // an inline recipe whose own fields point out is refused the same way
+            String hostile = yaml.replace(data.toString(), outside.toString());
+            submit(job("pretrain", hostile)).then().statusCode(403);
+        } finally {
+            Files.delete(link);
+        }
+        try (var files = Files.list(outside)) {
+            assertEquals(2, files.count(), "nothing written outside");
+        }
+        assertFalse(Files.exists(Profile.ROOT.resolve("escaped")));
+        assertEquals(jobsBefore, given().get("/v1/jobs").then().extract().jsonPath().getList("jobs").size(), "no job recorded");
     }
 }

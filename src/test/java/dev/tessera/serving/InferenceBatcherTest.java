@@ -47,7 +47,7 @@ class InferenceBatcherTest {
                 logits[i] = new float[] {batch.length(i), batch.ids()[batch.offsets()[i]]};
                 emb[i] = new float[] {-batch.length(i)};
             }
-            return new Result(logits, emb);
+            return new Result(logits, emb, null);
         }
 
         @Override public boolean packed() { return packed; }

@@ -31,13 +31,32 @@ abstract sealed class OrtEngine implements Engine permits PaddedOrtEngine, Packe
         Set<String> wanted = new HashSet<>();
         if (batch.outputs().contains(Output.LOGITS)) wanted.add("logits");
         if (batch.outputs().contains(Output.EMBEDDING)) wanted.add("sentence_embedding");
+        if (batch.outputs().contains(Output.TOKENS)) wanted.add("last_hidden_state");
         Map<String, OnnxTensor> inputs = inputs(batch);
         try (OrtSession.Result result = session.run(inputs, wanted)) {
             return new Result(wanted.contains("logits") ? rows(result, "logits") : null,
-                    wanted.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null);
+                    wanted.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null,
+                    wanted.contains("last_hidden_state") ? tokens(batch, (OnnxTensor) result.get("last_hidden_state").orElseThrow()) : null);
         } finally {
             for (OnnxTensor t : inputs.values()) t.close();
         }
+    }
+
+    /**
+     * Each sequence's token states from {@code last_hidden_state}: {@code [T, H]} packed or {@code [B, S, H]}
+     * padded (the padding rows are dropped), flattened to {@code [length × H]}.
+     */
+    private static float[][] tokens(Batch batch, OnnxTensor states) {
+        long[] shape = states.getInfo().getShape();
+        int hidden = (int) shape[shape.length - 1];
+        int stride = shape.length == 3 ? (int) shape[1] * hidden : -1; // padded: one [S, H] block per sequence
+        java.nio.FloatBuffer all = states.getFloatBuffer();
+        float[][] out = new float[batch.size()][];
+        for (int i = 0; i < batch.size(); i++) {
+            out[i] = new float[batch.length(i) * hidden];
+            all.get(stride < 0 ? batch.offsets()[i] * hidden : i * stride, out[i]);
+        }
+        return out;
     }
 
     private static float[][] rows(OrtSession.Result result, String name) throws OrtException {

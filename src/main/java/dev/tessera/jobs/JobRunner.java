@@ -1,0 +1,137 @@
+package dev.tessera.jobs;
+
+import dev.tessera.kernels.NativeException;
+import dev.tessera.train.Finetuner;
+import dev.tessera.train.Pretrainer;
+import dev.tessera.train.Recipe;
+import dev.tessera.train.TrainOptions;
+import dev.tessera.train.TrainingListener;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs one job to its end: the pretrainer or finetuner its recipe names, its progress mirrored into the job
+ * record, then {@code serve_as} publishing. A job stopped by shutdown (not by cancel) stays {@code running}, so
+ * it is queued again at the next start and resumes from its last checkpoint.
+ */
+final class JobRunner {
+    private static final Logger LOG = Logger.getLogger(JobRunner.class);
+
+    private final JobRecords records;
+    private final int threads;
+    private final ModelPublisher publisher;
+
+    JobRunner(JobRecords records, int threads, ModelPublisher publisher) {
+        this.records = records;
+        this.threads = threads;
+        this.publisher = publisher;
+    }
+
+    /** @param stopping true once the service shuts down */
+    void run(Job job, BooleanSupplier stopping) {
+        String id = job.id;
+        LOG.infof("job %s (%s) started", id, job.kind);
+        try {
+            Recipe r = Recipe.parse(job.recipe, job.recipeSource);
+            TrainOptions opts = TrainOptions.defaults().withThreads(threads).withListener(new Progress(id))
+                    .withCancel(() -> stopping.getAsBoolean() || cancelRequested(id));
+            Path best, last;
+            boolean cancelled;
+            Map<String, Double> metrics;
+            if (r.kind() == Recipe.Kind.PRETRAIN) {
+                Pretrainer.Result res = new Pretrainer(r, opts).run();
+                cancelled = res.cancelled() || res.finalDir() == null;
+                best = last = res.finalDir();
+                metrics = res.lastEval();
+            } else {
+                Finetuner.Result res = new Finetuner(r, opts).run();
+                cancelled = res.cancelled() || res.finalDir() == null;
+                best = res.bestDir();
+                last = res.finalDir();
+                metrics = res.bestMetrics();
+            }
+            boolean pretrain = r.kind() == Recipe.Kind.PRETRAIN;
+            records.update(id, false, j -> {
+                j.finalDir = str(last);
+                if (!pretrain) j.bestDir = str(best);
+            });
+            if (cancelled && stopping.getAsBoolean() && !cancelRequested(id)) {
+                LOG.infof("job %s interrupted by shutdown; it resumes at the next start", id);
+                records.update(id, true, j -> {});
+                return;
+            }
+            String served = !cancelled && job.serveAs != null && best != null ? publisher.publish(job.serveAs, best) : null;
+            Job done = records.update(id, true, j -> {
+                if (metrics != null) j.metrics = new LinkedHashMap<>(metrics);
+                j.servedAs = served;
+                finish(j, cancelled ? Job.Status.cancelled : Job.Status.succeeded, null);
+            }).orElseThrow();
+            LOG.infof("job %s %s", id, done.status);
+        } catch (RuntimeException e) {
+            String msg = e instanceof IllegalArgumentException && !(e instanceof NativeException) ? e.getMessage() : e.toString();
+            LOG.errorf(e, "job %s failed", id);
+            records.update(id, true, j -> finish(j, Job.Status.failed, msg));
+        }
+    }
+
+    static void finish(Job j, Job.Status status, String error) {
+        j.status = status;
+        j.error = error;
+        j.finishedAt = Instant.now().toString();
+        j.etaSeconds = null;
+    }
+
+    private boolean cancelRequested(String id) {
+        return records.read(id, j -> j.cancelRequested);
+    }
+
+    private static String str(Path p) { return p == null ? null : p.toString(); }
+
+    /** Mirrors a run's progress into its job; persists at every log line, evaluation and checkpoint. */
+    private final class Progress implements TrainingListener {
+        private final String id;
+
+        Progress(String id) { this.id = id; }
+
+        @Override
+        public void started(String what, long startStep, long totalSteps, long numParams) {
+            records.update(id, true, j -> {
+                j.totalSteps = totalSteps;
+                j.step = startStep;
+                j.lossHistory.removeIf(p -> p.step() > startStep); // steps after the checkpoint are run again
+            });
+        }
+
+        @Override
+        public void step(StepStats s) {
+            records.update(id, false, j -> {
+                j.step = s.step();
+                j.loss = s.loss();
+                j.tokensPerSecond = s.tokensPerSecond();
+                j.etaSeconds = s.etaSeconds();
+            });
+        }
+
+        @Override
+        public void logged(StepStats a) {
+            records.update(id, true, j -> j.lossHistory.add(new Job.LossPoint(a.step(), a.loss())));
+        }
+
+        @Override
+        public void evaluated(long step, Map<String, Double> metrics) {
+            records.update(id, true, j -> j.metrics = new LinkedHashMap<>(metrics));
+        }
+
+        @Override
+        public void checkpointed(long step, Path dir) {
+            records.update(id, true, j -> {});
+        }
+
+        @Override
+        public void info(String line) { LOG.infof("job %s: %s", id, line); }
+    }
+}
