@@ -1,106 +1,29 @@
 package dev.tessera.api;
 
-import com.microsoft.playwright.Browser;
-import com.microsoft.playwright.BrowserContext;
-import com.microsoft.playwright.BrowserType;
 import com.microsoft.playwright.Locator;
 import com.microsoft.playwright.Page;
-import com.microsoft.playwright.Playwright;
 import com.microsoft.playwright.options.AriaRole;
-import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import java.net.URL;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 import static com.microsoft.playwright.assertions.PlaywrightAssertions.assertThat;
 import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.*;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The web console in a real browser: Debian's Chromium, headless, driven by Playwright against the running app.
- * Never a downloaded browser: the driver is told not to fetch one, and the test is skipped (visibly) where
- * /usr/bin/chromium is missing ({@code apt-get install chromium}; CI installs it). Screenshots go to
+ * The web console in a real browser ({@link BrowserSupport}: Debian's Chromium, headless, Playwright) against the
+ * running app: every view, classify and compare texts, the ALiBi and too-long notes, a tiny job whose curve grows
+ * until it is cancelled, labels, keyboard and layout at 1280×800 and 800×600. Screenshots go to
  * {@code target/console-screenshots/}.
  */
 @QuarkusTest
 @TestProfile(ConsoleProfile.class)
-class ConsoleBrowserTest {
-    static final Path CHROMIUM = Path.of(System.getProperty("chromium.path", "/usr/bin/chromium"));
-    static final Path SHOTS = Path.of("target/console-screenshots");
-
-    static Playwright playwright;
-    static Browser browser;
-
-    @TestHTTPResource("/")
-    URL root;
-
-    BrowserContext context;
-    Page page;
-    final List<String> pageErrors = new ArrayList<>();
-
-    static final String NO_BROWSER = "browser tests skipped: no Chromium at " + CHROMIUM + " (apt-get install chromium)";
-
-    @BeforeAll
-    static void launch() throws Exception {
-        if (!Files.isExecutable(CHROMIUM)) {
-            System.err.println("WARNING " + NO_BROWSER); // and every test reports itself skipped with this reason
-            return;
-        }
-        Files.createDirectories(SHOTS);
-        playwright = Playwright.create(new Playwright.CreateOptions().setEnv(Map.of("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")));
-        browser = playwright.chromium().launch(new BrowserType.LaunchOptions().setExecutablePath(CHROMIUM).setHeadless(true)
-                .setArgs(List.of("--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--disable-sync", "--no-first-run")));
-    }
-
-    @AfterAll
-    static void close() {
-        if (browser != null) browser.close();
-        if (playwright != null) playwright.close();
-    }
-
-    @BeforeEach
-    void open() {
-        assumeTrue(browser != null, NO_BROWSER);
-        context = browser.newContext(new Browser.NewContextOptions().setViewportSize(1280, 800));
-        context.setDefaultTimeout(30_000);
-        page = context.newPage();
-        page.onPageError(e -> pageErrors.add("page error: " + e));
-        page.onConsoleMessage(m -> {
-            // a refused request (e.g. the 413 a test provokes) is logged by Chromium itself; anything else is ours
-            if (m.type().equals("error") && !m.text().startsWith("Failed to load resource")) pageErrors.add("console: " + m.text());
-        });
-    }
-
-    @AfterEach
-    void closePage(org.junit.jupiter.api.TestInfo test) {
-        // the page as the test left it: what to look at first when one fails
-        if (page != null) shot("last-" + test.getTestMethod().map(java.lang.reflect.Method::getName).orElse("test"));
-        if (context != null) context.close();
-        assertEquals(List.of(), pageErrors, "errors in the page");
-    }
-
-    private void go(String hash) {
-        page.navigate(root.toString() + hash);
-    }
-
-    private void shot(String name) {
-        page.screenshot(new Page.ScreenshotOptions().setPath(SHOTS.resolve(name + ".png")).setFullPage(true));
-    }
-
+class ConsoleBrowserTest extends BrowserSupport {
     @Test
     void modelsListsEveryModelAndTheDirectoryThatFailed() {
         go("#models");
