@@ -73,9 +73,11 @@ export async function send(path, init = {}) {
   for (;;) {
     const res = await fetch(path, { ...init, headers: headers(init.headers) });
     const write = init.method && init.method !== 'GET';
-    if (res.status === 403 && write) {
-      // a key that may read but not write: offer to switch to an admin key for this action
-      const why = (await problemOf(res.clone()))?.detail || 'This key may not do that.';
+    const refused = res.status === 403 && write ? await problemOf(res.clone()) : null;
+    // a key that may read but not write (the key filter's 403): offer an admin key for this action. Other 403s
+    // (a job reaching outside the allowed directories) list their problems like any error.
+    if (refused && refused.title === 'Forbidden' && !Array.isArray(refused.problems)) {
+      const why = refused.detail || 'This key may not do that.';
       declined = false;
       if (!(await askForKey(why + ' Enter an admin key to go on.'))) return res;
       continue;

@@ -48,10 +48,10 @@ class ConsoleApiTest {
     void recipesAreListedWithTheirKindAndText() {
         given().get("/v1/recipes").then().statusCode(200)
                 .body("dir", equalTo(ConsoleProfile.RECIPES.toString()))
-                .body("recipes.name", contains(ConsoleProfile.SHORT_PRETRAIN, ConsoleProfile.LONG_PRETRAIN)) // by name
+                .body("recipes.name", contains(ConsoleProfile.OUTSIDE, ConsoleProfile.SHORT_PRETRAIN, ConsoleProfile.LONG_PRETRAIN)) // by name
                 .body("recipes.kind", everyItem(equalTo("pretrain")))
-                .body("recipes[1].path", equalTo(ConsoleProfile.RECIPES.resolve(ConsoleProfile.LONG_PRETRAIN + ".yaml").toString()))
-                .body("recipes[1].text", startsWith("# tiny MLM pretraining"));
+                .body("recipes[2].path", equalTo(ConsoleProfile.RECIPES.resolve(ConsoleProfile.LONG_PRETRAIN + ".yaml").toString()))
+                .body("recipes[2].text", startsWith("# tiny MLM pretraining"));
     }
 
     @Test

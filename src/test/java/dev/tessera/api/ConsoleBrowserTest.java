@@ -156,6 +156,14 @@ class ConsoleBrowserTest extends BrowserSupport {
         page.getByLabel("Overrides").fill("no equals sign here");
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Submit job")).click();
         assertThat(page.locator("#job-problems")).containsText("expected key=value");
+        // a recipe that reads outside tessera.jobs.data-roots: 403 with the path, not a request for a key
+        page.getByLabel("Overrides").fill("");
+        page.getByLabel("Recipe", new Page.GetByLabelOptions().setExact(true)).selectOption(
+                new com.microsoft.playwright.options.SelectOption().setLabel(ConsoleProfile.OUTSIDE + " (pretrain)"));
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Submit job")).click();
+        assertThat(page.locator("#job-problems")).containsText("small.txt");
+        assertThat(page.locator("#job-form-status")).containsText("403");
+        assertThat(page.getByRole(AriaRole.DIALOG)).isHidden();
     }
 
     @Test

@@ -20,6 +20,8 @@ public class ConsoleProfile implements QuarkusTestProfile {
     static final String LONG_PRETRAIN = "tiny-pretrain-long";
     /** 20 steps, a loss point every 5. */
     static final String SHORT_PRETRAIN = "tiny-pretrain-20";
+    /** Trains on a file outside the data roots. */
+    static final String OUTSIDE = "outside-data-roots";
 
     static {
         try {
@@ -42,6 +44,9 @@ public class ConsoleProfile implements QuarkusTestProfile {
                     + TinyFixtures.pretrainYaml(DATA, 1_000_000, 1_000_000).replace("log_interval: 5", "log_interval: 2")
                     + "schedule: {warmup_fraction: 0.0001}\n"); // 100 warmup steps: it learns within seconds
             Files.writeString(RECIPES.resolve(SHORT_PRETRAIN + ".yaml"), TinyFixtures.pretrainYaml(DATA, 20, 100));
+            // reads a file outside tessera.jobs.data-roots: listed, but refused (403) when submitted
+            Files.writeString(RECIPES.resolve(OUTSIDE + ".yaml"), TinyFixtures.pretrainYaml(DATA, 20, 100)
+                    .replace(DATA.toAbsolutePath() + "/corpus.txt", Path.of("src/test/resources/corpus/small.txt").toAbsolutePath().toString()));
             Files.writeString(RECIPES.resolve("notes.txt"), "not a recipe: only *.yaml files are listed\n");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
