@@ -156,7 +156,7 @@ public class JobEventsResource {
         }
 
         private void send(String name, String data) {
-            sink.send(sse.newEventBuilder().name(name).mediaType(MediaType.APPLICATION_JSON_TYPE).data(data).build());
+            sink.send(sse.newEventBuilder().name(name).data(data).build());
             lastSendNanos = System.nanoTime();
         }
 
