@@ -174,14 +174,14 @@ function cosine(a, b) {
 }
 
 function similarityTable(texts, vectors) {
-  const short = t => t.length > 28 ? t.slice(0, 27) + '…' : t;
+  // columns by number, rows by number and text (cut by CSS): readable for a handful of texts at 800 px
   return h('div', { class: 'scroll' }, h('table', { class: 'sim' },
     h('caption', {}, 'Cosine similarity of the mean-pooled embeddings'),
-    h('thead', {}, h('tr', {}, h('td', {}), texts.map((t, j) => h('th', { scope: 'col', title: t }, `${j + 1}. ${short(t)}`)))),
-    h('tbody', {}, texts.map((t, i) => h('tr', {}, h('th', { scope: 'row', title: t }, `${i + 1}. ${short(t)}`),
-      vectors.map((v, j) => {
+    h('thead', {}, h('tr', {}, h('td', {}), texts.map((t, j) => h('th', { scope: 'col', title: t, class: 'num' }, String(j + 1))))),
+    h('tbody', {}, texts.map((t, i) => h('tr', {}, h('th', { scope: 'row', title: t }, `${i + 1}. ${t}`),
+      vectors.map(v => {
         const c = cosine(vectors[i], v);
-        return h('td', { class: 'num', style: `background: rgba(37, 99, 235, ${Math.max(0, c) * 0.35})` }, c.toFixed(3));
+        return h('td', { class: 'num', style: `background: rgba(37, 99, 235, ${(Math.max(0, c) * 0.3).toFixed(3)})` }, c.toFixed(3));
       }))))));
 }
 
@@ -486,7 +486,7 @@ async function healthView() {
       stat('Queued inputs', int(per.reduce((a, p) => a + p.queue, 0))), stat('Requests served', int(total)));
     $('health-models').replaceChildren(per.length ? h('div', { class: 'scroll' }, h('table', {},
       h('caption', { class: 'sr-only' }, 'Per model'),
-      h('thead', {}, h('tr', {}, ['Model', 'Queue', 'Requests', 'Errors', 'Mean latency', 'Mean batch', 'Largest batch', 'Batch (last 2 s)']
+      h('thead', {}, h('tr', {}, ['Model', 'Queue', 'Requests', 'Errors', 'Mean latency', 'Mean batch', 'Largest batch (2 min)', 'Batch (last 2 s)']
         .map(t => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, per.map(p => {
         const q = prevOf(p.model), db = q ? p.batches - q.batches : 0;
