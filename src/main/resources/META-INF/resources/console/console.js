@@ -60,12 +60,13 @@ async function loadModels() {
 
 function modelNamed(name) { return models.find(m => m.model_id === name); }
 
+// TEI's model_type says "classifier", or "reranker" for one output (regression); Tessera's head says which
 function labelsOf(m) {
-  const c = m.model_type?.classifier;
+  const c = m.model_type?.classifier || m.model_type?.reranker;
   return c ? Object.values(c.id2label) : [];
 }
 
-function isClassifier(m) { return !!m?.model_type?.classifier; }
+function isClassifier(m) { return m?.architecture.head === 'classification' || m?.architecture.head === 'regression'; }
 
 // ---------------------------------------------------------------- router: #models, #try[/NAME], #jobs, #job/ID, #health
 
@@ -125,6 +126,8 @@ async function modelsView() {
 
 // ---------------------------------------------------------------- Try it
 
+let shownFor = null; // the model the Try view last showed
+
 function selectedModel() { return modelNamed($('try-model').value); }
 
 function describeForTry(m) {
@@ -132,6 +135,13 @@ function describeForTry(m) {
   const labels = labelsOf(m);
   return `${m.architecture.variant} · ${m.architecture.head}${labels.length ? ' · ' + labels.join(' / ') : ''}`
     + ` · up to ${m.max_input_length} tokens · ${m.dialect}/${m.precision} on ${m.device}`;
+}
+
+/** Results belong to the model and mode that made them: cleared when either changes. */
+function clearTry() {
+  $('try-result').replaceChildren(h('p', { class: 'muted' }, 'Nothing yet.'));
+  $('try-tokens').replaceChildren(h('p', { class: 'muted' }, 'Nothing yet.'));
+  $('try-status').textContent = '';
 }
 
 function syncTryMode() {
@@ -151,6 +161,8 @@ async function tryView(name) {
   const keep = name || sel.value || defaultModel;
   sel.replaceChildren(...models.map(m => h('option', { value: m.model_id }, m.model_id)));
   if (modelNamed(keep)) sel.value = keep;
+  if (sel.value !== shownFor) clearTry();
+  shownFor = sel.value;
   syncTryMode();
   $('try-run').disabled = !models.length; // enabled once there is something to run
   if (!models.length) $('try-result').replaceChildren(h('p', { class: 'muted' }, 'No model is loaded (yet).'));
@@ -237,7 +249,7 @@ async function runTry(ev) {
   try {
     const r = await result;
     const ms = performance.now() - t0;
-    $('try-result').replaceChildren(mode === 'classify' ? bars(r, m.model_type.classifier.problem_type === 'regression')
+    $('try-result').replaceChildren(mode === 'classify' ? bars(r, m.architecture.head === 'regression')
       : similarityTable(texts, r));
     $('try-status').textContent = `Done in ${ms.toFixed(0)} ms.`;
   } catch (e) {
@@ -528,7 +540,8 @@ function syncKeyButton() {
 
 function init() {
   $('try-form').addEventListener('submit', runTry);
-  $('try-model').addEventListener('change', syncTryMode);
+  $('try-model').addEventListener('change', () => { shownFor = $('try-model').value; clearTry(); syncTryMode(); });
+  for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', clearTry);
   for (const r of document.querySelectorAll('input[name=mode]')) r.addEventListener('change', syncTryMode);
   $('job-form').addEventListener('submit', submitJob);
   $('job-recipe').addEventListener('change', syncRecipe);

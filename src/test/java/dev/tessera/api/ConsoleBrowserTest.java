@@ -66,6 +66,34 @@ class ConsoleBrowserTest extends BrowserSupport {
     }
 
     @Test
+    void aPairARegressionModelAndAModelWithoutClassifier() {
+        go("#try/mosaic-cls12");
+        page.getByLabel("Text", new Page.GetByLabelOptions().setExact(true)).fill("a man plays the guitar");
+        page.getByLabel("Second text").fill("someone makes music");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
+        String top = given().contentType(ContentType.JSON).body(Map.of("inputs", List.of("a man plays the guitar", "someone makes music")))
+                .post("/v1/models/mosaic-cls12/predict").then().statusCode(200).extract().path("[0].label");
+        assertThat(page.locator("#try-result .bars li").first().locator(".bar-label")).hasText(top);
+        assertThat(page.locator("#try-tokens .tokens li.second")).not().hasCount(0); // segment B is marked
+
+        go("#try/mosaic-reg-bin");
+        page.getByLabel("Second text").fill("");
+        page.getByLabel("Text", new Page.GetByLabelOptions().setExact(true)).fill("the cat was lovely");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
+        float score = given().contentType(ContentType.JSON).body(Map.of("inputs", "the cat was lovely"))
+                .post("/v1/models/mosaic-reg-bin/predict").then().statusCode(200).extract().path("[0].score");
+        // the page shows 3 significant digits
+        String shown = new java.math.BigDecimal(Float.toString(score)).round(new java.math.MathContext(3)).stripTrailingZeros().toPlainString();
+        assertTrue(Math.abs(score) >= 1e-3 && Math.abs(score) < 1e5, "a score the page prints in plain notation: " + score);
+        assertThat(page.locator("#try-result .score")).containsText(shown);
+
+        // an MLM checkpoint has no classifier: only the embeddings comparison is offered
+        go("#try/mosaic-mlm-sharded-bf16");
+        assertThat(page.getByLabel("Classify a text or a pair")).isDisabled();
+        assertThat(page.getByLabel("Compare texts (embeddings)")).isChecked();
+    }
+
+    @Test
     void inputsPastTheTrainingLengthGetTheAlibiNoteAndPastTheMaximumA413() {
         go("#try/mosaic-cls12");
         // mosaic-cls12: alibi_starting_size 16, served up to 32 tokens (the test profile)
