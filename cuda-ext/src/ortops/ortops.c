@@ -4,6 +4,11 @@
  *   UnpaddedAlibiAttention(qkv[T,3H], cu_seqlens int64[B+1]) -> [T,H]   (CPU; CUDA when built with nvcc)
  *   PackedMeanPool(h[T,H], cu_seqlens int64[B+1]) -> [B,H]               (CPU; CUDA when built with nvcc)
  *   GeGLU(x[T,2I]) -> [T,I]                                              (CPU)
+ *   QuantizeRows(x[T,K]) -> (q uint8[T,K], scale[T], zero_point int32[T])  (CPU)
+ *   DequantizeRows(y int32[T,N], scale[T], zero_point int32[T], w_colsum int32[N], w_scale[N], bias[N]?)
+ *     -> [T,N]                                                           (CPU)
+ * The last two wrap a MatMulInteger(q, W int8) so that activations are quantized per row (token) rather than
+ * per tensor: one outlier token no longer coarsens every other token's grid (README: int8).
  * Contracts: cuda-ext/README.md. Only the C API is used, through the OrtApiBase that ORT passes to
  * RegisterCustomOps (nothing of ORT is linked). CPU work runs in ORT's intra-op thread pool
  * (KernelContext_ParallelFor), one serial work item per (sequence, head) / sequence / row block.
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <immintrin.h>
 #include <onnxruntime_c_api.h>
 
 #include "../common/alibi.h"
@@ -28,7 +34,7 @@
 
 static const OrtApi* g_api; /* set by RegisterCustomOps; used where ORT passes no OrtApi (shape inference) */
 
-typedef enum { OP_ATTN, OP_POOL, OP_GEGLU } op_kind;
+typedef enum { OP_ATTN, OP_POOL, OP_GEGLU, OP_QROWS, OP_DQROWS } op_kind;
 
 typedef struct {
     OrtCustomOp base; /* first member: ORT hands back &base */
@@ -46,7 +52,8 @@ typedef struct {
 } tsr_kernel;
 
 static const char* op_name(op_kind k) {
-    return k == OP_ATTN ? "UnpaddedAlibiAttention" : k == OP_POOL ? "PackedMeanPool" : "GeGLU";
+    static const char* names[] = {"UnpaddedAlibiAttention", "PackedMeanPool", "GeGLU", "QuantizeRows", "DequantizeRows"};
+    return names[k];
 }
 
 static OrtStatus* errorf(const OrtApi* api, OrtErrorCode code, op_kind k, const char* fmt, ...) {
@@ -114,11 +121,15 @@ static OrtStatus* get_input(const OrtApi* api, OrtKernelContext* ctx, op_kind k,
     return api->GetTensorMutableData((OrtValue*)t->v, &t->data);
 }
 
+static OrtStatus* get_output_n(const OrtApi* api, OrtKernelContext* ctx, size_t i, const int64_t* dims, size_t rank, void** out) {
+    OrtValue* v;
+    TRY(api->KernelContext_GetOutput(ctx, i, dims, rank, &v));
+    return api->GetTensorMutableData(v, out);
+}
+
 static OrtStatus* get_output(const OrtApi* api, OrtKernelContext* ctx, int64_t d0, int64_t d1, float** out) {
     const int64_t dims[2] = {d0, d1};
-    OrtValue* v;
-    TRY(api->KernelContext_GetOutput(ctx, 0, dims, 2, &v));
-    return api->GetTensorMutableData(v, (void**)out);
+    return get_output_n(api, ctx, 0, dims, 2, (void**)out);
 }
 
 /* cu_seqlens: rank 1, B+1 >= 1 entries, cu[0] = 0, non-decreasing, cu[B] = T (cu on the host) */
@@ -290,6 +301,125 @@ static OrtStatus* geglu_cpu(tsr_kernel* kr, OrtKernelContext* ctx) {
     return parallel_for(api, ctx, geglu_item, (size_t)((x.dims[0] + GEGLU_ROWS - 1) / GEGLU_ROWS), &j);
 }
 
+/* ---- per-row int8 activations ----------------------------------------------------------- */
+
+/* Asymmetric uint8 per row, the range widened to include 0 so that 0 is exact (as DynamicQuantizeLinear):
+ * scale = (max - min) / 255, zero_point = round(-min / scale), q = clamp(round(x / scale) + zero_point, 0, 255). */
+#define QROWS_ROWS 16
+
+typedef struct {
+    const float* x;
+    uint8_t* q;
+    float* scale;
+    int32_t* zp;
+    int64_t T, K;
+} qrows_job;
+
+/* AVX2 (RegisterCustomOps refuses CPUs without it): two passes per row, min/max then round-and-pack,
+ * 8 floats at a time; rounding is to nearest even, as DynamicQuantizeLinear's. */
+__attribute__((target("avx2,fma"))) static void qrows_item(void* u, size_t i) {
+    qrows_job* j = u;
+    int64_t r0 = (int64_t)i * QROWS_ROWS, r1 = r0 + QROWS_ROWS < j->T ? r0 + QROWS_ROWS : j->T;
+    const int64_t K = j->K, K8 = K & ~(int64_t)7;
+    for (int64_t r = r0; r < r1; r++) {
+        const float* x = j->x + r * K;
+        uint8_t* q = j->q + r * K;
+        __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
+        for (int64_t k = 0; k < K8; k += 8) {
+            __m256 v = _mm256_loadu_ps(x + k);
+            vlo = _mm256_min_ps(vlo, v), vhi = _mm256_max_ps(vhi, v);
+        }
+        float lo8[8], hi8[8], lo = 0, hi = 0;
+        _mm256_storeu_ps(lo8, vlo), _mm256_storeu_ps(hi8, vhi);
+        for (int t = 0; t < 8; t++) lo = lo8[t] < lo ? lo8[t] : lo, hi = hi8[t] > hi ? hi8[t] : hi;
+        for (int64_t k = K8; k < K; k++) lo = x[k] < lo ? x[k] : lo, hi = x[k] > hi ? x[k] : hi;
+        float scale = (hi - lo) / 255.0f;
+        if (!(scale > 0) || !isfinite(scale)) scale = 1.0f; /* an all-zero row (or non-finite input) */
+        const float inv = 1.0f / scale;
+        float z = nearbyintf(-lo * inv);
+        z = z < 0 ? 0 : z > 255 ? 255 : z;
+        const __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps(z), v0 = _mm256_setzero_ps(), v255 = _mm256_set1_ps(255);
+        for (int64_t k = 0; k < K8; k += 8) {
+            __m256 v = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + k), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            v = _mm256_min_ps(_mm256_max_ps(_mm256_add_ps(v, vz), v0), v255);
+            __m256i n32 = _mm256_cvtps_epi32(v);                                      /* 8 x int32 in 0..255 */
+            __m128i n16 = _mm_packus_epi32(_mm256_castsi256_si128(n32), _mm256_extracti128_si256(n32, 1));
+            _mm_storel_epi64((__m128i*)(q + k), _mm_packus_epi16(n16, n16));
+        }
+        for (int64_t k = K8; k < K; k++) {
+            float v = nearbyintf(x[k] * inv) + z;
+            q[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        j->scale[r] = scale;
+        j->zp[r] = (int32_t)z;
+    }
+}
+
+static OrtStatus* qrows_cpu(tsr_kernel* kr, OrtKernelContext* ctx) {
+    const OrtApi* api = kr->api;
+    tensor_in x;
+    TRY(get_input(api, ctx, OP_QROWS, 0, "x", &x));
+    TRY(check_rank2(api, OP_QROWS, &x, "x"));
+    const int64_t T = x.dims[0], K = x.dims[1], dq[2] = {T, K}, dr[1] = {T};
+    qrows_job j = {x.data, NULL, NULL, NULL, T, K};
+    TRY(get_output_n(api, ctx, 0, dq, 2, (void**)&j.q));
+    TRY(get_output_n(api, ctx, 1, dr, 1, (void**)&j.scale));
+    TRY(get_output_n(api, ctx, 2, dr, 1, (void**)&j.zp));
+    return parallel_for(api, ctx, qrows_item, (size_t)((T + QROWS_ROWS - 1) / QROWS_ROWS), &j);
+}
+
+/* out[t,n] = scale[t] * w_scale[n] * (y[t,n] - zero_point[t] * w_colsum[n]) + bias[n]: the zero-point term is
+ * exact integer arithmetic (|zp · colsum| <= 255 · 127 · K fits int32 for K < 66000). */
+typedef struct {
+    const int32_t *y, *zp, *colsum;
+    const float *scale, *wscale, *bias;
+    float* out;
+    int64_t T, N;
+} dqrows_job;
+
+__attribute__((target("avx2,fma"))) static void dqrows_item(void* u, size_t i) { /* auto-vectorised */
+    dqrows_job* j = u;
+    int64_t r0 = (int64_t)i * QROWS_ROWS, r1 = r0 + QROWS_ROWS < j->T ? r0 + QROWS_ROWS : j->T;
+    for (int64_t r = r0; r < r1; r++) {
+        const int32_t* y = j->y + r * j->N;
+        float* o = j->out + r * j->N;
+        const int32_t zp = j->zp[r];
+        const float s = j->scale[r];
+        if (j->bias)
+            for (int64_t n = 0; n < j->N; n++) o[n] = (float)(y[n] - zp * j->colsum[n]) * (s * j->wscale[n]) + j->bias[n];
+        else
+            for (int64_t n = 0; n < j->N; n++) o[n] = (float)(y[n] - zp * j->colsum[n]) * (s * j->wscale[n]);
+    }
+}
+
+static OrtStatus* dqrows_cpu(tsr_kernel* kr, OrtKernelContext* ctx) {
+    const OrtApi* api = kr->api;
+    tensor_in y, scale, zp, colsum, wscale, bias = {0};
+    TRY(get_input(api, ctx, OP_DQROWS, 0, "y", &y));
+    TRY(check_rank2(api, OP_DQROWS, &y, "y"));
+    TRY(get_input(api, ctx, OP_DQROWS, 1, "scale", &scale));
+    TRY(get_input(api, ctx, OP_DQROWS, 2, "zero_point", &zp));
+    TRY(get_input(api, ctx, OP_DQROWS, 3, "w_colsum", &colsum));
+    TRY(get_input(api, ctx, OP_DQROWS, 4, "w_scale", &wscale));
+    size_t n_in = 0;
+    TRY(api->KernelContext_GetInputCount(ctx, &n_in));
+    const OrtValue* b = NULL;
+    if (n_in > 5) TRY(api->KernelContext_GetInput(ctx, 5, &b));
+    if (b) TRY(get_input(api, ctx, OP_DQROWS, 5, "bias", &bias));
+    const int64_t T = y.dims[0], N = y.dims[1];
+    const tensor_in* per_row[] = {&scale, &zp};
+    const tensor_in* per_col[] = {&colsum, &wscale, b ? &bias : NULL};
+    for (int i = 0; i < 2; i++)
+        if (per_row[i]->rank != 1 || per_row[i]->dims[0] != T)
+            return errorf(api, ORT_INVALID_ARGUMENT, OP_DQROWS, "input %d must be [T] = [%lld]", i + 1, (long long)T);
+    for (int i = 0; i < 3; i++)
+        if (per_col[i] && (per_col[i]->rank != 1 || per_col[i]->dims[0] != N))
+            return errorf(api, ORT_INVALID_ARGUMENT, OP_DQROWS, "input %d must be [N] = [%lld]", i + 3, (long long)N);
+    dqrows_job j = {y.data, zp.data, colsum.data, scale.data, wscale.data, b ? bias.data : NULL, NULL, T, N};
+    TRY(get_output(api, ctx, T, N, &j.out));
+    return parallel_for(api, ctx, dqrows_item, (size_t)((T + QROWS_ROWS - 1) / QROWS_ROWS), &j);
+}
+
 /* ---- CUDA kernels (host side; device code in ortops_cuda.cu) ------------------------------ */
 
 #ifdef TSR_ORTOPS_CUDA
@@ -405,6 +535,8 @@ static OrtStatus* ORT_API_CALL kernel_compute(void* k, OrtKernelContext* ctx) {
     switch (kr->kind) {
     case OP_ATTN: return attn_cpu(kr, ctx);
     case OP_POOL: return pool_cpu(kr, ctx);
+    case OP_QROWS: return qrows_cpu(kr, ctx);
+    case OP_DQROWS: return dqrows_cpu(kr, ctx);
     default: return geglu_cpu(kr, ctx);
     }
 }
@@ -413,17 +545,27 @@ static const char* ORT_API_CALL get_name(const OrtCustomOp* op) { return op_name
 static const char* ORT_API_CALL get_ep(const OrtCustomOp* op) {
     return ((const tsr_op*)op)->cuda ? "CUDAExecutionProvider" : "CPUExecutionProvider";
 }
-static size_t ORT_API_CALL input_count(const OrtCustomOp* op) { return ((const tsr_op*)op)->kind == OP_GEGLU ? 1 : 2; }
+static op_kind kind_of(const OrtCustomOp* op) { return ((const tsr_op*)op)->kind; }
+static size_t ORT_API_CALL input_count(const OrtCustomOp* op) {
+    op_kind k = kind_of(op);
+    return k == OP_GEGLU || k == OP_QROWS ? 1 : k == OP_DQROWS ? 6 : 2;
+}
 static ONNXTensorElementDataType ORT_API_CALL input_type(const OrtCustomOp* op, size_t i) {
-    (void)op;
+    if (kind_of(op) == OP_DQROWS)
+        return i == 0 || i == 2 || i == 3 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+    if (kind_of(op) == OP_QROWS) return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
     return i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_INT64 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
 }
-static size_t ORT_API_CALL output_count(const OrtCustomOp* op) { return (void)op, 1; }
+static size_t ORT_API_CALL output_count(const OrtCustomOp* op) { return kind_of(op) == OP_QROWS ? 3 : 1; }
 static ONNXTensorElementDataType ORT_API_CALL output_type(const OrtCustomOp* op, size_t i) {
-    (void)op, (void)i;
+    if (kind_of(op) == OP_QROWS)
+        return i == 0 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT : ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32;
     return ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
 }
-static OrtCustomOpInputOutputCharacteristic ORT_API_CALL io_char(const OrtCustomOp* op, size_t i) {
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL input_char(const OrtCustomOp* op, size_t i) {
+    return kind_of(op) == OP_DQROWS && i == 5 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+}
+static OrtCustomOpInputOutputCharacteristic ORT_API_CALL output_char(const OrtCustomOp* op, size_t i) {
     (void)op, (void)i;
     return INPUT_OUTPUT_REQUIRED;
 }
@@ -463,19 +605,24 @@ static OrtStatus* shape_of(const OrtApi* api, OrtShapeInferContext* ctx, size_t 
     return NULL;
 }
 
-static OrtStatus* set_output(const OrtApi* api, OrtShapeInferContext* ctx, int64_t d0, const char* n0, int64_t d1,
-                             const char* n1) {
+static OrtStatus* set_output_typed(const OrtApi* api, OrtShapeInferContext* ctx, size_t index, ONNXTensorElementDataType type,
+                                   size_t rank, int64_t d0, const char* n0, int64_t d1, const char* n1) {
     OrtTensorTypeAndShapeInfo* info;
     TRY(api->CreateTensorTypeAndShapeInfo(&info));
     const int64_t dims[2] = {d0, d1};
     /* an unknown dim needs a name: ORT would otherwise record the -1 as a fixed size (and warn at run time) */
     const char* names[2] = {d0 < 0 ? (n0 && *n0 ? n0 : "tessera_dim0") : "", d1 < 0 ? (n1 && *n1 ? n1 : "tessera_dim1") : ""};
-    OrtStatus* st = api->SetTensorElementType(info, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT);
-    if (!st) st = api->SetDimensions(info, dims, 2);
-    if (!st) st = api->SetSymbolicDimensions(info, names, 2);
-    if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, 0, info);
+    OrtStatus* st = api->SetTensorElementType(info, type);
+    if (!st) st = api->SetDimensions(info, dims, rank);
+    if (!st) st = api->SetSymbolicDimensions(info, names, rank);
+    if (!st) st = api->ShapeInferContext_SetOutputTypeShape(ctx, index, info);
     api->ReleaseTensorTypeAndShapeInfo(info);
     return st;
+}
+
+static OrtStatus* set_output(const OrtApi* api, OrtShapeInferContext* ctx, int64_t d0, const char* n0, int64_t d1,
+                             const char* n1) {
+    return set_output_typed(api, ctx, 0, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, 2, d0, n0, d1, n1);
 }
 
 static OrtStatus* infer_impl(const OrtApi* api, op_kind k, OrtShapeInferContext* ctx, shape_in* x, shape_in* cu) {
@@ -501,6 +648,12 @@ static OrtStatus* infer_impl(const OrtApi* api, op_kind k, OrtShapeInferContext*
         snprintf(derived, sizeof derived, "%s/3", x->names[1] && *x->names[1] ? x->names[1] : "qkv_cols");
         return set_output(api, ctx, d0, n0, d1 >= 0 ? d1 / 3 : -1, derived);
     }
+    if (k == OP_QROWS) {
+        TRY(set_output_typed(api, ctx, 0, ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8, 2, d0, n0, d1, x->names[1]));
+        TRY(set_output_typed(api, ctx, 1, ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, 1, d0, n0, 0, NULL));
+        return set_output_typed(api, ctx, 2, ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32, 1, d0, n0, 0, NULL);
+    }
+    if (k == OP_DQROWS) return set_output(api, ctx, d0, n0, d1, x->names[1]);
     if (k == OP_GEGLU) {
         if (d1 >= 0 && d1 % 2) return errorf(api, ORT_INVALID_ARGUMENT, k, "x has %lld columns, must be even", (long long)d1);
         snprintf(derived, sizeof derived, "%s/2", x->names[1] && *x->names[1] ? x->names[1] : "x_cols");
@@ -535,8 +688,8 @@ static void init_op(tsr_op* op, op_kind kind, int cuda) {
     b->GetOutputType = output_type;
     b->GetOutputTypeCount = output_count;
     b->KernelDestroy = kernel_destroy;
-    b->GetInputCharacteristic = io_char;
-    b->GetOutputCharacteristic = io_char;
+    b->GetInputCharacteristic = input_char;
+    b->GetOutputCharacteristic = output_char;
     b->GetInputMemoryType = input_mem;
     b->GetVariadicInputMinArity = one;
     b->GetVariadicInputHomogeneity = zero;
@@ -553,7 +706,7 @@ static void init_op(tsr_op* op, op_kind kind, int cuda) {
     b->ReleaseAliasMap = release_alias;
 }
 
-#define N_CPU_OPS 3
+#define N_CPU_OPS 5
 #define N_CUDA_OPS 2
 static tsr_op g_ops[N_CPU_OPS + N_CUDA_OPS];
 static int g_n_ops;
@@ -562,10 +715,12 @@ static void init_ops(void) {
     init_op(&g_ops[0], OP_ATTN, 0);
     init_op(&g_ops[1], OP_POOL, 0);
     init_op(&g_ops[2], OP_GEGLU, 0);
+    init_op(&g_ops[3], OP_QROWS, 0);
+    init_op(&g_ops[4], OP_DQROWS, 0);
     g_n_ops = N_CPU_OPS;
 #ifdef TSR_ORTOPS_CUDA
-    init_op(&g_ops[3], OP_ATTN, 1);
-    init_op(&g_ops[4], OP_POOL, 1);
+    init_op(&g_ops[5], OP_ATTN, 1);
+    init_op(&g_ops[6], OP_POOL, 1);
     g_n_ops += N_CUDA_OPS;
 #endif
 }

@@ -39,9 +39,13 @@ public final class OnnxExporter {
         return switch (precision) {
             case FP32 -> fp32;
             // the portable dialect stays standard-only (DynamicQuantizeLinear + MatMulInteger, which ORT fuses
-            // into DynamicQuantizeMatMul itself); the others use ORT's fused kernel directly
-            case INT8 -> DynamicQuantization.apply(fp32, dialect == Dialect.PORTABLE
-                    ? DynamicQuantization.Form.STANDARD : DynamicQuantization.Form.ORT_FUSED);
+            // into DynamicQuantizeMatMul itself); ort uses ORT's fused kernel directly; tessera quantizes
+            // activations per row with its own ops around the same integer GEMM
+            case INT8 -> DynamicQuantization.apply(fp32, switch (dialect) {
+                case PORTABLE -> DynamicQuantization.Form.STANDARD;
+                case ORT -> DynamicQuantization.Form.ORT_FUSED;
+                case TESSERA -> DynamicQuantization.Form.PER_ROW;
+            });
         };
     }
 

@@ -105,22 +105,21 @@ class MiniLmRealWeightsTest {
     }
 
     /**
-     * int8 (both dialects) vs the original float32 graph: what a user of the embeddings sees. Measured: min
-     * cosine over the five embeddings 0.9892 (both dialects: ORT fuses the portable int8 chain into the same
-     * kernel), mean ≈ 0.991; max |Δ| of hidden states 0.42 (a few outlier elements of values up to ~10).
-     * That is just under the 0.99 aim; the error comes from per-tensor uint8 quantization of activations
-     * with outliers, mostly the input of the FFN down-projection (GELU output): keeping that one matmul in
-     * fp32 gives min cosine ≥ 0.9907 but costs ~40% of int8's speed gain, so it is not done. The bound, 0.985,
-     * has margin for other CPUs' float parts (the int8 GEMM itself is exact integer arithmetic) and still
-     * fails any real bug (a transposed or mis-scaled weight gives cosines far below 0.9).
+     * int8 vs the original float32 graph: what a user of the embeddings sees. Measured min cosine over the five
+     * embeddings: tessera 0.9975 (activations quantized per row by tessera.QuantizeRows), portable and ort 0.9892
+     * (ORT's per-tensor DynamicQuantizeMatMul: one outlier token, mostly in the FFN down-projection's input,
+     * coarsens every token's grid; ORT fuses the portable chain into the same kernel). Bounds: 0.995 and 0.985,
+     * margin for other CPUs' float parts (the integer GEMM itself is exact); a real bug (a transposed or
+     * mis-scaled weight) gives cosines far below 0.9.
      */
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = Dialect.class, names = {"PORTABLE", "ORT"})
+    @EnumSource(value = Dialect.class, names = {"PORTABLE", "ORT", "TESSERA"})
     void int8EmbeddingsStayCloseToTheOriginal(Dialect d) throws Exception {
         Stats st = compareWithOriginal(viaHfCheckpoint(), d, Precision.INT8, true);
-        assertTrue(st.minCos >= MIN_INT8_COSINE, "cosine " + st.minCos);
+        assertTrue(st.minCos >= (d == Dialect.TESSERA ? MIN_INT8_COSINE_PER_ROW : MIN_INT8_COSINE), "cosine " + st.minCos);
     }
 
+    static final double MIN_INT8_COSINE_PER_ROW = 0.995;
     static final double MIN_INT8_COSINE = 0.985;
 
     record Stats(double maxHidden, double maxEmb, double minCos) {}

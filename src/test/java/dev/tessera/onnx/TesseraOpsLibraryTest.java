@@ -394,6 +394,65 @@ class TesseraOpsLibraryTest {
         assertEquals(0.9999779095030014, erf(3), 1e-12);
     }
 
+    /**
+     * The tessera int8 form: MatMul(x, W) + bias rewritten by {@link DynamicQuantization} into QuantizeRows →
+     * MatMulInteger → DequantizeRows, against a reference computed here in integer arithmetic (per-row asymmetric
+     * uint8 x, per-column int8 W): the ops must match it to float rounding. Rows include an all-zero one, an
+     * all-positive one and one with an outlier 1000× the rest, whose coarse grid must not leak into other rows.
+     */
+    @Test
+    void rowQuantizedMatMul() throws OrtException {
+        int T = 6, K = 70, N = 19; // 70, 19: vector tails
+        Random r = new Random(7);
+        float[] x = uniform(r, T * K, 2f), w = uniform(r, K * N, 0.5f), bias = uniform(r, N, 1f);
+        for (int k = 0; k < K; k++) x[K + k] = 0; // row 1: all zero
+        for (int k = 0; k < K; k++) x[2 * K + k] = Math.abs(x[2 * K + k]); // row 2: min 0
+        x[3 * K + 5] = 2000f; // row 3: one outlier
+        GraphBuilder g = new GraphBuilder("rows");
+        g.input("x", GraphBuilder.FLOAT, "T", K);
+        String wName = g.initializer(DynamicQuantization.ENCODER_PREFIX + "0.output.dense.weight", new dev.tessera.model.Tensor(new int[] {K, N}, w));
+        String bName = g.initializer(DynamicQuantization.ENCODER_PREFIX + "0.output.dense.bias", new dev.tessera.model.Tensor(new int[] {N}, bias));
+        g.node("xw", "MatMul", List.of("x", wName));
+        g.node("y", "Add", List.of("xw", bName));
+        g.output("y", GraphBuilder.FLOAT, "T", N);
+        OnnxMl.ModelProto m = DynamicQuantization.apply(g.model(17, "tessera-test", "rows"), DynamicQuantization.Form.PER_ROW);
+        assertEquals(List.of("QuantizeRows", "MatMulInteger", "DequantizeRows"), m.getGraph().getNodeList().stream().map(OnnxMl.NodeProto::getOpType).toList());
+
+        DynamicQuantization.QuantizedWeight qw = DynamicQuantization.quantize(w, K, N);
+        double[] ref = new double[T * N];
+        for (int t = 0; t < T; t++) {
+            double lo = 0, hi = 0;
+            for (int k = 0; k < K; k++) {
+                lo = Math.min(lo, x[t * K + k]);
+                hi = Math.max(hi, x[t * K + k]);
+            }
+            float scale = hi > lo ? (float) ((hi - lo) / 255) : 1f;
+            long zp = Math.max(0, Math.min(255, Math.round(Math.rint(-lo / scale))));
+            for (int n = 0; n < N; n++) {
+                long acc = 0;
+                for (int k = 0; k < K; k++) {
+                    long q = Math.max(0, Math.min(255, (long) Math.rint(x[t * K + k] * (1f / scale)) + zp));
+                    acc += (q - zp) * qw.q()[k * N + n];
+                }
+                ref[t * N + n] = acc * (double) scale * qw.scale()[n] + bias[n];
+            }
+        }
+        float[] out;
+        try (OrtSession s = session(m, 2)) {
+            out = run(s, inputs("x", x, new long[] {T, K}), new long[] {T, N});
+        }
+        for (int i = 0; i < ref.length; i++) assertEquals(ref[i], out[i], 1e-4 * Math.max(1, Math.abs(ref[i])), "element " + i);
+        // and close to the float product: rows without the outlier within a few grid steps
+        for (int t = 0; t < T; t++) {
+            if (t == 3) continue;
+            for (int n = 0; n < N; n++) {
+                double exact = bias[n];
+                for (int k = 0; k < K; k++) exact += (double) x[t * K + k] * w[k * N + n];
+                assertEquals(exact, out[t * N + n], 0.05, "row " + t + " col " + n + " vs float");
+            }
+        }
+    }
+
     /** Writes a tiny tessera-dialect model, its inputs and expected outputs for cuda-ext/tests/node/run.mjs. */
     @Test
     void writeNodeSmokeModel() throws OrtException, IOException {
