@@ -21,6 +21,8 @@ import org.jboss.logging.Logger;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -52,14 +54,31 @@ public class JobEventsResource {
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("job-events").daemon(true).factory());
 
+    private final Set<Stream> open = ConcurrentHashMap.newKeySet();
+    // An open stream is an HTTP request in flight: Quarkus's graceful shutdown would wait its whole timeout for it.
+    // The JVM runs this hook alongside Quarkus's own on SIGTERM, so streams close (clients reconnect to the next
+    // server; the job resumes there) and the shutdown only waits for real requests.
+    private final Thread closeOnExit = Thread.ofPlatform().name("job-events-close").unstarted(this::closeAll);
+
     public JobEventsResource(JobService service, ObjectMapper json) {
         this.jobs = service::get;
         this.json = json;
+        Runtime.getRuntime().addShutdownHook(closeOnExit);
     }
 
     @PreDestroy
     void stop() {
+        closeAll();
         timer.shutdownNow();
+        try {
+            Runtime.getRuntime().removeShutdownHook(closeOnExit);
+        } catch (IllegalStateException e) {
+            // the JVM is already exiting: the hook runs (or ran)
+        }
+    }
+
+    private void closeAll() {
+        for (Stream s : List.copyOf(open)) s.closeQuietly();
     }
 
     @GET
@@ -91,6 +110,7 @@ public class JobEventsResource {
         }
 
         synchronized void start() {
+            open.add(this);
             run(); // the current state at once, then every POLL_MS
             if (!sink.isClosed()) task = timer.scheduleWithFixedDelay(this, POLL_MS, POLL_MS, TimeUnit.MILLISECONDS);
         }
@@ -100,6 +120,7 @@ public class JobEventsResource {
             try {
                 if (sink.isClosed()) {
                     cancel();
+                    open.remove(this);
                     return;
                 }
                 Job j = pending != null ? pending : jobs.apply(id).orElse(null);
@@ -166,7 +187,16 @@ public class JobEventsResource {
 
         private void close() {
             cancel();
+            open.remove(this);
             if (!sink.isClosed()) sink.close();
+        }
+
+        synchronized void closeQuietly() {
+            try {
+                close();
+            } catch (RuntimeException e) {
+                LOG.debugf(e, "closing the event stream of job %s", id);
+            }
         }
     }
 
