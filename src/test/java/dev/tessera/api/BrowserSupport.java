@@ -11,13 +11,17 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 
+import org.awaitility.Awaitility;
+
 import java.net.URL;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -66,6 +70,7 @@ abstract class BrowserSupport {
     @BeforeEach
     void open() {
         assumeTrue(browser != null, NO_BROWSER);
+        awaitReady();
         context = browser.newContext(new Browser.NewContextOptions().setViewportSize(1280, 800));
         context.setDefaultTimeout(30_000);
         page = context.newPage();
@@ -82,6 +87,11 @@ abstract class BrowserSupport {
         if (page != null) shot("last-" + test.getTestMethod().map(java.lang.reflect.Method::getName).orElse("test"));
         if (context != null) context.close();
         assertEquals(List.of(), pageErrors, "errors in the page");
+    }
+
+    /** Every model loaded: what the pages show is then the whole catalogue (and no load is cut short at exit). */
+    static void awaitReady() {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> given().get("/health/ready").statusCode() == 200);
     }
 
     void go(String hash) {

@@ -36,6 +36,11 @@ class ConsoleApiTest {
 
     record Event(String name, JsonNode data) {}
 
+    @org.junit.jupiter.api.BeforeEach
+    void ready() {
+        BrowserSupport.awaitReady();
+    }
+
     @Test
     void thePageAndItsScriptsAreServedAtTheRoot() {
         given().get("/").then().statusCode(200).contentType(containsString("text/html"))
