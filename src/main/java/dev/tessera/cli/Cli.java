@@ -9,7 +9,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "tessera", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Pretrain, finetune, export and serve MosaicBERT models.",
-        subcommands = {ExportCommand.class, ImportCommand.class, PretrainCommand.class, FinetuneCommand.class, VocabCommand.class, EvalCommand.class})
+        subcommands = {ExportCommand.class, ImportCommand.class, PretrainCommand.class, FinetuneCommand.class, VocabCommand.class, EvalCommand.class,
+                StudyCommand.class, PlotCommand.class})
 public final class Cli implements Runnable {
 
     public static int run(String... args) {

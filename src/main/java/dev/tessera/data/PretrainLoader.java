@@ -27,6 +27,7 @@ public final class PretrainLoader {
     private int epoch;
     private long index;
     private int[] order;
+    private boolean padded;
 
     public PretrainLoader(ShardSet shards, int maxSeqLen, SpecialTokens specials, long seed, DataPosition start) {
         if (maxSeqLen < 3) throw new IllegalArgumentException("max_seq_len must be >= 3, got " + maxSeqLen);
@@ -59,6 +60,40 @@ public final class PretrainLoader {
     public int numSequences() { return seqDoc.length; }
 
     public int maxSeqLen() { return maxSeqLen; }
+
+    /**
+     * Padded accounting (a classic BERT batch): every sequence counts {@code maxSeqLen} tokens against the
+     * microbatch budget, so {@link #padded(Batch, int)} of each microbatch stays within it.
+     */
+    public void setPadded(boolean padded) { this.padded = padded; }
+
+    /**
+     * {@code b} (already masked) with every sequence shorter than {@code maxSeqLen} followed by a sequence of
+     * {@code padId} tokens making up the difference, labels {@link Batch#IGNORE}. The engine attends within
+     * a sequence only, so the real tokens compute exactly what they compute unpadded (as with an attention
+     * mask) and the loss is unchanged; the pad positions cost what they cost in a padded [batch, maxSeqLen].
+     */
+    public Batch padded(Batch b, int padId) {
+        int n = b.numSequences(), extra = 0, extraSeqs = 0, longest = b.maxSeqlen();
+        for (int s = 0; s < n; s++) {
+            int len = b.cuSeqlens()[s + 1] - b.cuSeqlens()[s];
+            if (len < maxSeqLen) { extra += maxSeqLen - len; extraSeqs++; longest = Math.max(longest, maxSeqLen - len); }
+        }
+        if (extra == 0) return b;
+        int t = b.numTokens();
+        int[] ids = java.util.Arrays.copyOf(b.inputIds(), t + extra), types = new int[t + extra];
+        System.arraycopy(b.tokenTypeIds(), 0, types, 0, t);
+        int[] labels = b.mlmLabels() == null ? null : java.util.Arrays.copyOf(b.mlmLabels(), t + extra);
+        int[] cu = java.util.Arrays.copyOf(b.cuSeqlens(), n + 1 + extraSeqs);
+        java.util.Arrays.fill(ids, t, t + extra, padId);
+        if (labels != null) java.util.Arrays.fill(labels, t, t + extra, Batch.IGNORE);
+        int k = n;
+        for (int s = 0; s < n; s++) {
+            int len = b.cuSeqlens()[s + 1] - b.cuSeqlens()[s];
+            if (len < maxSeqLen) { cu[k + 1] = cu[k] + maxSeqLen - len; k++; }
+        }
+        return new Batch(ids, types, cu, longest, labels, b.classLabels(), b.targets());
+    }
 
     /** The position of the next sequence to be served. */
     public DataPosition position() { return new DataPosition(epoch, index); }
@@ -98,8 +133,9 @@ public final class PretrainLoader {
         int tokens = 0;
         while (picked.size() < maxSequences) {
             int s = peek();
-            if (tokens + sequenceLength(s) > tokenBudget) break;
-            tokens += sequenceLength(s);
+            int cost = padded ? maxSeqLen : sequenceLength(s);
+            if (tokens + cost > tokenBudget) break;
+            tokens += cost;
             picked.add(s);
             advance();
         }

@@ -13,7 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Builds the tokenizer.json that Hugging Face's fast BertTokenizer would produce from a {@code vocab.txt} and
+ * Tessera's one tokenizer.json writer (for its own vocabularies and for checkpoints that only have a
+ * {@code vocab.txt}): what Hugging Face's fast BertTokenizer would produce from a {@code vocab.txt} and
  * {@code tokenizer_config.json}: BertNormalizer (lowercase and accent stripping per {@code do_lower_case} /
  * {@code strip_accents}), BertPreTokenizer, WordPiece with {@code ##} and the unknown token, and the template
  * {@code [CLS] $A [SEP]} / {@code [CLS] $A [SEP] $B:1 [SEP]:1}.
@@ -21,27 +22,48 @@ import java.util.Map;
 public final class BertTokenizerJson {
     private BertTokenizerJson() {}
 
+    /**
+     * The special tokens and normalisation of a BERT WordPiece tokenizer.
+     *
+     * @param stripAccents true/false, or null: strip exactly when lowercasing (BERT's rule)
+     */
+    public record Spec(String unk, String cls, String sep, String pad, String mask, boolean lowercase,
+                       Boolean stripAccents, boolean chineseChars) {
+
+        /** Tessera's own vocabularies (WordPieceTrainer): [PAD] [UNK] [CLS] [SEP] [MASK]. */
+        public static Spec standard(boolean lowercase) {
+            return new Spec("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", lowercase, lowercase, true);
+        }
+    }
+
+    /** tokenizer.json text for a {@code vocab.txt} and (when it exists) {@code tokenizer_config.json} of a checkpoint. */
     public static String synthesise(Path vocabTxt, Path tokenizerConfig) throws IOException {
         JsonNode cfg = Files.isRegularFile(tokenizerConfig) ? new ObjectMapper().readTree(tokenizerConfig.toFile())
                 : new ObjectMapper().createObjectNode();
-        Map<String, Integer> vocab = readVocab(vocabTxt);
-        String unk = token(cfg, "unk_token", "[UNK]"), cls = token(cfg, "cls_token", "[CLS]");
-        String sep = token(cfg, "sep_token", "[SEP]"), pad = token(cfg, "pad_token", "[PAD]");
-        String mask = token(cfg, "mask_token", "[MASK]");
-        for (String required : List.of(unk, cls, sep)) {
+        JsonNode strip = cfg.get("strip_accents");
+        Spec spec = new Spec(token(cfg, "unk_token", "[UNK]"), token(cfg, "cls_token", "[CLS]"), token(cfg, "sep_token", "[SEP]"),
+                token(cfg, "pad_token", "[PAD]"), token(cfg, "mask_token", "[MASK]"), cfg.path("do_lower_case").asBoolean(true),
+                strip != null && strip.isBoolean() ? strip.asBoolean() : null, cfg.path("tokenize_chinese_chars").asBoolean(true));
+        return new ObjectMapper().writeValueAsString(tree(readVocab(vocabTxt), spec, vocabTxt.toString()));
+    }
+
+    /**
+     * The one tokenizer.json writer: BertNormalizer, BertPreTokenizer, WordPiece model with {@code ##},
+     * [CLS]/[SEP] template; {@code vocab} maps token → id in id order. {@code source} names the vocabulary in errors.
+     */
+    public static ObjectNode tree(Map<String, Integer> vocab, Spec spec, String source) {
+        for (String required : List.of(spec.unk(), spec.cls(), spec.sep())) {
             if (!vocab.containsKey(required)) {
-                throw new IllegalArgumentException(vocabTxt + " lacks the special token " + required);
+                throw new IllegalArgumentException(source + " lacks the special token " + required);
             }
         }
-        boolean lower = cfg.path("do_lower_case").asBoolean(true);
-
         ObjectMapper json = new ObjectMapper();
         ObjectNode root = json.createObjectNode();
         root.put("version", "1.0");
         root.putNull("truncation");
         root.putNull("padding");
         ArrayNode added = root.putArray("added_tokens");
-        for (String t : List.of(pad, unk, cls, sep, mask)) {
+        for (String t : List.of(spec.pad(), spec.unk(), spec.cls(), spec.sep(), spec.mask())) {
             Integer id = vocab.get(t);
             if (id == null) continue;
             ObjectNode a = added.addObject();
@@ -49,28 +71,26 @@ public final class BertTokenizerJson {
                     .put("normalized", false).put("special", true);
         }
         ObjectNode norm = root.putObject("normalizer");
-        norm.put("type", "BertNormalizer").put("clean_text", true)
-                .put("handle_chinese_chars", cfg.path("tokenize_chinese_chars").asBoolean(true));
-        JsonNode strip = cfg.get("strip_accents");
-        if (strip != null && strip.isBoolean()) norm.put("strip_accents", strip.asBoolean());
-        else norm.putNull("strip_accents"); // null: strip exactly when lowercasing, as BERT does
-        norm.put("lowercase", lower);
+        norm.put("type", "BertNormalizer").put("clean_text", true).put("handle_chinese_chars", spec.chineseChars());
+        if (spec.stripAccents() != null) norm.put("strip_accents", spec.stripAccents());
+        else norm.putNull("strip_accents");
+        norm.put("lowercase", spec.lowercase());
         root.putObject("pre_tokenizer").put("type", "BertPreTokenizer");
 
         ObjectNode post = root.putObject("post_processor");
         post.put("type", "TemplateProcessing");
         ArrayNode single = post.putArray("single");
-        special(single, cls, 0);
+        special(single, spec.cls(), 0);
         sequence(single, "A", 0);
-        special(single, sep, 0);
+        special(single, spec.sep(), 0);
         ArrayNode pair = post.putArray("pair");
-        special(pair, cls, 0);
+        special(pair, spec.cls(), 0);
         sequence(pair, "A", 0);
-        special(pair, sep, 0);
+        special(pair, spec.sep(), 0);
         sequence(pair, "B", 1);
-        special(pair, sep, 1);
+        special(pair, spec.sep(), 1);
         ObjectNode specials = post.putObject("special_tokens");
-        for (String t : List.of(cls, sep)) {
+        for (String t : List.of(spec.cls(), spec.sep())) {
             ObjectNode s = specials.putObject(t);
             s.put("id", t);
             s.putArray("ids").add(vocab.get(t));
@@ -79,11 +99,11 @@ public final class BertTokenizerJson {
         root.putObject("decoder").put("type", "WordPiece").put("prefix", "##").put("cleanup", true);
 
         ObjectNode model = root.putObject("model");
-        model.put("type", "WordPiece").put("unk_token", unk).put("continuing_subword_prefix", "##")
+        model.put("type", "WordPiece").put("unk_token", spec.unk()).put("continuing_subword_prefix", "##")
                 .put("max_input_chars_per_word", 100);
         ObjectNode v = model.putObject("vocab");
         vocab.forEach(v::put);
-        return json.writeValueAsString(root);
+        return root;
     }
 
     /** vocab.txt: one token per line, the id is the line number (a repeated token keeps its last line, as HF does). */

@@ -162,56 +162,11 @@ public final class WordPieceTrainer {
         }
     }
 
-    /** The tokenizer.json tree: BertNormalizer, BertPreTokenizer, WordPiece model, [CLS]/[SEP] template. */
-    static Map<String, Object> tokenizerJson(List<String> vocab, boolean lowercase) {
-        Map<String, Object> root = new LinkedHashMap<>();
-        root.put("version", "1.0");
-        root.put("truncation", null);
-        root.put("padding", null);
-        List<Object> added = new ArrayList<>();
-        for (int i = 0; i < SPECIAL_TOKENS.size(); i++) {
-            Map<String, Object> t = new LinkedHashMap<>();
-            t.put("id", i);
-            t.put("content", SPECIAL_TOKENS.get(i));
-            t.put("single_word", false);
-            t.put("lstrip", false);
-            t.put("rstrip", false);
-            t.put("normalized", false);
-            t.put("special", true);
-            added.add(t);
-        }
-        root.put("added_tokens", added);
-        root.put("normalizer", ordered("type", "BertNormalizer", "clean_text", true, "handle_chinese_chars", true,
-                "strip_accents", lowercase, "lowercase", lowercase));
-        root.put("pre_tokenizer", ordered("type", "BertPreTokenizer"));
-        Map<String, Object> post = new LinkedHashMap<>();
-        post.put("type", "TemplateProcessing");
-        post.put("single", List.of(special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0)));
-        post.put("pair", List.of(special("[CLS]", 0), sequence("A", 0), special("[SEP]", 0), sequence("B", 1), special("[SEP]", 1)));
-        Map<String, Object> specials = new LinkedHashMap<>();
-        specials.put("[CLS]", ordered("id", "[CLS]", "ids", List.of(CLS_ID), "tokens", List.of("[CLS]")));
-        specials.put("[SEP]", ordered("id", "[SEP]", "ids", List.of(SEP_ID), "tokens", List.of("[SEP]")));
-        post.put("special_tokens", specials);
-        root.put("post_processor", post);
-        root.put("decoder", ordered("type", "WordPiece", "prefix", PREFIX, "cleanup", true));
-        Map<String, Object> model = new LinkedHashMap<>();
-        model.put("type", "WordPiece");
-        model.put("unk_token", "[UNK]");
-        model.put("continuing_subword_prefix", PREFIX);
-        model.put("max_input_chars_per_word", MAX_INPUT_CHARS_PER_WORD);
+    /** The tokenizer.json tree of a vocabulary this trainer made (written by {@link BertTokenizerJson#tree}). */
+    static com.fasterxml.jackson.databind.node.ObjectNode tokenizerJson(List<String> vocab, boolean lowercase) {
         Map<String, Integer> ids = new LinkedHashMap<>();
         for (int i = 0; i < vocab.size(); i++) ids.put(vocab.get(i), i);
-        model.put("vocab", ids);
-        root.put("model", model);
-        return root;
-    }
-
-    private static Map<String, Object> special(String id, int typeId) {
-        return ordered("SpecialToken", ordered("id", id, "type_id", typeId));
-    }
-
-    private static Map<String, Object> sequence(String id, int typeId) {
-        return ordered("Sequence", ordered("id", id, "type_id", typeId));
+        return BertTokenizerJson.tree(ids, BertTokenizerJson.Spec.standard(lowercase), "the vocabulary");
     }
 
     static Map<String, Object> tokenizerConfig(Options o) {
@@ -442,12 +397,5 @@ public final class WordPieceTrainer {
             list[0] = kept;
             return out;
         }
-    }
-
-    /** A map that keeps its insertion order, so tokenizer.json is byte-identical from run to run. */
-    private static Map<String, Object> ordered(Object... keysAndValues) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
-        return m;
     }
 }

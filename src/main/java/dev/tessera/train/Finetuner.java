@@ -3,6 +3,7 @@ package dev.tessera.train;
 import dev.tessera.data.Batch;
 import dev.tessera.data.Columns;
 import dev.tessera.data.DataOrder;
+import dev.tessera.data.DataPosition;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.data.LabelledExample;
@@ -103,52 +104,34 @@ public final class Finetuner {
         long seed = recipe.seed();
         long perEpoch = (n + global - 1) / global;
         long total = tr.maxSteps() != null ? tr.maxSteps() : tr.epochs() * perEpoch;
-        LrSchedule schedule = recipe.lrSchedule(total);
-        String hash = TrainingLoop.recipeHash(recipe), main = Evaluator.mainMetric(task, labels.isRegression());
+        String main = Evaluator.mainMetric(task, labels.isRegression());
         int maxSeqs = Math.max(global, 64);
         NativeConfig ncfg = NativeConfig.of(cfg, recipe.model().dropout().floatValue(),
                 recipe.model().attentionDropout().floatValue(), budget, maxSeqs);
-        try (NativeModel model = TrainingLoop.createModel(ncfg, tr.device(), options.threads(), log)) {
-            long step = 0, tokensSeen = 0;
-            double trainSeconds = 0;
-            Double best = null;
-            Long bestStep = null;
-            List<TrainingState.LossPoint> history = new ArrayList<>();
-            List<TrainingState.EvalPoint> evals = new ArrayList<>();
-            if (resumeFrom != null) {
-                TrainingState st = Checkpointer.readState(resumeFrom);
-                model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
-                float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
-                model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
-                model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
-                step = st.step();
-                tokensSeen = st.tokensSeen();
-                trainSeconds = st.trainSeconds();
-                history.addAll(st.lossHistory());
-                evals.addAll(st.evalHistory());
+        var work = new TrainingLoop.Work() {
+            Double best;
+            Long bestStep;
+            Map<String, Double> bestMetrics = Map.of();
+            int[] order;
+            int orderEpoch = -1;
+
+            @Override public String kind() { return "finetune"; }
+            @Override public String mainMetric() { return main; }
+            @Override public Double bestMetric() { return best; }
+            @Override public Long bestStep() { return bestStep; }
+            @Override public boolean finalKeepsMoments() { return false; }
+            @Override public void initialise(NativeModel model) { initFrom(model, base, seed); }
+
+            @Override public void resume(TrainingState st) {
                 best = st.bestMetric();
                 bestStep = st.bestStep();
-                if (!hash.equals(st.recipeHash())) log.info("warning: the recipe differs from the one of checkpoint " + resumeFrom);
-                log.info("resumed from " + resumeFrom + " at step " + step);
-            } else {
-                initFrom(model, base, seed);
             }
-            long startStep = step;
-            log.started("finetune", startStep, total, model.numParams());
-            TrainingLoop loop = new TrainingLoop(model, recipe, schedule);
-            TrainingLoop.Meter meter = new TrainingLoop.Meter(model.numParams(), options.peakFlops());
-            List<Double> stepLosses = new ArrayList<>();
-            Map<String, Double> last = Map.of(), bestMetrics = Map.of();
-            int[] order = null;
-            int orderEpoch = -1;
-            boolean cancelled = false;
-            while (step < total) {
-                if (options.cancelled().getAsBoolean()) {
-                    cancelled = true;
-                    break;
-                }
-                if (options.stopAfterStep() != null && step >= options.stopAfterStep()) break;
-                long t0 = System.nanoTime();
+
+            @Override public DataPosition position(long stepsDone) {
+                return new DataPosition((int) (stepsDone / perEpoch), (stepsDone % perEpoch) * global);
+            }
+
+            @Override public TrainingLoop.Step batches(long step) {
                 int epoch = (int) (step / perEpoch);
                 if (epoch != orderEpoch) {
                     order = DataOrder.permutation(seed, epoch, n);
@@ -162,56 +145,38 @@ public final class Finetuner {
                     tokens += b.numTokens();
                     micro.add(TrainingLoop.toNative(b));
                 }
-                double loss = loop.step(micro, step);
-                double secs = (System.nanoTime() - t0) / 1e9;
-                step++;
-                tokensSeen += tokens;
-                trainSeconds += secs;
-                stepLosses.add(loss);
-                log.step(meter.step(step, total, epoch, loss, loop.lastLr(), loop.lastGradNorm(), tokens, secs));
-                if (step % tr.logInterval() == 0 || step == total) {
-                    var avg = meter.interval(step, total, epoch, loop.lastLr(), loop.lastGradNorm());
-                    history.add(new TrainingState.LossPoint(step, avg.loss()));
-                    log.logged(avg);
-                }
-                boolean evalNow = step % perEpoch == 0 || step % tr.evalInterval() == 0 || step == total;
-                if (!dev.isEmpty() && evalNow) {
-                    last = Evaluator.evaluate(model, dev, labels, task, budget, maxSeqs, tr.evalBatches());
-                    evals.add(new TrainingState.EvalPoint(step, last));
-                    log.evaluated(step, last);
-                    double v = last.getOrDefault(main, Double.NaN);
-                    if (!Double.isNaN(v) && (best == null || v > best)) {
-                        best = v;
-                        bestStep = step;
-                        bestMetrics = last;
-                        Path dir = ckpt.saveNamed("best", model.toBertModel(cfg), null, null,
-                                state(step, total, epoch, from, hash, tokensSeen, trainSeconds, history, evals, main, best, bestStep));
-                        log.checkpointed(step, dir);
-                        log.info(String.format("new best %s %.4f at step %d -> %s", main, v, step, dir));
-                    }
-                }
-                if (step % tr.checkpointInterval() == 0 && step < total) {
-                    saveStep(ckpt, model, cfg, state(step, total, (int) (step / perEpoch), (step % perEpoch) * global, hash,
-                            tokensSeen, trainSeconds, history, evals, main, best, bestStep));
-                }
+                return new TrainingLoop.Step(micro, tokens, epoch);
             }
-            TrainingState st = state(step, total, (int) (step / perEpoch), (step % perEpoch) * global, hash, tokensSeen,
-                    trainSeconds, history, evals, main, best, bestStep);
-            Path finalDir = null, bestDir = null;
-            if (step > startStep) saveStep(ckpt, model, cfg, st);
-            if (step == total) {
-                finalDir = ckpt.saveNamed("final", model.toBertModel(cfg), null, null, st);
-                log.checkpointed(step, finalDir);
+
+            @Override public boolean evaluationDue(long stepsDone, long totalSteps) {
+                return !dev.isEmpty() && (stepsDone % perEpoch == 0 || stepsDone % tr.evalInterval() == 0 || stepsDone == totalSteps);
             }
-            if (Files.isDirectory(ckpt.root().resolve("best"))) bestDir = ckpt.root().resolve("best");
-            else if (finalDir != null) bestDir = finalDir; // no dev split: the last model is the one to serve
-            if (bestMetrics.isEmpty() && bestDir != null && Files.isRegularFile(bestDir.resolve(Checkpointer.STATE))) {
-                TrainingState bs = Checkpointer.readState(bestDir);
-                for (var e : bs.evalHistory()) if (bs.bestStep() != null && e.step() == bs.bestStep()) bestMetrics = e.metrics();
+
+            @Override public Map<String, Double> evaluate(NativeModel model) {
+                return Evaluator.evaluate(model, dev, labels, task, budget, maxSeqs, tr.evalBatches());
             }
-            if (cancelled) log.info("cancelled at step " + step + "; resume continues from there");
-            return new Result(startStep, step, total, ckpt.root(), bestDir, finalDir, stepLosses, main, bestMetrics, last, cancelled);
+
+            @Override public void evaluated(long step, Map<String, Double> metrics, TrainingLoop.Saver saver) {
+                double v = metrics.getOrDefault(main, Double.NaN);
+                if (Double.isNaN(v) || (best != null && v <= best)) return;
+                best = v;
+                bestStep = step;
+                bestMetrics = metrics;
+                Path dir = saver.saveNamed("best");
+                log.info(String.format("new best %s %.4f at step %d -> %s", main, v, step, dir));
+            }
+        };
+        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom);
+        Path bestDir = null;
+        Map<String, Double> bestMetrics = work.bestMetrics;
+        if (Files.isDirectory(ckpt.root().resolve("best"))) bestDir = ckpt.root().resolve("best");
+        else if (out.finalDir() != null) bestDir = out.finalDir(); // no dev split: the last model is the one to serve
+        if (bestMetrics.isEmpty() && bestDir != null && Files.isRegularFile(bestDir.resolve(Checkpointer.STATE))) {
+            TrainingState bs = Checkpointer.readState(bestDir);
+            for (var e : bs.evalHistory()) if (bs.bestStep() != null && e.step() == bs.bestStep()) bestMetrics = e.metrics();
         }
+        return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), bestDir, out.finalDir(),
+                out.stepLosses(), main, bestMetrics, out.lastEval(), out.cancelled());
     }
 
     /** Random init, then every tensor the checkpoint has with the same shape (the encoder must all be there). */
@@ -234,17 +199,5 @@ public final class Finetuner {
             model.write(NativeModel.Buffer.PARAMS, t.offset(), src.data());
         }
         options.listener().info(fresh.isEmpty() ? "head loaded from the checkpoint" : "initialised new head tensors " + fresh);
-    }
-
-    private void saveStep(Checkpointer ckpt, NativeModel model, ModelConfig cfg, TrainingState st) {
-        Path dir = ckpt.saveStep(model.toBertModel(cfg), model.read(NativeModel.Buffer.ADAM_M), model.read(NativeModel.Buffer.ADAM_V), st);
-        options.listener().checkpointed(st.step(), dir);
-    }
-
-    private TrainingState state(long step, long total, int epoch, long index, String hash, long tokens, double secs,
-                                List<TrainingState.LossPoint> history, List<TrainingState.EvalPoint> evals, String main,
-                                Double best, Long bestStep) {
-        return new TrainingState("finetune", step, total, epoch, index, recipe.seed(), hash, tokens, secs,
-                List.copyOf(history), List.copyOf(evals), main, best, bestStep);
     }
 }

@@ -31,7 +31,7 @@ import java.util.Optional;
  * <p>The corpus is tokenized once into token shards ({@code data.shard_dir}/train, /eval); each optimizer
  * step takes {@code batch.global_batch} sequences from the seeded order, split into microbatches of at
  * most {@code batch.microbatch_tokens} tokens, masks them ({@link MlmMasker}, keyed by step and
- * microbatch) and runs one accumulated {@link TrainingLoop#step}. Checkpoints ({@link Checkpointer}) hold
+ * microbatch) for one accumulated step of {@link TrainingLoop}, which runs the loop. Checkpoints ({@link Checkpointer}) hold
  * everything a resume needs (weights, AdamW moments, step, data position), so a resumed run computes the
  * same losses as an uninterrupted one.
  */
@@ -88,124 +88,93 @@ public final class Pretrainer {
         Recipe.Training tr = recipe.training();
         int maxLen = recipe.model().maxSeqLen(), budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch();
         long seed = recipe.seed();
+        boolean padded = recipe.batch().padded();
         PretrainLoader loader = new PretrainLoader(trainSet, maxLen, specials, seed, DataPosition.START);
+        loader.setPadded(padded);
         if (loader.numSequences() == 0) throw new IllegalArgumentException("the training corpus has no sequences");
         long total = tr.maxSteps() != null ? tr.maxSteps()
                 : (long) tr.epochs() * ((loader.numSequences() + global - 1) / global);
-        LrSchedule schedule = recipe.lrSchedule(total);
         MlmMasker masker = new MlmMasker(tr.maskRate(), cfg.vocabSize(), specials, seed);
-        String hash = TrainingLoop.recipeHash(recipe);
+        // padded microbatches hold up to twice the sequences (each short one is followed by its padding)
+        int maxSeqs = Math.max(global, budget / 3 + 1) * (padded ? 2 : 1);
         NativeConfig ncfg = NativeConfig.of(cfg, recipe.model().dropout().floatValue(),
-                recipe.model().attentionDropout().floatValue(), budget, Math.max(global, budget / 3 + 1));
+                recipe.model().attentionDropout().floatValue(), budget, maxSeqs);
+        log.info(String.format("pretraining %,d sequences (%,d tokens) per epoch, %d steps of %d sequences%s",
+                loader.numSequences(), trainSet.numTokens(), total, global, padded ? ", padded batches" : ""));
+        List<NativeBatch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
+        TrainingLoop.Work work = new TrainingLoop.Work() {
+            @Override public String kind() { return "pretrain"; }
+            @Override public String mainMetric() { return "mlm_loss"; }
+            @Override public boolean finalKeepsMoments() { return true; }
+            @Override public void initialise(NativeModel model) { model.initParams(seed, 0.02f); }
+            @Override public void resume(TrainingState st) { loader.seek(new DataPosition(st.epoch(), st.index())); }
+            @Override public DataPosition position(long stepsDone) { return loader.position(); }
 
-        try (NativeModel model = TrainingLoop.createModel(ncfg, tr.device(), options.threads(), log)) {
-            long step = 0, tokensSeen = 0;
-            double trainSeconds = 0;
-            List<TrainingState.LossPoint> history = new ArrayList<>();
-            List<TrainingState.EvalPoint> evals = new ArrayList<>();
-            if (resumeFrom != null) {
-                TrainingState st = Checkpointer.readState(resumeFrom);
-                model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
-                float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
-                model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
-                model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
-                step = st.step();
-                tokensSeen = st.tokensSeen();
-                trainSeconds = st.trainSeconds();
-                history.addAll(st.lossHistory());
-                evals.addAll(st.evalHistory());
-                loader.seek(new DataPosition(st.epoch(), st.index()));
-                if (!hash.equals(st.recipeHash())) log.info("warning: the recipe differs from the one of checkpoint " + resumeFrom);
-                if (st.totalSteps() != total) log.info("warning: total steps changed from " + st.totalSteps() + " to " + total);
-                log.info("resumed from " + resumeFrom + " at step " + step);
-            } else {
-                model.initParams(seed, 0.02f);
-            }
-            long startStep = step;
-            log.started("pretrain", startStep, total, model.numParams());
-            log.info(String.format("pretraining %,d parameters, %,d sequences (%,d tokens) per epoch, %d steps of %d sequences",
-                    model.numParams(), loader.numSequences(), trainSet.numTokens(), total, global));
-            List<NativeBatch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
-            TrainingLoop loop = new TrainingLoop(model, recipe, schedule);
-            TrainingLoop.Meter meter = new TrainingLoop.Meter(model.numParams(), options.peakFlops());
-            List<Double> stepLosses = new ArrayList<>();
-            Map<String, Double> lastEval = Map.of();
-            boolean cancelled = false;
-            while (step < total) {
-                if (options.cancelled().getAsBoolean()) {
-                    cancelled = true;
-                    break;
-                }
-                if (options.stopAfterStep() != null && step >= options.stopAfterStep()) break;
-                long t0 = System.nanoTime();
+            @Override public TrainingLoop.Step batches(long step) {
                 List<Batch> parts = loader.nextGlobalBatch(global, budget);
                 List<NativeBatch> micro = new ArrayList<>(parts.size());
                 long tokens = 0;
                 for (int i = 0; i < parts.size(); i++) {
-                    Batch b = parts.get(i);
-                    tokens += b.numTokens();
-                    micro.add(TrainingLoop.toNative(masker.mask(b, step, i)));
+                    Batch b = masker.mask(parts.get(i), step, i);
+                    tokens += b.numTokens(); // real tokens: padding is cost, not data
+                    if (padded) b = loader.padded(b, specials.pad());
+                    micro.add(TrainingLoop.toNative(b));
                 }
-                double loss = loop.step(micro, step);
-                double secs = (System.nanoTime() - t0) / 1e9;
-                step++;
-                tokensSeen += tokens;
-                trainSeconds += secs;
-                stepLosses.add(loss);
-                int epoch = loader.position().epoch();
-                log.step(meter.step(step, total, epoch, loss, loop.lastLr(), loop.lastGradNorm(), tokens, secs));
-                if (step % tr.logInterval() == 0 || step == total) {
-                    var avg = meter.interval(step, total, epoch, loop.lastLr(), loop.lastGradNorm());
-                    history.add(new TrainingState.LossPoint(step, avg.loss()));
-                    log.logged(avg);
-                }
-                if (evalBatches != null && (step % tr.evalInterval() == 0 || step == total)) {
-                    lastEval = evaluate(model, evalBatches);
-                    evals.add(new TrainingState.EvalPoint(step, lastEval));
-                    log.evaluated(step, lastEval);
-                }
-                if (step % tr.checkpointInterval() == 0 && step < total) {
-                    save(ckpt, model, cfg, state(step, total, loader, hash, tokensSeen, trainSeconds, history, evals), false);
-                }
+                return new TrainingLoop.Step(micro, tokens, loader.position().epoch());
             }
-            TrainingState st = state(step, total, loader, hash, tokensSeen, trainSeconds, history, evals);
-            Path finalDir = null;
-            if (step > startStep || resumeFrom == null || step == total) {
-                save(ckpt, model, cfg, st, step == total);
-                if (step == total) finalDir = ckpt.root().resolve("final");
+
+            @Override public boolean evaluationDue(long stepsDone, long totalSteps) {
+                return evalBatches != null && (stepsDone % tr.evalInterval() == 0 || stepsDone == totalSteps);
             }
-            if (cancelled) log.info("cancelled at step " + step + "; resume continues from there");
-            return new Result(startStep, step, total, ckpt.root(), finalDir, stepLosses, lastEval, cancelled);
-        }
-    }
 
-    private void save(Checkpointer ckpt, NativeModel model, ModelConfig cfg, TrainingState st, boolean last) {
-        var bert = model.toBertModel(cfg);
-        float[] m = model.read(NativeModel.Buffer.ADAM_M), v = model.read(NativeModel.Buffer.ADAM_V);
-        Path dir = ckpt.saveStep(bert, m, v, st);
-        options.listener().checkpointed(st.step(), dir);
-        if (last) {
-            Path fin = ckpt.saveNamed("final", bert, m, v, st);
-            options.listener().checkpointed(st.step(), fin);
-        }
-    }
-
-    private TrainingState state(long step, long total, PretrainLoader loader, String hash, long tokens, double secs,
-                                List<TrainingState.LossPoint> history, List<TrainingState.EvalPoint> evals) {
-        DataPosition pos = loader.position();
-        return new TrainingState("pretrain", step, total, pos.epoch(), pos.index(), recipe.seed(), hash, tokens, secs,
-                List.copyOf(history), List.copyOf(evals), "mlm_loss", null, null);
+            @Override public Map<String, Double> evaluate(NativeModel model) { return Pretrainer.evaluate(model, evalBatches); }
+        };
+        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom);
+        return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), out.finalDir(),
+                out.stepLosses(), out.lastEval(), out.cancelled());
     }
 
     /** The held-out microbatches, masked once with a fixed seed: every evaluation scores the same targets. */
     private List<NativeBatch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
         PretrainLoader l = new PretrainLoader(set, recipe.model().maxSeqLen(), specials, recipe.seed(), DataPosition.START);
-        MlmMasker masker = new MlmMasker(recipe.training().maskRate(), cfg.vocabSize(), specials, recipe.seed() ^ EVAL_SALT);
+        MlmMasker masker = new MlmMasker(recipe.training().evalMaskRate(), cfg.vocabSize(), specials, recipe.seed() ^ EVAL_SALT);
         List<NativeBatch> out = new ArrayList<>();
         for (int i = 0; i < recipe.training().evalBatches() && l.position().epoch() == 0 && l.numSequences() > 0; i++) {
             out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i)));
         }
         return out;
+    }
+
+    /**
+     * Held-out MLM loss and masked-token accuracy of a checkpoint (with an MLM head) on token shards built
+     * by a pretraining run ({@code shard_dir}/eval), cut into sequences of at most {@code maxLen} tokens and
+     * masked at {@code maskRate} with a fixed seed: the first {@code batches} microbatches of
+     * {@code tokenBudget} tokens. Used to compare architectures at one mask rate and across lengths.
+     */
+    public static Map<String, Double> evaluateCheckpoint(Path checkpoint, Path evalShards, int maxLen, double maskRate,
+                                                         int batches, int tokenBudget, long seed, int threads) {
+        var bert = HfCheckpoint.load(checkpoint);
+        ModelConfig cfg = bert.config();
+        if (cfg.variant() == dev.tessera.model.Variant.BERT && maxLen > cfg.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("length " + maxLen + " exceeds the " + cfg.maxPositionEmbeddings() + " learned positions");
+        }
+        SpecialTokens specials;
+        try (TextTokenizer tok = TextTokenizer.load(checkpoint)) {
+            specials = specials(tok, checkpoint);
+        }
+        int budget = Math.max(tokenBudget, maxLen), maxSeqs = budget / 3 + 1;
+        try (ShardSet set = ShardSet.open(evalShards);
+             NativeModel model = TrainingLoop.createModel(NativeConfig.of(cfg, 0f, 0f, budget, maxSeqs), "cpu", threads,
+                     TrainingListener.NONE)) {
+            model.loadWeights(bert.weights());
+            PretrainLoader l = new PretrainLoader(set, maxLen, specials, seed, DataPosition.START);
+            MlmMasker masker = new MlmMasker(maskRate, cfg.vocabSize(), specials, seed ^ EVAL_SALT);
+            List<NativeBatch> out = new ArrayList<>();
+            for (int i = 0; i < batches && l.position().epoch() == 0; i++) {
+                out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(budget, maxSeqs), 0, i)));
+            }
+            return evaluate(model, out);
+        }
     }
 
     /** MLM loss (mean over all masked tokens) and masked-token accuracy, without dropout. */

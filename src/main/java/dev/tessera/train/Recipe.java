@@ -73,20 +73,24 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
 
     /**
      * {@code globalBatch} sequences per optimizer step, accumulated over microbatches of at most
-     * {@code microbatchTokens} tokens (unpadded).
+     * {@code microbatchTokens} tokens (unpadded). {@code padded} (pretraining; default false): every
+     * sequence costs {@code max_seq_len} tokens as in a classic padded BERT batch — the pad positions are
+     * computed but carry no loss, so the maths is that of the unpadded batch and only the cost differs.
      */
-    public record Batching(Integer globalBatch, Integer microbatchTokens) {}
+    public record Batching(Integer globalBatch, Integer microbatchTokens, Boolean padded) {}
 
     /**
      * Duration (either {@code maxSteps} or {@code epochs}), intervals in optimizer steps, MLM mask rate,
      * precision (fp32, or bf16 on GPU), output directory, {@code device} (cpu, or cuda when the native
      * library has it; otherwise the CPU is used with a log line), {@code evalBatches} (most microbatches
      * an evaluation reads: bounds its cost; pretraining only, finetuning evaluates the whole dev split),
-     * {@code keepCheckpoints} (periodic checkpoints kept, the newest ones).
+     * {@code keepCheckpoints} (periodic checkpoints kept, the newest ones), {@code evalMaskRate} (pretraining:
+     * the mask rate of the held-out evaluation, default {@code maskRate}; fix it to compare MLM losses of
+     * runs trained at different rates).
      */
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
                            Integer logInterval, Double maskRate, String precision, String outputDir,
-                           String device, Integer evalBatches, Integer keepCheckpoints) {}
+                           String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate) {}
 
     private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
             .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
@@ -172,10 +176,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5), or(o.gradClip(), 1.0));
         Schedule s = schedule == null ? new Schedule(null, null) : schedule;
         s = new Schedule(or(s.warmupFraction(), 0.06), or(s.finalLrFraction(), pre ? 0.02 : 0.0));
-        Batching b = batch == null ? new Batching(null, null) : batch;
+        Batching b = batch == null ? new Batching(null, null, null) : batch;
         int gb = or(b.globalBatch(), task != null ? task.batchSize() : pre ? 4096 : 32);
-        b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()));
-        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null) : training;
+        b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()), or(b.padded(), false));
+        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null, null) : training;
         Integer epochs = t.epochs();
         Long maxSteps = t.maxSteps();
         if (maxSteps == null && epochs == null) {
@@ -185,7 +189,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         t = new Training(maxSteps, epochs, or(t.evalInterval(), 1000), or(t.checkpointInterval(), 1000),
                 or(t.logInterval(), 10), or(t.maskRate(), pre ? 0.30 : 0.0), or(t.precision(), "fp32"),
                 or(t.outputDir(), "checkpoints/run"), or(t.device(), "cpu"), or(t.evalBatches(), 50),
-                or(t.keepCheckpoints(), 2));
+                or(t.keepCheckpoints(), 2), null);
+        t = new Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(), t.logInterval(), t.maskRate(),
+                t.precision(), t.outputDir(), t.device(), t.evalBatches(), t.keepCheckpoints(),
+                or(training == null ? null : training.evalMaskRate(), t.maskRate()));
         return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
     }
 
@@ -254,6 +261,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         double mr = training.maskRate();
         if (!(mr >= 0 && mr < 1)) p.add("training.mask_rate must be in [0, 1), got " + mr);
         if (pre && mr == 0) p.add("training.mask_rate must be > 0 for pretraining");
+        double emr = training.evalMaskRate();
+        if (emr == mr) { /* the default: already checked as mask_rate */ }
+        else if (!(emr >= 0 && emr < 1)) p.add("training.eval_mask_rate must be in [0, 1), got " + emr);
+        else if (pre && emr == 0) p.add("training.eval_mask_rate must be > 0 for pretraining");
+        if (!pre && batch.padded()) p.add("batch.padded applies to pretraining only");
         if (!List.of("fp32", "bf16").contains(training.precision().toLowerCase(Locale.ROOT))) {
             p.add("training.precision must be fp32 or bf16, got '" + training.precision() + "'");
         }

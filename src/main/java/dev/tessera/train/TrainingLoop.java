@@ -1,48 +1,233 @@
 package dev.tessera.train;
 
 import dev.tessera.data.Batch;
+import dev.tessera.data.DataPosition;
+import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
+import dev.tessera.model.ModelConfig;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
- * The optimizer step shared by pretraining and finetuning: gradient accumulation over microbatches
- * (each backward scaled by 1/k so the gradient is the mean of the microbatch means), global-norm clipping,
- * then Composer's decoupled AdamW at the scheduled learning rate.
+ * The one training loop of pretraining and finetuning. It owns what both share: the model on its
+ * device, resume from a checkpoint (weights, AdamW moments, step, tokens, time, histories), stop after a
+ * step / cooperative cancel, timing and the progress events, the loss and evaluation histories, periodic
+ * and final checkpoints. A {@link Work} supplies only what differs: the batches of each step, when and
+ * how to evaluate, and what it keeps beyond the loop's state (data position, best model).
+ *
+ * <p>The optimizer step: gradient accumulation over microbatches (each backward scaled by 1/k so the
+ * gradient is the mean of the microbatch means), global-norm clipping, then Composer's decoupled AdamW at
+ * the scheduled learning rate.
  */
 public final class TrainingLoop {
 
     /** Dropout draws are keyed by (seed, philox step); microbatch i of optimizer step s uses s·2^16 + i. */
     static final int MICRO_SHIFT = 16;
 
-    private final NativeModel model;
-    private final Recipe.Optimizer opt;
-    private final LrSchedule schedule;
-    private final long seed;
-    private double lastLr, lastGradNorm;
+    /** The data of one optimizer step: its microbatches, their tokens, and the epoch they come from. */
+    public record Step(List<NativeBatch> micro, long tokens, int epoch) {}
 
-    public TrainingLoop(NativeModel model, Recipe recipe, LrSchedule schedule) {
-        this.model = model;
-        this.opt = recipe.optimizer();
-        this.schedule = schedule;
-        this.seed = recipe.seed();
+    /** What the loop did; {@code finalDir} is null when it stopped before the last step. */
+    public record Outcome(long startStep, long steps, long totalSteps, Path outputDir, Path finalDir,
+                          List<Double> stepLosses, Map<String, Double> lastEval, boolean cancelled) {}
+
+    /** Saves the current model (weights only, no moments) as a named directory of the output, e.g. "best". */
+    public interface Saver {
+        Path saveNamed(String name);
     }
 
+    /** What a kind of training supplies to the loop. */
+    public interface Work {
+        /** "pretrain" or "finetune" (written into the training state). */
+        String kind();
+
+        /** Fresh start: the initial weights. */
+        void initialise(NativeModel model);
+
+        /** Resumed start: restore the data position and what the work keeps in the state. */
+        void resume(TrainingState state);
+
+        /** The microbatches of optimizer step {@code step} (0-based); called once per step, in order. */
+        Step batches(long step);
+
+        /** Where the data stands after {@code stepsDone} steps (what a checkpoint must hold to resume). */
+        DataPosition position(long stepsDone);
+
+        /** Whether to evaluate after {@code stepsDone} steps. */
+        boolean evaluationDue(long stepsDone, long totalSteps);
+
+        /** The held-out metrics of the model as it is (no dropout). */
+        Map<String, Double> evaluate(NativeModel model);
+
+        /** After an evaluation was recorded (e.g. keep the best model through {@code saver}). */
+        default void evaluated(long step, Map<String, Double> metrics, Saver saver) {}
+
+        /** Metric name and best value / step kept in the state (null when the work keeps none). */
+        String mainMetric();
+
+        default Double bestMetric() { return null; }
+
+        default Long bestStep() { return null; }
+
+        /** Whether the {@code final} directory also keeps the AdamW moments (to continue pretraining from it). */
+        boolean finalKeepsMoments();
+    }
+
+    private final Recipe recipe;
+    private final TrainOptions options;
+    private final ModelConfig config;
+    private final NativeConfig nativeConfig;
+    private final long totalSteps;
+    private final Checkpointer checkpointer;
+
+    /**
+     * @param config       the architecture written into checkpoints (config.json)
+     * @param nativeConfig the native model to create (architecture, dropout, token budget)
+     */
+    public TrainingLoop(Recipe recipe, TrainOptions options, ModelConfig config, NativeConfig nativeConfig,
+                        long totalSteps, Checkpointer checkpointer) {
+        this.recipe = recipe;
+        this.options = options;
+        this.config = config;
+        this.nativeConfig = nativeConfig;
+        this.totalSteps = totalSteps;
+        this.checkpointer = checkpointer;
+    }
+
+    /** Runs {@code work} from {@code resumeFrom} (a checkpoint directory, or null for a fresh start) to the end or a stop. */
+    public Outcome run(Work work, Path resumeFrom) {
+        TrainingListener log = options.listener();
+        Recipe.Training tr = recipe.training();
+        long total = totalSteps;
+        LrSchedule schedule = recipe.lrSchedule(total);
+        String hash = recipeHash(recipe);
+        try (NativeModel model = createModel(nativeConfig, tr.device(), options.threads(), log)) {
+            Run run = new Run(model, work, hash);
+            if (resumeFrom != null) {
+                TrainingState st = Checkpointer.readState(resumeFrom);
+                model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
+                float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
+                model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
+                model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
+                run.step = st.step();
+                run.tokensSeen = st.tokensSeen();
+                run.trainSeconds = st.trainSeconds();
+                run.history.addAll(st.lossHistory());
+                run.evals.addAll(st.evalHistory());
+                work.resume(st);
+                if (!hash.equals(st.recipeHash())) log.info("warning: the recipe differs from the one of checkpoint " + resumeFrom);
+                if (st.totalSteps() != total) log.info("warning: total steps changed from " + st.totalSteps() + " to " + total);
+                log.info("resumed from " + resumeFrom + " at step " + run.step);
+            } else {
+                work.initialise(model);
+            }
+            long startStep = run.step;
+            log.started(work.kind(), startStep, total, model.numParams());
+            Meter meter = new Meter(model.numParams(), options.peakFlops());
+            List<Double> stepLosses = new ArrayList<>();
+            Map<String, Double> lastEval = Map.of();
+            boolean cancelled = false;
+            while (run.step < total) {
+                if (options.cancelled().getAsBoolean()) {
+                    cancelled = true;
+                    break;
+                }
+                if (options.stopAfterStep() != null && run.step >= options.stopAfterStep()) break;
+                long t0 = System.nanoTime();
+                Step data = work.batches(run.step);
+                double loss = optimizerStep(model, data.micro(), run.step, schedule);
+                double secs = (System.nanoTime() - t0) / 1e9;
+                long step = ++run.step;
+                run.tokensSeen += data.tokens();
+                run.trainSeconds += secs;
+                stepLosses.add(loss);
+                log.step(meter.step(step, total, data.epoch(), loss, lastLr, lastGradNorm, data.tokens(), secs));
+                if (step % tr.logInterval() == 0 || step == total) {
+                    var avg = meter.interval(step, total, data.epoch(), lastLr, lastGradNorm);
+                    run.history.add(new TrainingState.LossPoint(step, avg.loss()));
+                    log.logged(avg);
+                }
+                if (work.evaluationDue(step, total)) {
+                    Map<String, Double> m = work.evaluate(model);
+                    lastEval = m;
+                    run.evals.add(new TrainingState.EvalPoint(step, m, run.trainSeconds)); // time: quality-vs-time curves
+                    log.evaluated(step, m);
+                    work.evaluated(step, m, name -> {
+                        Path dir = checkpointer.saveNamed(name, model.toBertModel(config), null, null, run.state());
+                        log.checkpointed(step, dir);
+                        return dir;
+                    });
+                }
+                if (step % tr.checkpointInterval() == 0 && step < total) saveStep(model, run.state());
+            }
+            TrainingState st = run.state();
+            Path finalDir = null;
+            if (run.step > startStep || resumeFrom == null || run.step == total) {
+                var bert = model.toBertModel(config);
+                float[] m = model.read(NativeModel.Buffer.ADAM_M), v = model.read(NativeModel.Buffer.ADAM_V);
+                log.checkpointed(st.step(), checkpointer.saveStep(bert, m, v, st));
+                if (run.step == total) {
+                    finalDir = work.finalKeepsMoments() ? checkpointer.saveNamed("final", bert, m, v, st)
+                            : checkpointer.saveNamed("final", bert, null, null, st);
+                    log.checkpointed(st.step(), finalDir);
+                }
+            }
+            if (cancelled) log.info("cancelled at step " + run.step + "; resume continues from there");
+            return new Outcome(startStep, run.step, total, checkpointer.root(), finalDir, stepLosses, lastEval, cancelled);
+        }
+    }
+
+    /** The loop's mutable state: what a checkpoint holds besides the weights and moments. */
+    private final class Run {
+        final NativeModel model;
+        final Work work;
+        final String hash;
+        long step, tokensSeen;
+        double trainSeconds;
+        final List<TrainingState.LossPoint> history = new ArrayList<>();
+        final List<TrainingState.EvalPoint> evals = new ArrayList<>();
+
+        Run(NativeModel model, Work work, String hash) {
+            this.model = model;
+            this.work = work;
+            this.hash = hash;
+        }
+
+        TrainingState state() {
+            DataPosition pos = work.position(step);
+            return new TrainingState(work.kind(), step, totalSteps, pos.epoch(), pos.index(), recipe.seed(), hash,
+                    tokensSeen, trainSeconds, List.copyOf(history), List.copyOf(evals), work.mainMetric(),
+                    work.bestMetric(), work.bestStep());
+        }
+    }
+
+    private void saveStep(NativeModel model, TrainingState st) {
+        Path dir = checkpointer.saveStep(model.toBertModel(config), model.read(NativeModel.Buffer.ADAM_M),
+                model.read(NativeModel.Buffer.ADAM_V), st);
+        options.listener().checkpointed(st.step(), dir);
+    }
+
+    private double lastLr, lastGradNorm;
+
     /** One optimizer step {@code step} (0-based) over {@code micro}; returns the mean loss of the microbatches. */
-    public double step(List<NativeBatch> micro, long step) {
+    private double optimizerStep(NativeModel model, List<NativeBatch> micro, long step, LrSchedule schedule) {
+        Recipe.Optimizer opt = recipe.optimizer();
         model.zeroGrad();
         float scale = 1f / micro.size();
         double loss = 0;
         for (int i = 0; i < micro.size(); i++) {
-            loss += model.forward(micro.get(i), seed, (step << MICRO_SHIFT) + i, true);
+            loss += model.forward(micro.get(i), recipe.seed(), (step << MICRO_SHIFT) + i, true);
             model.backward(scale);
         }
         lastGradNorm = model.clipGradNorm(opt.gradClip().floatValue());
@@ -51,10 +236,6 @@ public final class TrainingLoop {
                 opt.eps().floatValue(), opt.weightDecay().floatValue(), step + 1);
         return loss / micro.size();
     }
-
-    public double lastLr() { return lastLr; }
-
-    public double lastGradNorm() { return lastGradNorm; }
 
     /** The data pipeline's batch as the native module's. */
     public static NativeBatch toNative(Batch b) {
@@ -83,7 +264,7 @@ public final class TrainingLoop {
     public static String recipeHash(Recipe r) {
         Recipe.Training t = r.training();
         Recipe.Training tt = new Recipe.Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(),
-                t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints());
+                t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate());
         Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), r.optimizer(), r.schedule(), r.batch(), tt);
         try {
             String json = Checkpointer.JSON.writeValueAsString(norm);

@@ -21,5 +21,6 @@ public record TrainingState(String kind, long step, long totalSteps, int epoch, 
 
     public record LossPoint(long step, double loss) {}
 
-    public record EvalPoint(long step, Map<String, Double> metrics) {}
+    /** @param trainSeconds training time when it was taken (null in checkpoints written before it was kept) */
+    public record EvalPoint(long step, Map<String, Double> metrics, Double trainSeconds) {}
 }
