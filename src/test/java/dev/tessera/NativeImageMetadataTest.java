@@ -152,7 +152,8 @@ class NativeImageMetadataTest {
         for (Class<?> c : classesOf("dev/tessera/cli")) if (usesPicocli(c)) needed.add(c.getName());
         assertTrue(needed.contains("dev.tessera.cli.Cli") && needed.contains("dev.tessera.cli.PretrainCommand"),
                 "scan found " + needed);
-        List<String> roots = List.of("dev.tessera.train.Recipe", "dev.tessera.train.TrainingState", "dev.tessera.jobs.Job");
+        List<String> roots = List.of("dev.tessera.train.Recipe", "dev.tessera.train.TrainingState", "dev.tessera.jobs.Job",
+                "dev.tessera.study.StudySpec");
         // every type the code binds with Jackson must be one of these roots (a new one must be added here)
         Pattern bind = Pattern.compile("(?:readValue|treeToValue|convertValue)\\([^;]*?,\\s*([A-Z][A-Za-z0-9_.]*)\\.class\\)");
         int binds = 0;

@@ -94,6 +94,7 @@ final class DynamicQuantization {
         List<TensorProto> added = new ArrayList<>();
         Set<String> quantized = new HashSet<>(), folded = new HashSet<>(); // folded: outputs of Adds absorbed as bias
         Map<String, QuantizedWeight> done = new HashMap<>();
+        Set<String> withColumnSums = new HashSet<>(); // PER_ROW: weights whose column sums are in the file
         for (NodeProto node : graph.getNodeList()) {
             if (node.getOutputCount() == 1 && folded.contains(node.getOutput(0))) continue; // an Add folded into a kernel
             TensorProto w = node.getInputCount() == 2 ? inits.get(node.getInput(1)) : null;
@@ -127,10 +128,7 @@ final class DynamicQuantization {
                     }
                 }
                 if (form == Form.PER_ROW) {
-                    if (!done.containsKey(wName + ".colsum")) {
-                        added.add(int32Tensor(wName + ".colsum", columnSums(qw)));
-                        done.put(wName + ".colsum", qw);
-                    }
+                    if (withColumnSums.add(wName)) added.add(int32Tensor(wName + ".colsum", columnSums(qw)));
                     String p = name + "/rows";
                     nodes.add(NodeProto.newBuilder().setName(p + "/QuantizeRows").setOpType("QuantizeRows").setDomain(TesseraBertGraph.TESSERA)
                             .addInput(a).addOutput(p + "/q").addOutput(p + "/scale").addOutput(p + "/zero_point").build());
@@ -163,7 +161,6 @@ final class DynamicQuantization {
             }
         }
         if (done.isEmpty()) return model;
-        done.keySet().removeIf(k -> k.endsWith(".colsum"));
 
         // drop the fp32 weights that nothing reads any more
         Set<String> read = new HashSet<>();
