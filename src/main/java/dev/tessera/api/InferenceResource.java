@@ -131,7 +131,17 @@ public class InferenceResource {
     @Path("tokenize")
     @Operation(summary = "Tokens of each input as the default model sees them (TEI /tokenize)")
     public List<List<Token>> tokenize(JsonNode body) {
-        ServedModel model = defaultModel();
+        return tokenize(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/tokenize")
+    @Operation(summary = "Tokens of each input as a named model sees them")
+    public List<List<Token>> tokenizeNamed(@PathParam("name") String name, JsonNode body) {
+        return tokenize(named(name), body);
+    }
+
+    private List<List<Token>> tokenize(ServedModel model, JsonNode body) {
         return timed(model, "tokenize", () -> {
             Inputs.Parsed parsed = Inputs.parse(body, true);
             List<List<Token>> out = new ArrayList<>();

@@ -97,7 +97,10 @@ public class ModelsResource {
                 "hidden_size", c.hiddenSize(),
                 "num_hidden_layers", c.numLayers(),
                 "num_attention_heads", c.numHeads(),
-                "vocab_size", c.vocabSize()));
+                "vocab_size", c.vocabSize(),
+                // BERT: learned positions (the hard limit); MosaicBERT: alibi_starting_size, the length it was
+                // built for, which ALiBi extrapolates past
+                "max_position_embeddings", c.maxPositionEmbeddings()));
         out.put("dialect", engine.dialect());
         out.put("precision", engine.precision());
         out.put("device", engine.device());

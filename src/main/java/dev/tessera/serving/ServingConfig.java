@@ -97,6 +97,10 @@ public interface ServingConfig {
         @WithDefault("true")
         boolean enabled();
 
+        /** Recipes the web console offers (GET /v1/recipes): every {@code *.yaml} in this directory. */
+        @WithDefault("train/recipes")
+        String recipesDir();
+
         /**
          * The only directories a job may read data, recipes, tokenizers and init checkpoints from (besides the jobs
          * directory and the model directory, always readable). Relative paths are resolved against the working
