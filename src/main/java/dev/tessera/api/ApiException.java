@@ -25,6 +25,18 @@ public class ApiException extends RuntimeException {
         return new ApiException(413, "Input too large", detail);
     }
 
+    public static ApiException notReady() {
+        return new ApiException(503, "Not ready", "models are still loading", 2);
+    }
+
+    public static ApiException noModel() {
+        return new ApiException(503, "No model", "no model is loaded", 5);
+    }
+
+    public static ApiException unknownJob(String id) {
+        return new ApiException(404, "Unknown job", "no job with id '" + id + "'");
+    }
+
     public static ApiException unknownModel(String name) {
         return new ApiException(404, "Unknown model", "no model named '" + name + "' is loaded");
     }

@@ -3,7 +3,6 @@ package dev.tessera.api;
 import dev.tessera.serving.ServingConfig;
 import io.quarkus.vertx.http.runtime.filters.Filters;
 import io.vertx.core.http.HttpMethod;
-import io.vertx.core.json.Json;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -107,9 +106,6 @@ public class ApiKeyFilter {
     }
 
     private static void deny(RoutingContext rc, int status, String title, String detail) {
-        String body = Json.encode(Problem.body(status, title, detail, rc.normalizedPath(), Map.of()));
-        var response = rc.response().setStatusCode(status).putHeader("Content-Type", Problem.MEDIA_TYPE);
-        if (status == 401) response.putHeader("WWW-Authenticate", "Bearer realm=\"tessera\"");
-        response.end(body);
+        Problem.end(rc, status, title, detail, status == 401 ? Map.of("WWW-Authenticate", "Bearer realm=\"tessera\"") : Map.of());
     }
 }

@@ -2,7 +2,6 @@ package dev.tessera.api;
 
 import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.vertx.http.runtime.filters.Filters;
-import io.vertx.core.json.Json;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -40,7 +39,6 @@ public class BodyLimitFilter {
         }
         String detail = "request body of " + n + " bytes is larger than the server's limit of " + maxBytes
                 + " bytes (quarkus.http.limits.max-body-size)";
-        rc.response().setStatusCode(413).putHeader("Content-Type", Problem.MEDIA_TYPE).putHeader("Connection", "close")
-                .end(Json.encode(Problem.body(413, "Payload too large", detail, rc.normalizedPath(), Map.of())));
+        Problem.end(rc, 413, "Payload too large", detail, Map.of("Connection", "close"));
     }
 }

@@ -235,7 +235,7 @@ public class InferenceResource {
 
     ServedModel defaultModel() {
         requireReady();
-        return registry.defaultModel().orElseThrow(() -> new ApiException(503, "No model", "no model is loaded", 5));
+        return registry.defaultModel().orElseThrow(() -> ApiException.noModel());
     }
 
     ServedModel named(String name) {
@@ -244,6 +244,6 @@ public class InferenceResource {
     }
 
     private void requireReady() {
-        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
+        if (!registry.ready()) throw ApiException.notReady();
     }
 }

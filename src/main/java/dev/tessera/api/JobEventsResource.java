@@ -85,7 +85,7 @@ public class JobEventsResource {
     @Produces(MediaType.SERVER_SENT_EVENTS)
     @Operation(summary = "A job's progress as Server-Sent Events: 'job' on every change, then 'end' when it finished")
     public void events(@PathParam("id") String id, @Context SseEventSink sink, @Context Sse sse) {
-        Job first = jobs.apply(id).orElseThrow(() -> new ApiException(404, "Unknown job", "no job with id '" + id + "'"));
+        Job first = jobs.apply(id).orElseThrow(() -> ApiException.unknownJob(id));
         new Stream(id, sink, sse, first).start();
     }
 

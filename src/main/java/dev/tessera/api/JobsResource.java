@@ -84,7 +84,7 @@ public class JobsResource {
     @Path("{id}")
     @Operation(summary = "One job: status, progress, loss history, metrics, output")
     public Job get(@PathParam("id") String id) {
-        return service.get(id).orElseThrow(() -> unknown(id));
+        return service.get(id).orElseThrow(() -> ApiException.unknownJob(id));
     }
 
     @DELETE
@@ -98,15 +98,11 @@ public class JobsResource {
     @Path("{id}/cancel")
     @Operation(summary = "Cancel a job (a running one stops at its next step)")
     public Response cancel(@PathParam("id") String id) {
-        Job j = service.cancel(id).orElseThrow(() -> unknown(id));
+        Job j = service.cancel(id).orElseThrow(() -> ApiException.unknownJob(id));
         if (j.status.finished() && !j.cancelRequested) {
             throw new ApiException(409, "Job finished", "job " + id + " already " + j.status);
         }
         return Response.accepted(j).build();
-    }
-
-    private static ApiException unknown(String id) {
-        return new ApiException(404, "Unknown job", "no job with id '" + id + "'");
     }
 
     /** 422 problem+json that lists every problem of the submission. */

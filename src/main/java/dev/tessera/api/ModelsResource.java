@@ -38,8 +38,8 @@ public class ModelsResource {
     @Path("info")
     @Operation(summary = "TEI-style description of the default model")
     public Map<String, Object> info() {
-        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
-        ServedModel m = registry.defaultModel().orElseThrow(() -> new ApiException(503, "No model", "no model is loaded", 5));
+        if (!registry.ready()) throw ApiException.notReady();
+        ServedModel m = registry.defaultModel().orElseThrow(() -> ApiException.noModel());
         return describe(m);
     }
 
@@ -66,7 +66,7 @@ public class ModelsResource {
     @Blocking
     @Operation(summary = "Load a model's directory again and swap it in without a restart (admin)")
     public Map<String, Object> reload(@PathParam("name") String name) {
-        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
+        if (!registry.ready()) throw ApiException.notReady();
         try {
             return describe(registry.reload(name));
         } catch (IllegalArgumentException e) {

@@ -76,7 +76,7 @@ public class OpenAiResource {
     private ServedModel model(JsonNode name) {
         if (name == null || name.isNull()) throw ApiException.badInput("\"model\" is missing; loaded models: " + names());
         if (!name.isTextual()) throw ApiException.badInput("\"model\" must be a string");
-        if (!registry.ready()) throw new ApiException(503, "Not ready", "models are still loading", 2);
+        if (!registry.ready()) throw ApiException.notReady();
         return registry.find(name.asText()).orElseThrow(() -> new ApiException(404, "Unknown model",
                 "no model named '" + name.asText() + "' is loaded; loaded models: " + names()));
     }
@@ -102,10 +102,7 @@ public class OpenAiResource {
     private static float[] shorten(float[] v, int dims) {
         if (dims == v.length) return v;
         float[] out = Arrays.copyOf(v, dims);
-        double norm = 0;
-        for (float x : out) norm += x * x;
-        float inv = (float) (1 / Math.max(Math.sqrt(norm), 1e-12));
-        for (int i = 0; i < dims; i++) out[i] *= inv;
+        InferenceService.normalize(out);
         return out;
     }
 

@@ -27,6 +27,13 @@ public final class Problem {
         return b.build();
     }
 
+    /** The same body written straight to a Vert.x response, for filters that answer before any resource runs. */
+    public static void end(io.vertx.ext.web.RoutingContext rc, int status, String title, String detail, Map<String, String> headers) {
+        var response = rc.response().setStatusCode(status).putHeader("Content-Type", MEDIA_TYPE);
+        headers.forEach(response::putHeader);
+        response.end(io.vertx.core.json.Json.encode(body(status, title, detail, rc.normalizedPath(), Map.of())));
+    }
+
     public static Map<String, Object> body(int status, String title, String detail, String instance, Map<String, Object> extra) {
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("type", "about:blank"); // the status and title say it all

@@ -38,14 +38,25 @@ final class JobRecords {
         }
     }
 
-    /** Applies {@code change} to the job under the lock and saves it when {@code persist}; the job after it. */
-    Optional<Job> update(String id, boolean persist, Consumer<Job> change) {
+    /**
+     * Applies {@code change} to the job under the lock and saves it when {@code persist}. No copy is made: the
+     * trainer calls this every step, and a copy holds the whole loss history.
+     */
+    void update(String id, boolean persist, Consumer<Job> change) {
         synchronized (lock) {
             Job j = jobs.get(id);
-            if (j == null) return Optional.empty();
+            if (j == null) return;
             change.accept(j);
             if (persist) store.save(j);
-            return Optional.of(j.copy());
+        }
+    }
+
+    /** The same, returning a copy of the job after the change (empty for an unknown id). */
+    Optional<Job> updateAndGet(String id, Consumer<Job> change) {
+        synchronized (lock) {
+            if (!jobs.containsKey(id)) return Optional.empty();
+            update(id, true, change);
+            return Optional.of(jobs.get(id).copy());
         }
     }
 

@@ -65,12 +65,13 @@ final class JobRunner {
                 return;
             }
             String served = !cancelled && job.serveAs != null && best != null ? publisher.publish(job.serveAs, best) : null;
-            Job done = records.update(id, true, j -> {
+            Job.Status status = cancelled ? Job.Status.cancelled : Job.Status.succeeded;
+            records.update(id, true, j -> {
                 if (metrics != null) j.metrics = new LinkedHashMap<>(metrics);
                 j.servedAs = served;
-                finish(j, cancelled ? Job.Status.cancelled : Job.Status.succeeded, null);
-            }).orElseThrow();
-            LOG.infof("job %s %s", id, done.status);
+                finish(j, status, null);
+            });
+            LOG.infof("job %s %s", id, status);
         } catch (RuntimeException e) {
             String msg = e instanceof IllegalArgumentException && !(e instanceof NativeException) ? e.getMessage() : e.toString();
             LOG.errorf(e, "job %s failed", id);

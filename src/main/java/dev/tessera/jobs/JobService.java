@@ -102,7 +102,7 @@ public final class JobService implements AutoCloseable {
      * a finished job is returned unchanged.
      */
     public Optional<Job> cancel(String id) {
-        return records.update(id, true, j -> {
+        return records.updateAndGet(id, j -> {
             if (j.status == Job.Status.queued) {
                 queue.remove(id);
                 j.cancelRequested = true;
@@ -126,13 +126,13 @@ public final class JobService implements AutoCloseable {
                 queue.addFirst(id);
                 return;
             }
-            Optional<Job> started = records.read(id, j -> j != null && j.status == Job.Status.queued)
-                    ? records.update(id, true, j -> {
-                        j.status = Job.Status.running;
-                        if (j.startedAt == null) j.startedAt = Instant.now().toString();
-                        j.attempts++;
-                    })
-                    : Optional.empty();
+            // checked and changed under one lock: a cancel in between must not be overwritten
+            Optional<Job> started = records.updateAndGet(id, j -> {
+                if (j.status != Job.Status.queued) return;
+                j.status = Job.Status.running;
+                if (j.startedAt == null) j.startedAt = Instant.now().toString();
+                j.attempts++;
+            }).filter(j -> j.status == Job.Status.running);
             if (started.isEmpty()) continue;
             runner.run(started.get(), () -> stopping);
             prune();

@@ -218,7 +218,8 @@ public class InferenceService {
         }
     }
 
-    private static void normalize(float[] v) {
+    /** Scales {@code v} to unit L2 norm in place (a zero vector stays zero). */
+    public static void normalize(float[] v) {
         double norm = 0;
         for (float x : v) norm += x * x;
         float inv = (float) (1.0 / Math.max(Math.sqrt(norm), 1e-12));
