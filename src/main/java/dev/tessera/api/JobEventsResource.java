@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -42,6 +43,7 @@ import java.util.function.Function;
  * from closing it before.
  */
 @Path("/v1/jobs/{id}/events")
+@RolesAllowed(ApiKeys.USER)
 public class JobEventsResource {
     private static final Logger LOG = Logger.getLogger(JobEventsResource.class);
     static final long POLL_MS = 500;

@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -40,6 +41,7 @@ import java.util.function.BiFunction;
 @Path("/v1/jobs")
 @Produces(MediaType.APPLICATION_JSON)
 @ApplicationScoped
+@RolesAllowed(ApiKeys.USER)
 public class JobsResource {
 
     /** The request body; exactly one of {@code recipe} (YAML text) and {@code recipe_path}. */
@@ -64,6 +66,7 @@ public class JobsResource {
         this.service = service;
     }
 
+    @RolesAllowed(ApiKeys.ADMIN)
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @CustomDeserialization(StrictReader.class)
@@ -87,6 +90,7 @@ public class JobsResource {
         return service.get(id).orElseThrow(() -> ApiException.unknownJob(id));
     }
 
+    @RolesAllowed(ApiKeys.ADMIN)
     @DELETE
     @Path("{id}")
     @Operation(summary = "Cancel a job (a running one stops at its next step)")
@@ -94,6 +98,7 @@ public class JobsResource {
         return cancel(id);
     }
 
+    @RolesAllowed(ApiKeys.ADMIN)
     @POST
     @Path("{id}/cancel")
     @Operation(summary = "Cancel a job (a running one stops at its next step)")

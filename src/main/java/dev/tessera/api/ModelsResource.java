@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import jakarta.annotation.security.RolesAllowed;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.serving.ModelRegistry;
@@ -23,6 +24,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 /** What is loaded: TEI's /info for the default model, and the /v1/models catalogue. */
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
+@RolesAllowed(ApiKeys.USER)
 public class ModelsResource {
     static final String VERSION = "0.2.0";
 
@@ -61,6 +63,7 @@ public class ModelsResource {
         return describe(registry.find(name).orElseThrow(() -> ApiException.unknownModel(name)));
     }
 
+    @RolesAllowed(ApiKeys.ADMIN)
     @POST
     @Path("v1/models/{name}/reload")
     @Blocking
@@ -76,6 +79,7 @@ public class ModelsResource {
         }
     }
 
+    @RolesAllowed(ApiKeys.ADMIN)
     @DELETE
     @Path("v1/models/{name}")
     @Operation(summary = "Stop serving a model (admin); its files stay")

@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.ModelRegistry;
@@ -28,6 +29,7 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 @Produces(MediaType.APPLICATION_JSON)
 @Consumes(MediaType.APPLICATION_JSON)
 @Blocking
+@RolesAllowed(ApiKeys.USER)
 public class OpenAiResource {
 
     public record Item(String object, int index, Object embedding) {}

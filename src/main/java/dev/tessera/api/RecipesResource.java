@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -24,6 +25,7 @@ import java.util.stream.Stream;
  */
 @Path("/v1/recipes")
 @Produces(MediaType.APPLICATION_JSON)
+@RolesAllowed(ApiKeys.USER)
 public class RecipesResource {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 

@@ -8,7 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** Every {@code tessera.*} configuration key; documented in the README. */
+/** The {@code tessera.*} configuration keys of serving and jobs (API keys: {@code api/AuthConfig}); documented in the README. */
 @ConfigMapping(prefix = "tessera")
 public interface ServingConfig {
 
@@ -18,9 +18,6 @@ public interface ServingConfig {
 
     /** Training jobs under /v1/jobs. */
     Jobs jobs();
-
-    /** API keys (off when unset). */
-    Auth auth();
 
     /** Per-model overrides, keyed by the model's directory name: {@code tessera.model."sst2".max-input-length}. */
     Map<String, ModelOverrides> model();
@@ -116,20 +113,6 @@ public interface ServingConfig {
         /** Finished jobs older than this are forgotten: their record and their directory under the jobs dir are deleted. */
         @WithDefault("30d")
         Duration retention();
-    }
-
-    interface Auth {
-        /**
-         * Keys that may call every route ({@code Authorization: Bearer KEY}); when set, only /health and /metrics
-         * (and the console's static files) answer without one. Env {@code TESSERA_AUTH_API_KEYS}, comma-separated.
-         */
-        Optional<List<String>> apiKeys();
-
-        /**
-         * Keys that may also write: submit/cancel jobs, reload/unload models. When API keys are set and these are
-         * not, writes are refused. Env {@code TESSERA_AUTH_ADMIN_KEYS}.
-         */
-        Optional<List<String>> adminKeys();
     }
 
     interface ModelOverrides {
