@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import dev.tessera.io.ForbiddenPathException;
 import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -118,7 +119,7 @@ public class JobsResource {
 
     /** 403 problem+json naming each path that broke the confinement rules (tessera.jobs.data-roots, tessera.jobs.dir). */
     @ServerExceptionMapper
-    public Response forbidden(JobPaths.ForbiddenPathException e, UriInfo uri) {
+    public Response forbidden(ForbiddenPathException e, UriInfo uri) {
         return Problem.response(403, "Path not allowed", e.getMessage(), uri.getPath(), null, Map.of("problems", e.problems()));
     }
 

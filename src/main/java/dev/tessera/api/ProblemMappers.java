@@ -1,9 +1,12 @@
 package dev.tessera.api;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.tessera.serving.ServingException;
+import io.micrometer.core.instrument.MeterRegistry;
+import jakarta.inject.Inject;
 import java.util.Collection;
 import java.util.stream.Collectors;
 import jakarta.ws.rs.NotFoundException;
@@ -23,6 +26,9 @@ public class ProblemMappers {
     @Context
     UriInfo uri;
 
+    @Inject
+    MeterRegistry meters;
+
     private String path() {
         return uri == null ? null : "/" + uri.getPath().replaceFirst("^/", "");
     }
@@ -41,11 +47,18 @@ public class ProblemMappers {
             case ServingException.TimedOut t -> Problem.response(503, "Timed out", e.getMessage(), path(), 1);
             case ServingException.TooLarge t -> Problem.response(413, "Input too large", e.getMessage(), path(), null);
             case ServingException.Unsupported u -> Problem.response(422, "Invalid input", e.getMessage(), path(), null);
+            case ServingException.Unavailable u -> Problem.response(503, "Unavailable", e.getMessage(), path(), 2);
+            case ServingException.EngineFailed f -> Problem.response(500, "Engine failed", e.getMessage(), path(), null);
         };
     }
 
     @ServerExceptionMapper
     public Response json(JsonProcessingException e) {
+        if (e instanceof StreamConstraintsException) { // JsonLimits: too deep, too many tokens, too long a number
+            // Jackson names its own method in backquotes ("…allowed (16, from `StreamReadConstraints…`)"): not for clients
+            String why = e.getOriginalMessage().replaceAll(", from `[^`]*`", "");
+            return Problem.response(413, "Input too large", "request body is beyond the server's JSON limits: " + why, path(), null);
+        }
         // Jackson's message carries the position and the cause (e.g. "Invalid UTF-8 start byte").
         String msg = e.getOriginalMessage();
         return Problem.response(422, "Malformed JSON", "request body is not valid JSON: " + msg, path(), null);
@@ -95,6 +108,24 @@ public class ProblemMappers {
         String detail = e.getMessage();
         if (status == 400 && cause != null && cause.getMessage() != null) detail = cause.getMessage();
         return Problem.response(status == 400 ? 422 : status, status == 400 ? "Invalid input" : title, detail, path(), null);
+    }
+
+    /**
+     * A request that exhausts the heap (the worker survives it: the error is thrown in this request's thread) is told
+     * to retry, and counted: {@code tessera_errors_total{type="out_of_memory"}}.
+     */
+    @ServerExceptionMapper
+    public Response outOfMemory(OutOfMemoryError e) {
+        if (meters != null) meters.counter("tessera.errors", "type", "out_of_memory").increment();
+        return Problem.response(503, "Out of memory", "the server ran out of memory handling this request; retry shortly, or send a smaller one", path(), 2);
+    }
+
+    /** Any other Error (a failed native call, a stack overflow): 500 problem+json, never the framework's page. */
+    @ServerExceptionMapper
+    public Response error(Error e) {
+        if (e instanceof OutOfMemoryError o) return outOfMemory(o);
+        LOG.error("unexpected error", e);
+        return Problem.response(500, "Internal error", "the server failed to handle this request; see its log", path(), null);
     }
 
     @ServerExceptionMapper

@@ -54,6 +54,15 @@ public final class ShardSet implements AutoCloseable {
     /** Opens {@code dir} if its manifest has {@code fingerprint}; otherwise tokenizes {@code docs} into it. */
     public static ShardSet openOrBuild(Path dir, String fingerprint, Supplier<Stream<String>> docs,
                                        Function<String, int[]> tokenizer, int docsPerShard, int threads) {
+        return openOrBuild(dir, fingerprint, docs, tokenizer, docsPerShard, threads, true);
+    }
+
+    /**
+     * Opens {@code dir} if its manifest has {@code fingerprint}; otherwise tokenizes {@code docs} into it, or, when
+     * {@code mayBuild} is false (a cache the run may only read), refuses.
+     */
+    public static ShardSet openOrBuild(Path dir, String fingerprint, Supplier<Stream<String>> docs,
+                                       Function<String, int[]> tokenizer, int docsPerShard, int threads, boolean mayBuild) {
         Path manifest = dir.resolve(MANIFEST);
         if (Files.exists(manifest)) {
             try {
@@ -62,6 +71,10 @@ public final class ShardSet implements AutoCloseable {
             } catch (IOException e) {
                 // unreadable manifest: rebuild
             }
+        }
+        if (!mayBuild) {
+            throw new IllegalArgumentException("the shard cache " + dir + " is missing or was built from other files or"
+                    + " another tokenizer, and this run may not rebuild it there");
         }
         try (Stream<String> s = docs.get()) {
             return build(s, tokenizer, dir, fingerprint, docsPerShard, threads);

@@ -1,71 +1,87 @@
 package dev.tessera.jobs;
 
+import dev.tessera.io.FileAccess;
+import dev.tessera.io.ForbiddenPathException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
- * Where a job submitted over HTTP may read and write. Reads (recipe files, data, tokenizers, init checkpoints)
- * only under the data roots, the jobs directory and the model directory; writes (the output) only under the jobs
- * directory; publishing only directly under the model directory. Each path is resolved against the working
- * directory and through its symlinks (for a path that does not exist yet, through its deepest existing ancestor)
- * before it is compared, so {@code ..}, absolute paths elsewhere and links that point out are all caught.
- * The CLI is not confined: it runs as its user, on that user's files.
+ * Where a job submitted over HTTP may read and write. Reads (recipe files, data, tokenizers, init checkpoints, shard
+ * caches) only under the data roots, the jobs directory and the model directory; writes (the output, shards it
+ * builds) only under the jobs directory; publishing only directly under the model directory. Each path is resolved
+ * against the working directory and through its symlinks (for a path that does not exist yet, through its deepest
+ * existing ancestor) before it is compared, so {@code ..}, absolute paths elsewhere and links that point out are all
+ * caught — at submission, and again when the job starts ({@link FileAccess}), so a link changed in between is too.
+ * Messages name paths by their root ({@code train/…}, {@code jobs/…}), never by the host's absolute path.
  */
-public final class JobPaths {
-    /** A path the rules refuse: reported as 403 with the rule it broke. */
-    public static final class ForbiddenPathException extends RuntimeException {
-        private final List<String> problems;
-
-        ForbiddenPathException(List<String> problems) {
-            super("the job reaches outside the directories it may use:\n  - " + String.join("\n  - ", problems));
-            this.problems = List.copyOf(problems);
-        }
-
-        public List<String> problems() { return problems; }
-    }
+public final class JobPaths implements FileAccess {
 
     /** What a dangling symlink resolves to: under no root, so it is always refused. */
     private static final Path DANGLING = Path.of("/dev/null/dangling-symlink");
 
     private final Path jobsDir;
     private final Path modelsDir;
-    private final List<Path> readRoots;
+    /** Every readable root (real path) with the name messages give it. */
+    private final Map<Path, String> readRoots = new LinkedHashMap<>();
 
     public JobPaths(Path jobsDir, Path modelsDir, List<Path> dataRoots) {
         this.jobsDir = real(jobsDir, true);
         this.modelsDir = modelsDir == null ? null : real(modelsDir, true);
-        List<Path> roots = new ArrayList<>();
-        for (Path r : dataRoots) roots.add(real(r, false));
-        roots.add(this.jobsDir);
-        if (this.modelsDir != null) roots.add(this.modelsDir);
-        this.readRoots = List.copyOf(roots);
+        for (Path r : dataRoots) readRoots.putIfAbsent(real(r, false), label(r));
+        readRoots.put(this.jobsDir, "jobs");
+        if (this.modelsDir != null) readRoots.put(this.modelsDir, "models");
     }
 
     /** Every path a job could read must be under one of these. */
-    public List<Path> readRoots() { return readRoots; }
+    public List<Path> readRoots() { return List.copyOf(readRoots.keySet()); }
 
     public Path jobsDir() { return jobsDir; }
 
-    /** Adds a problem when {@code value} (the recipe field {@code field}) may not be read. */
-    void checkRead(String field, String value, List<String> forbidden) {
+    /** The problem with reading {@code value} (recipe key {@code key}), or null when it may be read. */
+    String readProblem(String key, String value) {
         Path p = resolve(value);
-        if (p != null && readRoots.stream().noneMatch(p::startsWith)) {
-            forbidden.add(field + ": " + value + " is outside the directories jobs may read (tessera.jobs.data-roots: "
-                    + String.join(", ", readRoots.stream().map(Path::toString).toList()) + ")");
-        }
+        if (p == null || readRoots.keySet().stream().anyMatch(p::startsWith)) return null;
+        return key + ": " + value + " is outside the directories jobs may read ("
+                + String.join(", ", readRoots.values().stream().map(l -> l + "/").toList()) + ")";
     }
 
-    void checkWrite(String field, String value, List<String> forbidden) {
+    /** The problem with writing {@code value}, or null when it may be written. */
+    String writeProblem(String key, String value) {
+        if (mayWrite(value)) return null;
+        return key + ": " + value + " is outside the jobs directory, the only place jobs may write (jobs/)";
+    }
+
+    @Override
+    public boolean mayWrite(String value) {
         Path p = resolve(value);
-        if (p != null && (!p.startsWith(jobsDir) || p.equals(jobsDir))) {
-            forbidden.add(field + ": " + value + " is outside the jobs directory, the only place jobs may write ("
-                    + "tessera.jobs.dir: " + jobsDir + ")");
-        }
+        return p == null || (p.startsWith(jobsDir) && !p.equals(jobsDir));
+    }
+
+    @Override
+    public Path read(String key, String value) {
+        String problem = readProblem(key, value);
+        if (problem != null) throw new ForbiddenPathException(List.of(problem));
+        return resolveOrRefuse(key, value);
+    }
+
+    @Override
+    public Path write(String key, String value) {
+        String problem = writeProblem(key, value);
+        if (problem != null) throw new ForbiddenPathException(List.of(problem));
+        return resolveOrRefuse(key, value);
+    }
+
+    private static Path resolveOrRefuse(String key, String value) {
+        Path p = resolve(value);
+        if (p == null) throw new ForbiddenPathException(List.of(key + ": not a valid path: " + value));
+        return p;
     }
 
     /** Where {@code serve_as} publishes: {@code <models dir>/<name>}, refused if that resolves anywhere else. */
@@ -73,9 +89,23 @@ public final class JobPaths {
         Path target = modelsDir.resolve(name).normalize();
         Path resolved = resolve(target.toString());
         if (resolved == null || !modelsDir.equals(resolved.getParent())) {
-            throw new ForbiddenPathException(List.of("serve_as: '" + name + "' would publish outside the model directory " + modelsDir));
+            throw new ForbiddenPathException(List.of("serve_as: '" + name + "' would publish outside the model directory (models/)"));
         }
         return target;
+    }
+
+    /**
+     * {@code text} with every absolute path under a root written as {@code <root name>/…}, and the working directory
+     * removed: what a job reports back (its error, its output directories) never shows the host's layout.
+     */
+    String hideHostPaths(String text) {
+        if (text == null) return null;
+        String out = text;
+        List<Map.Entry<Path, String>> roots = new ArrayList<>(readRoots.entrySet());
+        roots.sort((a, b) -> b.getKey().toString().length() - a.getKey().toString().length()); // deepest first
+        for (var r : roots) out = out.replace(r.getKey().toString(), r.getValue());
+        String cwd = Path.of("").toAbsolutePath().toString();
+        return cwd.length() > 1 ? out.replace(cwd + "/", "") : out;
     }
 
     /** The absolute path with every symlink of its existing part resolved; null when it cannot be parsed. */
@@ -94,6 +124,12 @@ public final class JobPaths {
         } catch (IOException e) {
             return DANGLING; // a link to nothing: it could be made to point anywhere later
         }
+    }
+
+    /** A root's name in messages: its last element ({@code work-data}, {@code train}). */
+    private static String label(Path root) {
+        Path name = root.toAbsolutePath().normalize().getFileName();
+        return name == null ? "root" : name.toString();
     }
 
     private static Path real(Path dir, boolean create) {

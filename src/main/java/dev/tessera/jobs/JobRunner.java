@@ -1,11 +1,13 @@
 package dev.tessera.jobs;
 
-import dev.tessera.kernels.NativeException;
+import dev.tessera.io.ForbiddenPathException;
 import dev.tessera.train.Finetuner;
 import dev.tessera.train.Pretrainer;
 import dev.tessera.train.Recipe;
 import dev.tessera.train.TrainOptions;
 import dev.tessera.train.TrainingListener;
+import java.io.UncheckedIOException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -24,11 +26,13 @@ final class JobRunner {
     private final JobRecords records;
     private final int threads;
     private final ModelPublisher publisher;
+    private final JobPaths paths;
 
-    JobRunner(JobRecords records, int threads, ModelPublisher publisher) {
+    JobRunner(JobRecords records, int threads, ModelPublisher publisher, JobPaths paths) {
         this.records = records;
         this.threads = threads;
         this.publisher = publisher;
+        this.paths = paths;
     }
 
     /** @param stopping true once the service shuts down */
@@ -37,7 +41,8 @@ final class JobRunner {
         LOG.infof("job %s (%s) started", id, job.kind);
         try {
             Recipe r = Recipe.parse(job.recipe, job.recipeSource);
-            TrainOptions opts = TrainOptions.defaults().withThreads(threads).withListener(new Progress(id))
+            // every recipe path is checked again, through its symlinks, when the trainer starts (withAccess)
+            TrainOptions opts = TrainOptions.defaults().withThreads(threads).withListener(new Progress(id)).withAccess(paths)
                     .withCancel(() -> stopping.getAsBoolean() || cancelRequested(id));
             Path best, last;
             boolean cancelled;
@@ -56,8 +61,8 @@ final class JobRunner {
             }
             boolean pretrain = r.kind() == Recipe.Kind.PRETRAIN;
             records.update(id, false, j -> {
-                j.finalDir = str(last);
-                if (!pretrain) j.bestDir = str(best);
+                j.finalDir = paths.hideHostPaths(str(last));
+                if (!pretrain) j.bestDir = paths.hideHostPaths(str(best));
             });
             if (cancelled && stopping.getAsBoolean() && !cancelRequested(id)) {
                 LOG.infof("job %s interrupted by shutdown; it resumes at the next start", id);
@@ -72,11 +77,26 @@ final class JobRunner {
                 finish(j, status, null);
             });
             LOG.infof("job %s %s", id, status);
-        } catch (RuntimeException e) {
-            String msg = e instanceof IllegalArgumentException && !(e instanceof NativeException) ? e.getMessage() : e.toString();
+        } catch (RuntimeException | OutOfMemoryError e) {
+            String msg = paths.hideHostPaths(clientMessage(e));
             LOG.errorf(e, "job %s failed", id);
             records.update(id, true, j -> finish(j, Job.Status.failed, msg));
         }
+    }
+
+    /**
+     * What the job's owner is told: the message of a failure the trainer explains (bad data, a refused path, the
+     * native backend's status), never a Java class name; anything else is "an internal error" with the log to read.
+     */
+    static String clientMessage(Throwable e) {
+        return switch (e) {
+            case ForbiddenPathException f -> f.getMessage();
+            case IllegalArgumentException i -> i.getMessage(); // also NativeException and RecipeException
+            case UncheckedIOException u -> "cannot read or write a file: " + (u.getCause() instanceof NoSuchFileException n
+                    ? "no such file " + n.getFile() : u.getCause().getMessage());
+            case OutOfMemoryError o -> "the training job ran out of memory (heap); use a smaller batch or model, or more -Xmx";
+            default -> "the job failed with an internal error; the server log has the details";
+        };
     }
 
     static void finish(Job j, Job.Status status, String error) {

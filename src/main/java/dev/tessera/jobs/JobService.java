@@ -54,7 +54,7 @@ public final class JobService implements AutoCloseable {
         JobPaths paths = new JobPaths(settings.jobsDir(), settings.modelsDir(), settings.dataRoots());
         this.submissions = new JobSubmissions(paths, settings.modelsDir() != null);
         this.runner = new JobRunner(records, settings.threads(),
-                settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished()));
+                settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished()), paths);
     }
 
     /** Loads the stored jobs, forgets expired ones, queues the unfinished ones again and starts the worker. */
@@ -79,7 +79,7 @@ public final class JobService implements AutoCloseable {
      * Validates and queues a job; the returned copy has status queued.
      *
      * @throws InvalidJobException 422: the recipe or a field cannot run
-     * @throws JobPaths.ForbiddenPathException 403: a path is outside what jobs may read or write
+     * @throws dev.tessera.io.ForbiddenPathException 403: a path is outside what jobs may read or write
      * @throws QueueFullException 429
      */
     public Job submit(String kind, String recipeText, String recipePath, Map<String, Object> overrides, String serveAs) {

@@ -1,5 +1,7 @@
 package dev.tessera.jobs;
 
+import dev.tessera.data.ShardSet;
+import dev.tessera.io.ForbiddenPathException;
 import dev.tessera.train.Recipe;
 import dev.tessera.train.RecipeException;
 import dev.tessera.train.RecipeOverrides;
@@ -19,7 +21,7 @@ import java.util.regex.Pattern;
 /**
  * Turns a submission (kind, recipe text or path, overrides, serve_as) into a job ready to queue, or refuses it
  * with every reason at once: 422 ({@link InvalidJobException}) for a recipe that cannot run, 403
- * ({@link JobPaths.ForbiddenPathException}) for one that reaches outside its directories. Files are checked now,
+ * ({@link ForbiddenPathException}) for one that reaches outside its directories. Files are checked now,
  * so a typo fails at submission rather than in the queue.
  */
 final class JobSubmissions {
@@ -49,13 +51,25 @@ final class JobSubmissions {
         if (serveAs != null && !canPublish) p.add("'serve_as' needs a model directory (tessera.models.dir)");
         String source = recipePath != null ? recipePath : "recipe";
         if (recipePath != null && recipeText == null) {
-            paths.checkRead("recipe_path", recipePath, forbidden);
-            if (!forbidden.isEmpty()) throw new JobPaths.ForbiddenPathException(forbidden);
-            if (!isFile(recipePath)) p.add("recipe_path: file not found: " + recipePath);
-            else try {
-                recipeText = Files.readString(Path.of(recipePath));
+            String problem = paths.readProblem("recipe_path", recipePath);
+            if (problem != null) throw new ForbiddenPathException(List.of(problem));
+            Path file = paths.read("recipe_path", recipePath); // read through the resolved path just checked
+            try {
+                if (!Files.isRegularFile(file)) p.add("recipe_path: file not found: " + recipePath);
+                else if (Files.size(file) > Recipe.MAX_CHARS) p.add("recipe_path: " + recipePath + " is larger than " + Recipe.MAX_CHARS / 1024 + " KiB");
+                else recipeText = Files.readString(file);
             } catch (IOException | RuntimeException e) {
-                p.add("recipe_path: cannot read " + recipePath + ": " + e.getMessage());
+                p.add("recipe_path: cannot read " + recipePath);
+            }
+        }
+        if (recipeText != null && recipeText.length() > Recipe.MAX_CHARS) {
+            p.add("'recipe' is " + recipeText.length() / 1024 + " KiB; recipes are limited to " + Recipe.MAX_CHARS / 1024 + " KiB");
+        }
+        if (serveAs != null && canPublish && p.isEmpty()) {
+            try {
+                paths.publishTarget(serveAs); // refused now, not after training
+            } catch (ForbiddenPathException e) {
+                forbidden.addAll(e.problems());
             }
         }
         if (!p.isEmpty()) throw new InvalidJobException("invalid job", p);
@@ -73,7 +87,7 @@ final class JobSubmissions {
         }
         if (r.kind() != k) p.add("the recipe is a " + r.kind().name().toLowerCase(Locale.ROOT) + " recipe but kind is " + kind);
         confine(r, forbidden);
-        if (!forbidden.isEmpty()) throw new JobPaths.ForbiddenPathException(forbidden);
+        if (!forbidden.isEmpty()) throw new ForbiddenPathException(forbidden);
         preflight(r, p);
         if (!p.isEmpty()) throw new InvalidJobException("invalid job", p);
 
@@ -85,17 +99,33 @@ final class JobSubmissions {
         j.recipe = yaml;
         j.recipeSource = source;
         j.serveAs = serveAs;
-        j.outputDir = r.training().outputDir();
+        j.outputDir = paths.hideHostPaths(r.training().outputDir());
         return j;
     }
 
-    /** Every path of the recipe against the rules of {@link JobPaths}. */
+    /** Every path of the recipe ({@link Recipe#paths()}) against the rules of {@link JobPaths}. */
     private void confine(Recipe r, List<String> forbidden) {
-        for (String f : r.data().train()) paths.checkRead("data.train", f, forbidden);
-        for (String f : r.data().eval()) paths.checkRead("data.eval", f, forbidden);
-        if (r.data().tokenizer() != null) paths.checkRead("data.tokenizer", r.data().tokenizer(), forbidden);
-        if (r.model().initFrom() != null) paths.checkRead("model.init_from", r.model().initFrom(), forbidden);
-        paths.checkWrite("training.output_dir", r.training().outputDir(), forbidden);
+        for (Recipe.PathUse u : r.paths()) {
+            String problem = switch (u.use()) {
+                case READ -> paths.readProblem(u.key(), u.value());
+                case WRITE -> paths.writeProblem(u.key(), u.value());
+                case CACHE -> cacheProblem(u);
+            };
+            if (problem != null) forbidden.add(problem);
+        }
+    }
+
+    /**
+     * A cache (the shard directory) is built where jobs may write; elsewhere under a data root it may only be used as it
+     * is, so it must already be there (the trainer then never rebuilds it).
+     */
+    private String cacheProblem(Recipe.PathUse u) {
+        if (paths.mayWrite(u.value())) return null;
+        String problem = paths.readProblem(u.key(), u.value());
+        if (problem != null) return problem + "; a cache may be built only under jobs/";
+        Path manifest = pathOf(u.value()) == null ? null : Path.of(u.value(), "train", ShardSet.MANIFEST);
+        return manifest != null && Files.isRegularFile(manifest) ? null
+                : u.key() + ": " + u.value() + " holds no shard cache, and jobs may build one only under jobs/";
     }
 
     /** Files a run needs. */

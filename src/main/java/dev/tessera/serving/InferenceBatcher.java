@@ -51,6 +51,7 @@ public final class InferenceBatcher implements AutoCloseable {
 
     private final DistributionSummary batchSizes;
     private final Counter tokens;
+    private final Counter engineErrors, outOfMemory;
 
     public InferenceBatcher(String modelName, Engine engine, int maxBatchTokens, Duration maxDelay, int capacity,
                             MeterRegistry meters) {
@@ -63,6 +64,10 @@ public final class InferenceBatcher implements AutoCloseable {
                 .tag("model", modelName).register(meters);
         this.tokens = Counter.builder("tessera.tokens").description("tokens run through the model (unpadded)")
                 .tag("model", modelName).register(meters);
+        this.engineErrors = Counter.builder("tessera.errors").description("failures answered as errors, by kind")
+                .tag("model", modelName).tag("type", "engine").register(meters);
+        this.outOfMemory = Counter.builder("tessera.errors").description("failures answered as errors, by kind")
+                .tag("model", modelName).tag("type", "out_of_memory").register(meters);
         // A reloaded model (a job's serve_as) gets a new batcher under the same name; Micrometer would hand back
         // the first gauge, still reading the old batcher's queue (NaN once that one is collected): replace it.
         Gauge previous = meters.find("tessera.queue.size").tag("model", modelName).gauge();
@@ -76,6 +81,7 @@ public final class InferenceBatcher implements AutoCloseable {
     public List<CompletableFuture<float[]>> submit(List<long[]> ids, List<long[]> typeIds, Output output) {
         int n = ids.size();
         if (closed) throw new ServingException.ShuttingDown(modelName);
+        if (!worker.isAlive()) throw new ServingException.Unavailable("model '" + modelName + "' cannot serve: its batcher stopped; reload it");
         if (queued.addAndGet(n) > capacity) {
             queued.addAndGet(-n);
             throw new ServingException.Overloaded("the model's queue is full (" + capacity + " inputs waiting); retry shortly");
@@ -94,22 +100,46 @@ public final class InferenceBatcher implements AutoCloseable {
 
     public int queued() { return queued.get(); }
 
+    /**
+     * Runs batches until closed. Nothing a batch throws, an {@link Error} such as {@link OutOfMemoryError} included,
+     * ends this loop: the batch's requests fail, the failure is counted ({@code tessera_errors_total}) and the next
+     * batch runs. {@link #healthy()} says whether the worker is still there.
+     */
     private void loop() {
         try {
             while (!abandoned && (!closed || !queue.isEmpty() || carried != null)) {
+                List<Request> batch = List.of();
                 try {
-                    List<Request> batch = collect();
+                    batch = collect();
                     if (!batch.isEmpty()) run(batch);
                 } catch (InterruptedException e) {
                     if (closed) break;
-                } catch (RuntimeException e) {
-                    LOG.error("batcher loop failed", e);
+                } catch (Throwable t) {
+                    failBatch(batch, t);
                 }
             }
         } finally {
             failPending();
         }
     }
+
+    /** Fails what a batch left unanswered; careful not to throw, as it may run with the heap exhausted. */
+    private void failBatch(List<Request> batch, Throwable t) {
+        try {
+            for (Request r : batch) for (CompletableFuture<float[]> f : r.results()) f.completeExceptionally(t);
+            failures(t).increment();
+            LOG.errorf(t, "model %s: batch failed", modelName);
+        } catch (Throwable ignored) {
+            // the requests above are answered; a failed log line must not end the loop
+        }
+    }
+
+    private Counter failures(Throwable t) {
+        return t instanceof OutOfMemoryError ? outOfMemory : engineErrors;
+    }
+
+    /** The worker runs: requests submitted now will be answered. */
+    public boolean healthy() { return worker.isAlive() && !closed; }
 
     /** Completes every request still waiting with an error, so no caller waits for a worker that is gone. */
     private void failPending() {
@@ -215,6 +245,12 @@ public final class InferenceBatcher implements AutoCloseable {
             tokens.increment(batch.tokens());
         } catch (Exception | Error e) { // an Error too: its callers must not wait forever
             for (Slot it : slots) it.result().completeExceptionally(e);
+            try {
+                failures(e).increment();
+                LOG.errorf(e, "model %s: engine run of %d sequences failed", modelName, slots.size());
+            } catch (Throwable ignored) {
+                // answered above; keep serving
+            }
         }
     }
 

@@ -174,12 +174,28 @@ public class InferenceService {
         List<long[]> ids = new ArrayList<>(inputs.size());
         List<long[]> types = new ArrayList<>(inputs.size());
         for (int i = 0; i < inputs.size(); i++) {
-            Encoding enc = encode(model.tokenizer(), inputs.get(i));
+            TextInput in = bounded(model, i, inputs.get(i), truncate);
+            Encoding enc = encode(model.tokenizer(), in);
             if (checkLength(model, i, enc.ids().length, truncate, "; send \"truncate\": true to cut it")) enc = TextTokenizer.truncate(enc, model.maxInputLength());
             ids.add(enc.ids());
             types.add(enc.typeIds());
         }
         return new Encoded(ids, types);
+    }
+
+    /**
+     * Before tokenizing: an input that has more words than the model's limit is refused at once when it may not be cut,
+     * and a single text that may be cut is cut to a prefix that still holds every token the model will see.
+     */
+    private static TextInput bounded(ServedModel model, int i, TextInput in, boolean truncate) {
+        int limit = model.maxInputLength();
+        int words = TextBounds.minTokens(in.first(), limit + 1) + (in.isPair() ? TextBounds.minTokens(in.second(), limit + 1) : 0);
+        if (words <= limit) return in;
+        if (!truncate) {
+            throw new ServingException.TooLarge("input " + i + " is longer than max_input_length " + limit + " tokens of model '"
+                    + model.name() + "' (" + words + "+ words); send \"truncate\": true to cut it");
+        }
+        return in.isPair() ? in : TextInput.single(TextBounds.prefixWithRuns(in.first(), limit + 1));
     }
 
     /** True when the input must be cut (truncate asked); TooLarge when it is too long and may not be cut. */
@@ -193,6 +209,7 @@ public class InferenceService {
 
     private List<float[]> infer(ServedModel model, Encoded enc, Output output) {
         List<CompletableFuture<float[]>> futures = model.batcher().submit(enc.ids(), enc.types(), output);
+        // (engine failures are logged and counted by the batcher, which keeps serving)
         long deadline = System.nanoTime() + config.serving().requestTimeout().toNanos();
         List<float[]> results = new ArrayList<>(futures.size());
         try {
@@ -205,8 +222,12 @@ public class InferenceService {
             Thread.currentThread().interrupt();
             throw new ServingException.ShuttingDown(model.name());
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof ServingException.ShuttingDown s) throw s; // closed before it ran this request
-            throw new IllegalStateException("inference failed: " + e.getCause().getMessage(), e.getCause());
+            throw switch (e.getCause()) {
+                case ServingException s -> s; // e.g. closed before it ran this request
+                case OutOfMemoryError o -> new ServingException.Unavailable("model '" + model.name()
+                        + "' ran out of memory on this batch; retry shortly, or send fewer or shorter inputs");
+                default -> new ServingException.EngineFailed("model '" + model.name() + "' failed on this batch; the server log has the details");
+            };
         }
         return results;
     }

@@ -29,6 +29,16 @@ public abstract sealed class ServingException extends RuntimeException {
         public TooLarge(String message) { super(message); }
     }
 
+    /** The model cannot serve now (its batcher stopped, or the heap ran out during the run); retry (503). */
+    public static final class Unavailable extends ServingException {
+        public Unavailable(String message) { super(message); }
+    }
+
+    /** The engine failed on this batch (500); the model keeps serving other requests. */
+    public static final class EngineFailed extends ServingException {
+        public EngineFailed(String message) { super(message); }
+    }
+
     /** The model cannot do what was asked (e.g. /predict on a model without a classifier) (422). */
     public static final class Unsupported extends ServingException {
         public Unsupported(String message) { super(message); }

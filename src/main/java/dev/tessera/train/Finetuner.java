@@ -45,7 +45,7 @@ public final class Finetuner {
                          List<Double> stepLosses, String mainMetric, Map<String, Double> bestMetrics,
                          Map<String, Double> lastMetrics, boolean cancelled) {}
 
-    private final Recipe recipe;
+    private Recipe recipe; // confined (paths resolved and checked) when the run starts
     private final TrainOptions options;
 
     public Finetuner(Recipe recipe, TrainOptions options) {
@@ -59,6 +59,7 @@ public final class Finetuner {
     }
 
     public Result run() {
+        recipe = recipe.confined(options.access());
         TrainingListener log = options.listener();
         Recipe.Data data = recipe.data();
         Path init = Path.of(recipe.model().initFrom()), tokDir = Path.of(data.tokenizer());

@@ -47,7 +47,7 @@ public final class Pretrainer {
     /** Seed salt of the held-out masks: fixed, so every evaluation sees the same masked tokens. */
     static final long EVAL_SALT = 0x5EED_E7A1L;
 
-    private final Recipe recipe;
+    private Recipe recipe; // confined (paths resolved and checked) when the run starts
     private final TrainOptions options;
 
     public Pretrainer(Recipe recipe, TrainOptions options) {
@@ -61,6 +61,7 @@ public final class Pretrainer {
     }
 
     public Result run() {
+        recipe = recipe.confined(options.access());
         TrainingListener log = options.listener();
         Recipe.Data data = recipe.data();
         Path tokDir = Path.of(data.tokenizer());
@@ -238,7 +239,7 @@ public final class Pretrainer {
         boolean existed = Files.isRegularFile(dir.resolve(ShardSet.MANIFEST));
         ShardSet set = ShardSet.openOrBuild(dir, fp.toString(),
                 () -> CorpusReader.documents(paths, format, recipe.data().textField()), tok::ids,
-                recipe.data().docsPerShard(), threads);
+                recipe.data().docsPerShard(), threads, options.access().mayWrite(dir.toString()));
         log.info(String.format("%s %s: %,d documents, %,d tokens (%.1f s)", existed ? "shards" : "tokenized into", dir,
                 set.numDocs(), set.numTokens(), (System.nanoTime() - t0) / 1e9));
         return set;

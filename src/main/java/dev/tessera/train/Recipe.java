@@ -12,12 +12,15 @@ import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
 
+import dev.tessera.io.FileAccess;
 import java.io.IOException;
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -42,7 +45,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      */
     public record Model(String variant, Integer hidden, Integer layers, Integer heads, Integer intermediate,
                         Integer vocab, Integer maxSeqLen, Integer typeVocab, Double dropout, Double attentionDropout,
-                        String initFrom) {}
+                        @RecipePath(RecipePath.Use.READ) String initFrom) {}
 
     /**
      * Data. Pretraining: {@code train}/{@code eval} corpus files in {@code format} (lines, paragraphs,
@@ -51,9 +54,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * {@code columns}, {@code labels} and {@code regression} override the task's. {@code tokenizer}: a
      * directory with tokenizer.json (defaults to {@code model.initFrom}).
      */
-    public record Data(List<String> train, List<String> eval, String format, String textField, String task,
-                       ColumnNames columns, List<String> labels, Boolean regression, String tokenizer,
-                       String shardDir, Integer docsPerShard) {}
+    public record Data(@RecipePath(RecipePath.Use.READ) List<String> train, @RecipePath(RecipePath.Use.READ) List<String> eval,
+                       String format, String textField, String task, ColumnNames columns, List<String> labels,
+                       Boolean regression, @RecipePath(RecipePath.Use.READ) String tokenizer,
+                       @RecipePath(RecipePath.Use.CACHE) String shardDir, Integer docsPerShard) {}
 
     public record ColumnNames(String text, String textB, String label) {
         public Columns toColumns() { return new Columns(text, textB, label); }
@@ -89,7 +93,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * runs trained at different rates).
      */
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
-                           Integer logInterval, Double maskRate, String precision, String outputDir,
+                           Integer logInterval, Double maskRate, String precision, @RecipePath(RecipePath.Use.WRITE) String outputDir,
                            String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate) {}
 
     private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
@@ -99,6 +103,9 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
             .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
+
+    /** Largest recipe text accepted: a recipe is a page of YAML; this bounds the parsing work a client can ask for. */
+    public static final int MAX_CHARS = 256 * 1024;
 
     /** Reads, resolves defaults and validates the recipe at {@code path}. */
     public static Recipe load(Path path) {
@@ -113,6 +120,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
 
     /** As {@link #load}, from YAML text; {@code source} names it in errors. */
     public static Recipe parse(String yaml, String source) {
+        if (yaml.length() > MAX_CHARS) throw new RecipeException(source, List.of("the recipe is larger than " + MAX_CHARS / 1024 + " KiB"));
         Recipe raw;
         try {
             raw = YAML.readValue(yaml, Recipe.class);
@@ -275,6 +283,85 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         positive(p, "training.eval_batches", training.evalBatches());
         positive(p, "training.keep_checkpoints", training.keepCheckpoints());
         if (!p.isEmpty()) throw new RecipeException(source, p);
+    }
+
+    /** One path a recipe names: its key (e.g. {@code data.train[0]}), its value, and how a run uses it. */
+    public record PathUse(String key, String value, RecipePath.Use use) {}
+
+    /** The sections that may hold {@link RecipePath} keys, by their recipe names. */
+    private List<Map.Entry<String, Record>> sections() {
+        return List.of(Map.entry("model", model), Map.entry("data", data), Map.entry("training", training));
+    }
+
+    /** Every path this recipe names, from the {@link RecipePath} marks: the one list that confinement checks. */
+    public List<PathUse> paths() {
+        List<PathUse> out = new ArrayList<>();
+        for (var section : sections()) {
+            if (section.getValue() == null) continue;
+            for (RecordComponent c : section.getValue().getClass().getRecordComponents()) {
+                RecipePath mark = c.getAnnotation(RecipePath.class);
+                if (mark == null) continue;
+                String key = section.getKey() + "." + snake(c.getName());
+                Object v = component(c, section.getValue());
+                if (v instanceof String s) out.add(new PathUse(key, s, mark.value()));
+                else if (v instanceof List<?> l) for (int i = 0; i < l.size(); i++) out.add(new PathUse(key + "[" + i + "]", (String) l.get(i), mark.value()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The same recipe with every path replaced by what {@code access} allows now, resolved through its symlinks: a run
+     * calls this when it starts and opens only the paths it returns, so a link changed after submission is caught.
+     * A {@link RecipePath.Use#CACHE} path is checked for writing where the run may write, else for reading.
+     */
+    public Recipe confined(FileAccess access) {
+        Record[] parts = new Record[3];
+        List<Map.Entry<String, Record>> sections = sections();
+        for (int k = 0; k < parts.length; k++) {
+            Record r = sections.get(k).getValue();
+            if (r == null) continue;
+            RecordComponent[] cs = r.getClass().getRecordComponents();
+            Object[] args = new Object[cs.length];
+            Class<?>[] types = new Class<?>[cs.length];
+            for (int i = 0; i < cs.length; i++) {
+                types[i] = cs[i].getType();
+                args[i] = component(cs[i], r);
+                RecipePath mark = cs[i].getAnnotation(RecipePath.class);
+                if (mark == null || args[i] == null) continue;
+                String key = sections.get(k).getKey() + "." + snake(cs[i].getName());
+                if (args[i] instanceof List<?> l) {
+                    List<String> resolved = new ArrayList<>(l.size());
+                    for (int j = 0; j < l.size(); j++) resolved.add(use(access, key + "[" + j + "]", (String) l.get(j), mark.value()));
+                    args[i] = List.copyOf(resolved);
+                } else {
+                    args[i] = use(access, key, (String) args[i], mark.value());
+                }
+            }
+            try {
+                parts[k] = r.getClass().getDeclaredConstructor(types).newInstance(args);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return new Recipe(kind, seed, (Model) parts[0], (Data) parts[1], optimizer, schedule, batch, (Training) parts[2]);
+    }
+
+    private static String use(FileAccess access, String key, String value, RecipePath.Use use) {
+        boolean write = use == RecipePath.Use.WRITE || (use == RecipePath.Use.CACHE && access.mayWrite(value));
+        return (write ? access.write(key, value) : access.read(key, value)).toString();
+    }
+
+    private static Object component(RecordComponent c, Record r) {
+        try {
+            return c.getAccessor().invoke(r);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String snake(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1_$2").toLowerCase(Locale.ROOT);
     }
 
     /** The model's architecture for {@link ModelConfig}: MLM head for pretraining, classifier for finetuning. */

@@ -19,8 +19,12 @@ public final class RecipeOverrides {
 
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
+    /** Bounds on what a client may ask: a recipe has a few dozen keys, two or three levels deep. */
+    static final int MAX_OVERRIDES = 64, MAX_KEY_PARTS = 6, MAX_KEY_LENGTH = 200;
+
     public static String apply(String yaml, Map<String, ?> overrides, String source) {
         if (overrides == null || overrides.isEmpty()) return yaml;
+        checkBounds(overrides, source);
         JsonNode root;
         try {
             root = YAML.readTree(yaml);
@@ -44,6 +48,22 @@ public final class RecipeOverrides {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private static void checkBounds(Map<String, ?> overrides, String source) {
+        List<String> p = new java.util.ArrayList<>();
+        if (overrides.size() > MAX_OVERRIDES) p.add(overrides.size() + " overrides; at most " + MAX_OVERRIDES + " are accepted");
+        long chars = 0;
+        for (var e : overrides.entrySet()) {
+            String k = e.getKey();
+            String shown = k.length() > 40 ? k.substring(0, 40) + "…" : k;
+            if (k.length() > MAX_KEY_LENGTH) p.add("override key '" + shown + "' is longer than " + MAX_KEY_LENGTH + " characters");
+            else if (k.split("\\.", -1).length > MAX_KEY_PARTS) p.add("override key '" + shown + "' has more than " + MAX_KEY_PARTS + " dotted parts");
+            else if (k.isEmpty() || k.startsWith(".") || k.endsWith(".") || k.contains("..")) p.add("override key '" + shown + "' has an empty part");
+            if (e.getValue() instanceof String v) chars += v.length();
+        }
+        if (chars > Recipe.MAX_CHARS) p.add("override values add up to more than " + Recipe.MAX_CHARS / 1024 + " KiB");
+        if (!p.isEmpty()) throw new RecipeException(source, p);
     }
 
     private static JsonNode value(Object v) {

@@ -144,17 +144,17 @@ class JobServiceTest {
                     "dot-dot", List.of(data + "/../" + outside.getFileName() + "/secret.txt"),
                     "symlink", List.of(link + "/secret.txt"));
             for (var e : escapes.entrySet()) {
-                var ex = assertThrows(JobPaths.ForbiddenPathException.class,
+                var ex = assertThrows(dev.tessera.io.ForbiddenPathException.class,
                         () -> s.submit("pretrain", yaml, null, Map.of("data.train", e.getValue()), null), e.getKey());
                 assertTrue(ex.problems().get(0).startsWith("data.train: ") && ex.problems().get(0).contains("tessera.jobs.data-roots"),
                         e.getKey() + ": " + ex.problems());
             }
             for (String out : List.of(outside.resolve("out").toString(), link + "/out", jobs + "/../out", jobs.toString())) {
-                var ex = assertThrows(JobPaths.ForbiddenPathException.class,
+                var ex = assertThrows(dev.tessera.io.ForbiddenPathException.class,
                         () -> s.submit("pretrain", yaml, null, Map.of("training.output_dir", out), null), out);
                 assertTrue(ex.problems().get(0).contains("tessera.jobs.dir"), ex.problems().toString());
             }
-            var ex = assertThrows(JobPaths.ForbiddenPathException.class,
+            var ex = assertThrows(dev.tessera.io.ForbiddenPathException.class,
                     () -> s.submit("pretrain", null, link + "/secret.txt", null, null));
             assertTrue(ex.problems().get(0).startsWith("recipe_path: "), ex.problems().toString());
             assertTrue(s.list().isEmpty());
