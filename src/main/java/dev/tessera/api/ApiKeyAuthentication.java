@@ -21,8 +21,8 @@ import java.util.Set;
 /**
  * {@code Authorization: Bearer KEY} as a Quarkus authentication mechanism: the key becomes a security identity with
  * the roles of {@link ApiKeys}, and the route the request reaches decides with {@code @RolesAllowed} (not a match
- * on the path string). No header: an anonymous identity with the roles that need no key. A header with an unknown
- * key fails authentication (401), whatever the route.
+ * on the path string). No header (or, where reads need no key, an unknown one): an anonymous identity with the roles
+ * that need no key. Where every route needs a key, an unknown key fails authentication (401), whatever the route.
  */
 @ApplicationScoped
 public class ApiKeyAuthentication implements HttpAuthenticationMechanism {
@@ -40,8 +40,13 @@ public class ApiKeyAuthentication implements HttpAuthenticationMechanism {
         if (header == null) return Uni.createFrom().item(anonymous(keys.anonymousRoles()));
         String key = header.regionMatches(true, 0, SCHEME + " ", 0, SCHEME.length() + 1)
                 ? header.substring(SCHEME.length() + 1).trim() : "";
-        if (key.isEmpty()) return Uni.createFrom().failure(new AuthenticationFailedException("the Authorization header must be 'Bearer <key>'"));
-        return identities.authenticate(new TokenAuthenticationRequest(new TokenCredential(key, SCHEME)));
+        if (!key.isEmpty() && keys.rolesOf(key) != null) {
+            return identities.authenticate(new TokenAuthenticationRequest(new TokenCredential(key, SCHEME)));
+        }
+        // Clients of OpenAI-style APIs always send some key: where reads need none, an unknown key is no key at all
+        if (!keys.anonymousRoles().isEmpty()) return Uni.createFrom().item(anonymous(keys.anonymousRoles()));
+        return Uni.createFrom().failure(new AuthenticationFailedException(key.isEmpty()
+                ? "the Authorization header must be 'Bearer <key>'" : "the API key is not valid"));
     }
 
     @Override

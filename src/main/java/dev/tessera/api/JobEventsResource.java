@@ -6,8 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tessera.jobs.Job;
 import dev.tessera.jobs.JobService;
-import dev.tessera.train.LrSchedule;
-import dev.tessera.train.Recipe;
 import jakarta.annotation.PreDestroy;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -38,7 +36,7 @@ import java.util.function.Function;
  * the client does not have yet: {@code loss_history} holds the points from index {@code history_from} on (the
  * client truncates its copy there and appends; a resumed job drops the points after its checkpoint, so
  * {@code history_from} can go back). Each point also carries {@code lr}, the learning rate of that step as the
- * recipe's schedule ({@link LrSchedule}, the trainer's own) gives it. When the job has finished, a last
+ * trainer recorded it. When the job has finished, a last
  * {@code event: end} ({@code {"status": ...}}) closes the stream; a comment line every 15 s keeps idle proxies
  * from closing it before.
  */
@@ -100,8 +98,6 @@ public class JobEventsResource {
         private String lastView;
         private List<Job.LossPoint> sentHistory = List.of();
         private long lastSendNanos = System.nanoTime();
-        private LrSchedule schedule;
-        private long scheduleSteps = -1;
         private ScheduledFuture<?> task;
 
         Stream(String id, SseEventSink sink, Sse sse, Job first) {
@@ -156,26 +152,11 @@ public class JobEventsResource {
             ArrayNode points = view.putArray("loss_history");
             for (Job.LossPoint p : j.lossHistory.subList(from, j.lossHistory.size())) {
                 ObjectNode n = points.addObject().put("step", p.step()).put("loss", p.loss());
-                Double lr = lr(j, p.step());
-                if (lr != null) n.put("lr", lr);
+                if (p.lr() != null) n.put("lr", p.lr());
             }
             send("job", view.toString());
             lastView = viewText;
             sentHistory = j.lossHistory;
-        }
-
-        /** The rate the optimizer step that ended at {@code step} ran at (the trainer logs after step s at lr(s-1)). */
-        private Double lr(Job j, long step) {
-            if (j.totalSteps < 1 || step < 1) return null;
-            if (scheduleSteps != j.totalSteps) {
-                try {
-                    schedule = Recipe.parse(j.recipe, j.recipeSource).lrSchedule(j.totalSteps);
-                } catch (RuntimeException e) {
-                    schedule = null; // a stored recipe that no longer parses: loss without lr
-                }
-                scheduleSteps = j.totalSteps;
-            }
-            return schedule == null ? null : schedule.lr(step - 1);
         }
 
         private void send(String name, String data) {

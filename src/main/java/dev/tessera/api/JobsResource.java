@@ -1,5 +1,7 @@
 package dev.tessera.api;
 
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.QueryParam;
 import dev.tessera.io.ForbiddenPathException;
 import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
@@ -79,9 +81,12 @@ public class JobsResource {
     }
 
     @GET
-    @Operation(summary = "Every job, in submission order")
-    public Map<String, Object> list() {
-        return Map.of("jobs", service.list());
+    @Operation(summary = "Jobs in submission order, a page at a time (offset, limit up to 500; default the first 100)")
+    public Map<String, Object> list(@QueryParam("offset") @DefaultValue("0") int offset,
+                                    @QueryParam("limit") @DefaultValue("100") int limit) {
+        if (offset < 0 || limit < 1 || limit > 500) throw ApiException.badInput("offset must be >= 0 and limit in 1..500");
+        JobService.Page page = service.list(offset, limit);
+        return Map.of("jobs", page.jobs(), "total", page.total(), "offset", offset, "limit", limit);
     }
 
     @GET

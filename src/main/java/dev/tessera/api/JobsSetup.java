@@ -20,7 +20,7 @@ public class JobsSetup {
     JobService jobService(ServingConfig config, ModelRegistry registry) {
         ServingConfig.Jobs jobs = config.jobs();
         return new JobService(new JobService.Settings(Path.of(jobs.dir()), jobs.threads(), Path.of(config.models().dir()),
-                jobs.dataRoots().stream().map(Path::of).toList(), jobs.maxQueued(), jobs.retention(), registry::register));
+                jobs.dataRoots().stream().map(Path::of).toList(), jobs.maxQueued(), jobs.retention(), registry::register, jobs.maxRecords()));
     }
 
     void onStart(@Observes StartupEvent e, ServingConfig config, JobService service) {

@@ -28,7 +28,6 @@ public class JsonLimits implements ObjectMapperCustomizer {
                 .maxNestingDepth(MAX_NESTING)
                 .maxTokenCount(maxTokens)
                 .maxNumberLength(64)
-                .maxNameLength(1000)
                 .build());
     }
 }

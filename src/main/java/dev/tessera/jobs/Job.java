@@ -23,7 +23,12 @@ public final class Job {
         public boolean finished() { return this == succeeded || this == failed || this == cancelled; }
     }
 
-    public record LossPoint(long step, double loss) {}
+    /** The training loss averaged over a log interval, and the learning rate of its last step (as the trainer ran it). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LossPoint(long step, double loss, Double lr) {}
+
+    /** Most loss points kept: beyond it every other point is dropped (the curve keeps its shape at half the resolution). */
+    public static final int MAX_HISTORY = 1000;
 
     public String id;
     /** Submission order (FIFO, also after a restart). */
@@ -31,7 +36,10 @@ public final class Job {
     public String kind;
     public Status status;
     public String createdAt, startedAt, finishedAt;
-    /** The recipe YAML as submitted, with the overrides applied. */
+    /**
+     * The recipe YAML as submitted, with the overrides applied: kept in its own file ({@code <id>/recipe.yaml}), not
+     * in memory or in the record; filled in only when one job is asked for.
+     */
     public String recipe;
     public String recipeSource;
     public String serveAs;
@@ -45,6 +53,15 @@ public final class Job {
     public boolean cancelRequested;
     /** How many times the job was (re)started; > 1 after a resume. */
     public int attempts;
+
+    /** Adds a point, thinning the history to at most {@link #MAX_HISTORY} points. */
+    public void addLoss(LossPoint p) {
+        lossHistory.add(p);
+        if (lossHistory.size() <= MAX_HISTORY) return;
+        List<LossPoint> thinned = new ArrayList<>(MAX_HISTORY / 2 + 1);
+        for (int i = lossHistory.size() - 1; i >= 0; i -= 2) thinned.add(0, lossHistory.get(i)); // keeps the newest
+        lossHistory = thinned;
+    }
 
     public Job copy() {
         Job j = new Job();

@@ -48,14 +48,14 @@ public final class JobPaths implements FileAccess {
     String readProblem(String key, String value) {
         Path p = resolve(value);
         if (p == null || readRoots.keySet().stream().anyMatch(p::startsWith)) return null;
-        return key + ": " + value + " is outside the directories jobs may read ("
-                + String.join(", ", readRoots.values().stream().map(l -> l + "/").toList()) + ")";
+        return key + ": " + value + " is outside the directories jobs may read (tessera.jobs.data-roots, the jobs and model"
+                + " directories: " + String.join(", ", readRoots.values().stream().map(l -> l + "/").toList()) + ")";
     }
 
     /** The problem with writing {@code value}, or null when it may be written. */
     String writeProblem(String key, String value) {
         if (mayWrite(value)) return null;
-        return key + ": " + value + " is outside the jobs directory, the only place jobs may write (jobs/)";
+        return key + ": " + value + " is outside the jobs directory, the only place jobs may write (tessera.jobs.dir: jobs/)";
     }
 
     @Override

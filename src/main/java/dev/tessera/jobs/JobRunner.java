@@ -40,7 +40,7 @@ final class JobRunner {
         String id = job.id;
         LOG.infof("job %s (%s) started", id, job.kind);
         try {
-            Recipe r = Recipe.parse(job.recipe, job.recipeSource);
+            Recipe r = Recipe.parse(records.store().loadRecipe(id), job.recipeSource);
             // every recipe path is checked again, through its symlinks, when the trainer starts (withAccess)
             TrainOptions opts = TrainOptions.defaults().withThreads(threads).withListener(new Progress(id)).withAccess(paths)
                     .withCancel(() -> stopping.getAsBoolean() || cancelRequested(id));
@@ -61,8 +61,8 @@ final class JobRunner {
             }
             boolean pretrain = r.kind() == Recipe.Kind.PRETRAIN;
             records.update(id, false, j -> {
-                j.finalDir = paths.hideHostPaths(str(last));
-                if (!pretrain) j.bestDir = paths.hideHostPaths(str(best));
+                j.finalDir = str(last);
+                if (!pretrain) j.bestDir = str(best);
             });
             if (cancelled && stopping.getAsBoolean() && !cancelRequested(id)) {
                 LOG.infof("job %s interrupted by shutdown; it resumes at the next start", id);
@@ -139,7 +139,7 @@ final class JobRunner {
 
         @Override
         public void logged(StepStats a) {
-            records.update(id, true, j -> j.lossHistory.add(new Job.LossPoint(a.step(), a.loss())));
+            records.update(id, true, j -> j.addLoss(new Job.LossPoint(a.step(), a.loss(), a.lr())));
         }
 
         @Override

@@ -38,7 +38,12 @@ public final class JobService implements AutoCloseable {
      * @param onPublished called with (name, directory) after publishing, e.g. the model registry's register
      */
     public record Settings(Path jobsDir, int threads, Path modelsDir, List<Path> dataRoots, int maxQueued,
-                           Duration retention, BiConsumer<String, Path> onPublished) {}
+                           Duration retention, BiConsumer<String, Path> onPublished, int maxRecords) {
+        public Settings(Path jobsDir, int threads, Path modelsDir, List<Path> dataRoots, int maxQueued, Duration retention,
+                        BiConsumer<String, Path> onPublished) {
+            this(jobsDir, threads, modelsDir, dataRoots, maxQueued, retention, onPublished, 500);
+        }
+    }
 
     private final Settings settings;
     private final JobRecords records;
@@ -86,6 +91,7 @@ public final class JobService implements AutoCloseable {
         Job j = submissions.prepare(kind, recipeText, recipePath, overrides, serveAs);
         synchronized (queue) { // check and add together, so concurrent submissions cannot overfill the queue
             if (queue.size() >= settings.maxQueued()) throw new QueueFullException(settings.maxQueued());
+            forgetOldest(settings.maxRecords() - 1);
             records.add(j);
             Job queued = j.copy(); // before the worker can see it
             queue.add(j.id);
@@ -95,7 +101,22 @@ public final class JobService implements AutoCloseable {
 
     public List<Job> list() { return records.list(); }
 
-    public Optional<Job> get(String id) { return records.get(id); }
+    /** Jobs {@code offset .. offset+limit} in submission order, and how many there are. */
+    public record Page(List<Job> jobs, int total) {}
+
+    public Page list(int offset, int limit) {
+        List<Job> all = records.list();
+        int from = Math.min(offset, all.size()), to = Math.min(all.size(), from + limit);
+        return new Page(all.subList(from, to), all.size());
+    }
+
+    /** One job, with its recipe. */
+    public Optional<Job> get(String id) {
+        return records.get(id).map(j -> {
+            j.recipe = records.store().loadRecipe(id);
+            return j;
+        });
+    }
 
     /**
      * Cancels a job: a queued one at once, a running one at its next step. Empty for an unknown id;
@@ -139,6 +160,27 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /** Forgets the oldest finished jobs until at most {@code keep} records are left (queued and running ones stay). */
+    private void forgetOldest(int keep) {
+        List<Job> all = records.list();
+        for (int i = 0, excess = all.size() - keep; i < all.size() && excess > 0; i++) {
+            Job j = all.get(i);
+            if (!j.status.finished()) continue;
+            forget(j, "more than " + settings.maxRecords() + " job records (tessera.jobs.max-records)");
+            excess--;
+        }
+    }
+
+    private void forget(Job j, String why) {
+        records.remove(j.id);
+        try {
+            AtomicDirectories.deleteTree(records.store().dir().resolve(j.id));
+        } catch (IOException e) {
+            LOG.warnf("cannot delete the directory of job %s: %s", j.id, e.getMessage());
+        }
+        LOG.infof("job %s forgotten (%s)", j.id, why);
+    }
+
     /** Forgets finished jobs older than the retention: their record and their own directory under the jobs dir. */
     private void prune() {
         Instant cutoff = Instant.now().minus(settings.retention());
@@ -146,10 +188,8 @@ public final class JobService implements AutoCloseable {
             if (!j.status.finished() || j.finishedAt == null) continue;
             try {
                 if (Instant.parse(j.finishedAt).isAfter(cutoff)) continue;
-                records.remove(j.id);
-                AtomicDirectories.deleteTree(records.store().dir().resolve(j.id));
-                LOG.infof("job %s forgotten (finished %s, retention %s)", j.id, j.finishedAt, settings.retention());
-            } catch (DateTimeParseException | IOException e) {
+                forget(j, "finished " + j.finishedAt + ", retention " + settings.retention());
+            } catch (DateTimeParseException e) {
                 LOG.warnf("cannot prune job %s: %s", j.id, e.getMessage());
             }
         }

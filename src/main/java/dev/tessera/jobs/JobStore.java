@@ -30,13 +30,30 @@ public final class JobStore {
 
     public Path dir() { return dir; }
 
+    /** Saves the record; a recipe it carries goes to {@code <id>/recipe.yaml} and leaves the record. */
     public void save(Job job) {
         try {
+            if (job.recipe != null) {
+                Files.createDirectories(dir.resolve(job.id));
+                AtomicFiles.writeString(recipeFile(job.id), job.recipe);
+                job.recipe = null;
+            }
             AtomicFiles.writeString(dir.resolve(job.id + ".json"), JSON.writeValueAsString(job) + "\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save job " + job.id, e);
         }
     }
+
+    /** The recipe of a job (null when it has none stored). */
+    public String loadRecipe(String id) {
+        try {
+            return Files.isRegularFile(recipeFile(id)) ? Files.readString(recipeFile(id)) : null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the recipe of job " + id, e);
+        }
+    }
+
+    private Path recipeFile(String id) { return dir.resolve(id).resolve("recipe.yaml"); }
 
     public void delete(String id) {
         try {
@@ -52,7 +69,9 @@ public final class JobStore {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : s.filter(f -> f.getFileName().toString().endsWith(".json")).toList()) {
                 try {
-                    out.add(JSON.readValue(p.toFile(), Job.class));
+                    Job j = JSON.readValue(p.toFile(), Job.class);
+                    if (j.recipe != null) save(j); // a record from before recipes had their own file
+                    out.add(j);
                 } catch (IOException e) {
                     unreadable.add(p + ": " + e.getMessage());
                 }

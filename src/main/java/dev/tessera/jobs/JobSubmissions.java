@@ -3,6 +3,7 @@ package dev.tessera.jobs;
 import dev.tessera.data.ShardSet;
 import dev.tessera.io.ForbiddenPathException;
 import dev.tessera.train.Recipe;
+import dev.tessera.train.RecipePath;
 import dev.tessera.train.RecipeException;
 import dev.tessera.train.RecipeOverrides;
 import java.io.IOException;
@@ -53,9 +54,9 @@ final class JobSubmissions {
         if (recipePath != null && recipeText == null) {
             String problem = paths.readProblem("recipe_path", recipePath);
             if (problem != null) throw new ForbiddenPathException(List.of(problem));
-            Path file = paths.read("recipe_path", recipePath); // read through the resolved path just checked
+            Path file = pathOf(recipePath) == null ? null : paths.read("recipe_path", recipePath); // the path just checked, resolved
             try {
-                if (!Files.isRegularFile(file)) p.add("recipe_path: file not found: " + recipePath);
+                if (file == null || !Files.isRegularFile(file)) p.add("recipe_path: file not found: " + recipePath);
                 else if (Files.size(file) > Recipe.MAX_CHARS) p.add("recipe_path: " + recipePath + " is larger than " + Recipe.MAX_CHARS / 1024 + " KiB");
                 else recipeText = Files.readString(file);
             } catch (IOException | RuntimeException e) {
@@ -82,6 +83,16 @@ final class JobSubmissions {
         try {
             yaml = RecipeOverrides.apply(recipeText, ov, source);
             r = Recipe.parse(yaml, source);
+            // A cache the recipe puts under a data root, where jobs may not write, and that is not built yet: this job
+            // builds its own in its directory (recorded in its recipe) instead of writing outside the jobs directory.
+            for (Recipe.PathUse u : r.paths()) {
+                if (u.use() == RecipePath.Use.CACHE && !paths.mayWrite(u.value()) && paths.readProblem(u.key(), u.value()) == null
+                        && !hasShardCache(u.value())) {
+                    ov.put(u.key(), paths.jobsDir().resolve(id).resolve("shards").toString());
+                    yaml = RecipeOverrides.apply(recipeText, ov, source);
+                    r = Recipe.parse(yaml, source);
+                }
+            }
         } catch (RecipeException e) {
             throw new InvalidJobException("invalid recipe " + source, e.problems());
         }
@@ -99,7 +110,7 @@ final class JobSubmissions {
         j.recipe = yaml;
         j.recipeSource = source;
         j.serveAs = serveAs;
-        j.outputDir = paths.hideHostPaths(r.training().outputDir());
+        j.outputDir = r.training().outputDir();
         return j;
     }
 
@@ -116,16 +127,18 @@ final class JobSubmissions {
     }
 
     /**
-     * A cache (the shard directory) is built where jobs may write; elsewhere under a data root it may only be used as it
-     * is, so it must already be there (the trainer then never rebuilds it).
+     * A cache (the shard directory) is built where jobs may write; elsewhere under a data root it is only read as it is
+     * (the trainer never rebuilds it there; {@link #prepare} moves a missing one into the job's directory).
      */
     private String cacheProblem(Recipe.PathUse u) {
         if (paths.mayWrite(u.value())) return null;
         String problem = paths.readProblem(u.key(), u.value());
-        if (problem != null) return problem + "; a cache may be built only under jobs/";
-        Path manifest = pathOf(u.value()) == null ? null : Path.of(u.value(), "train", ShardSet.MANIFEST);
-        return manifest != null && Files.isRegularFile(manifest) ? null
-                : u.key() + ": " + u.value() + " holds no shard cache, and jobs may build one only under jobs/";
+        return problem == null ? null : problem + "; a cache may be built only under jobs/";
+    }
+
+    private static boolean hasShardCache(String dir) {
+        Path d = pathOf(dir);
+        return d != null && Files.isRegularFile(d.resolve("train").resolve(ShardSet.MANIFEST));
     }
 
     /** Files a run needs. */

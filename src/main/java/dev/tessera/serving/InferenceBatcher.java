@@ -108,9 +108,9 @@ public final class InferenceBatcher implements AutoCloseable {
     private void loop() {
         try {
             while (!abandoned && (!closed || !queue.isEmpty() || carried != null)) {
-                List<Request> batch = List.of();
+                List<Request> batch = new ArrayList<>();
                 try {
-                    batch = collect();
+                    collect(batch);
                     if (!batch.isEmpty()) run(batch);
                 } catch (InterruptedException e) {
                     if (closed) break;
@@ -158,14 +158,15 @@ public final class InferenceBatcher implements AutoCloseable {
      * Continuous batching: whatever queued while the previous run was busy goes into the next one,
      * up to the token budget; {@code maxDelay} (default 0) can add a wait for company.
      */
-    private List<Request> collect() throws InterruptedException {
-        List<Request> batch = new ArrayList<>();
+    private void collect(List<Request> batch) throws InterruptedException {
         Request first = carried != null ? carried : queue.poll(100, TimeUnit.MILLISECONDS);
         carried = null;
-        if (first == null) return batch;
+        if (first == null) return;
         batch.add(first);
+        queued.addAndGet(-first.size());
         int maxLen = first.maxLen(), count = first.size();
         long tokens = first.tokens();
+        boolean packed = engine.packed(); // asked before another request leaves the queue: a failure loses none
         long deadline = System.nanoTime() + maxDelayNanos;
         while (true) {
             Request next = queue.poll();
@@ -176,7 +177,7 @@ public final class InferenceBatcher implements AutoCloseable {
                 if (next == null) break;
             }
             int len = Math.max(maxLen, next.maxLen());
-            long cost = engine.packed() ? tokens + next.tokens() : (long) len * (count + next.size());
+            long cost = packed ? tokens + next.tokens() : (long) len * (count + next.size());
             if (cost > maxBatchTokens) {
                 carried = next;
                 break;
@@ -185,8 +186,8 @@ public final class InferenceBatcher implements AutoCloseable {
             count += next.size();
             tokens += next.tokens();
             batch.add(next);
+            queued.addAndGet(-next.size());
         }
-        return batch;
     }
 
     /** One sequence of a collected batch, with where its result goes. */
@@ -195,7 +196,6 @@ public final class InferenceBatcher implements AutoCloseable {
     private void run(List<Request> batch) {
         List<Slot> slots = new ArrayList<>();
         for (Request r : batch) {
-            queued.addAndGet(-r.size());
             for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i)));
         }
         if (engine.packed()) {

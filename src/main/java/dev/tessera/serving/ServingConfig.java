@@ -113,6 +113,10 @@ public interface ServingConfig {
         /** Finished jobs older than this are forgotten: their record and their directory under the jobs dir are deleted. */
         @WithDefault("30d")
         Duration retention();
+
+        /** Job records kept (each a small file; the recipe beside it): beyond it the oldest finished jobs are forgotten. */
+        @WithDefault("500")
+        int maxRecords();
     }
 
     interface ModelOverrides {

@@ -285,7 +285,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         if (!p.isEmpty()) throw new RecipeException(source, p);
     }
 
-    /** One path a recipe names: its key (e.g. {@code data.train[0]}), its value, and how a run uses it. */
+    /** One path a recipe names: its key (e.g. {@code data.train}, once per file of a list), its value, and how a run uses it. */
     public record PathUse(String key, String value, RecipePath.Use use) {}
 
     /** The sections that may hold {@link RecipePath} keys, by their recipe names. */
@@ -304,7 +304,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 String key = section.getKey() + "." + snake(c.getName());
                 Object v = component(c, section.getValue());
                 if (v instanceof String s) out.add(new PathUse(key, s, mark.value()));
-                else if (v instanceof List<?> l) for (int i = 0; i < l.size(); i++) out.add(new PathUse(key + "[" + i + "]", (String) l.get(i), mark.value()));
+                else if (v instanceof List<?> l) for (Object item : l) out.add(new PathUse(key, (String) item, mark.value()));
             }
         }
         return out;
@@ -332,7 +332,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 String key = sections.get(k).getKey() + "." + snake(cs[i].getName());
                 if (args[i] instanceof List<?> l) {
                     List<String> resolved = new ArrayList<>(l.size());
-                    for (int j = 0; j < l.size(); j++) resolved.add(use(access, key + "[" + j + "]", (String) l.get(j), mark.value()));
+                    for (Object item : l) resolved.add(use(access, key, (String) item, mark.value()));
                     args[i] = List.copyOf(resolved);
                 } else {
                     args[i] = use(access, key, (String) args[i], mark.value());

@@ -197,4 +197,50 @@ class InferenceBatcherTest {
         assertThrows(ServingException.ShuttingDown.class, () -> submit(batcher, Output.LOGITS, seq(8, 1)));
     }
 
+
+    /**
+     * Heap exhaustion anywhere in the batcher's thread, in an engine run or in scheduling itself, fails the requests it
+     * was handling and is counted; the worker stays up and the next request is answered.
+     */
+    @Test
+    void outOfMemoryNeverStopsTheBatcher() throws Exception {
+        var meters = new SimpleMeterRegistry();
+        java.util.concurrent.atomic.AtomicInteger packedCalls = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicBoolean oomInRun = new java.util.concurrent.atomic.AtomicBoolean(true);
+        FakeEngine engine = new FakeEngine(true) {
+            @Override
+            public Result run(Batch batch) throws Exception {
+                if (oomInRun.getAndSet(false)) throw new OutOfMemoryError("Java heap space");
+                return super.run(batch);
+            }
+
+            @Override
+            public boolean packed() { // asked while a batch is collected: fail there once, outside any engine run
+                if (packedCalls.incrementAndGet() == 3) throw new OutOfMemoryError("Java heap space");
+                return true;
+            }
+        };
+        engine.gate.countDown();
+        try (InferenceBatcher b = new InferenceBatcher("test", engine, 16384, Duration.ZERO, 100, meters)) {
+            var failed = submit(b, Output.LOGITS, seq(5, 1)).get(0);
+            var e = assertThrows(ExecutionException.class, () -> failed.get(5, TimeUnit.SECONDS));
+            assertInstanceOf(OutOfMemoryError.class, e.getCause());
+            assertTrue(b.healthy());
+            assertArrayEquals(new float[] {6, 2}, submit(b, Output.LOGITS, seq(6, 2)).get(0).get(5, TimeUnit.SECONDS));
+            // two requests queued together: collecting them hits the failing packed() call
+            engine.runMillis = 0;
+            List<CompletableFuture<float[]>> pair = new ArrayList<>();
+            for (int i = 0; i < 40; i++) pair.addAll(submit(b, Output.LOGITS, seq(3, i)));
+            for (var f : pair) {
+                try {
+                    f.get(5, TimeUnit.SECONDS);
+                } catch (ExecutionException expected) {
+                    assertInstanceOf(OutOfMemoryError.class, expected.getCause());
+                }
+            }
+            assertTrue(b.healthy(), "the worker survived");
+            assertArrayEquals(new float[] {7, 9}, submit(b, Output.LOGITS, seq(7, 9)).get(0).get(5, TimeUnit.SECONDS));
+            assertTrue(meters.find("tessera.errors").tag("type", "out_of_memory").counter().count() >= 1);
+        }
+    }
 }
