@@ -109,12 +109,16 @@ public final class InferenceBatcher implements AutoCloseable {
         try {
             while (!abandoned && (!closed || !queue.isEmpty() || carried != null)) {
                 List<Request> batch = new ArrayList<>();
+                boolean dequeued = false;
                 try {
                     collect(batch);
+                    for (Request r : batch) queued.addAndGet(-r.size()); // they leave the queue for the engine now
+                    dequeued = true;
                     if (!batch.isEmpty()) run(batch);
                 } catch (InterruptedException e) {
                     if (closed) break;
                 } catch (Throwable t) {
+                    if (!dequeued) for (Request r : batch) queued.addAndGet(-r.size());
                     failBatch(batch, t);
                 }
             }
@@ -163,7 +167,6 @@ public final class InferenceBatcher implements AutoCloseable {
         carried = null;
         if (first == null) return;
         batch.add(first);
-        queued.addAndGet(-first.size());
         int maxLen = first.maxLen(), count = first.size();
         long tokens = first.tokens();
         boolean packed = engine.packed(); // asked before another request leaves the queue: a failure loses none
@@ -186,7 +189,6 @@ public final class InferenceBatcher implements AutoCloseable {
             count += next.size();
             tokens += next.tokens();
             batch.add(next);
-            queued.addAndGet(-next.size());
         }
     }
 

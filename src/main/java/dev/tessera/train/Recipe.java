@@ -128,7 +128,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
             throw new RecipeException(source, List.of("unknown key '" + e.getPropertyName() + "' at " + path(e)
                     + " (known keys there: " + e.getKnownPropertyIds() + ")"));
         } catch (MismatchedInputException e) {
-            throw new RecipeException(source, List.of("bad value at " + path(e) + ": " + e.getOriginalMessage()));
+            throw new RecipeException(source, List.of("bad value at " + path(e) + ": expected " + expected(e.getTargetType())));
         } catch (IOException e) {
             throw new RecipeException(source, List.of("not valid YAML: " + e.getMessage().lines().findFirst().orElse("")));
         }
@@ -136,6 +136,18 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         Recipe r = raw.resolved(source);
         r.validate(source);
         return r;
+    }
+
+    /** What a key takes, in the recipe's words (Jackson's own message names Java types). */
+    private static String expected(Class<?> t) {
+        if (t == null) return "a value of another type";
+        if (t.isEnum()) return "one of " + java.util.Arrays.stream(t.getEnumConstants()).map(c -> c.toString().toLowerCase(Locale.ROOT)).toList();
+        if (t == String.class) return "a string";
+        if (t == Boolean.class || t == boolean.class) return "true or false";
+        if (t == Integer.class || t == Long.class || t == int.class || t == long.class) return "an integer";
+        if (t == Double.class || t == double.class) return "a number";
+        if (List.class.isAssignableFrom(t)) return "a list";
+        return "a mapping";
     }
 
     private static String path(MismatchedInputException e) {
