@@ -93,7 +93,7 @@ public class JobsResource {
     @Path("{id}")
     @Operation(summary = "One job: status, progress, loss history, metrics, output")
     public Job get(@PathParam("id") String id) {
-        return service.get(id).orElseThrow(() -> ApiException.unknownJob(id));
+        return service.getWithRecipe(id).orElseThrow(() -> ApiException.unknownJob(id));
     }
 
     @RolesAllowed(ApiKeys.ADMIN)

@@ -110,8 +110,11 @@ public final class JobService implements AutoCloseable {
         return new Page(all.subList(from, to), all.size());
     }
 
-    /** One job, with its recipe. */
-    public Optional<Job> get(String id) {
+    /** One job as recorded (without its recipe: cheap enough to poll). */
+    public Optional<Job> get(String id) { return records.get(id); }
+
+    /** One job with its recipe, read from the job's own file. */
+    public Optional<Job> getWithRecipe(String id) {
         return records.get(id).map(j -> {
             j.recipe = records.store().loadRecipe(id);
             return j;

@@ -68,7 +68,7 @@ class ConfinementAtUseTest {
             assertEquals(Job.Status.succeeded, done.status, done.error);
             assertFalse(Files.exists(data.resolve("shards")), "nothing written under the data root");
             assertTrue(Files.isRegularFile(jobs.resolve(j.id).resolve("shards/train/manifest.json")));
-            assertTrue(s.get(j.id).orElseThrow().recipe.contains(jobs.resolve(j.id).resolve("shards").toString()), "recorded in its recipe");
+            assertTrue(s.getWithRecipe(j.id).orElseThrow().recipe.contains(jobs.resolve(j.id).resolve("shards").toString()), "recorded in its recipe");
         }
     }
 }
