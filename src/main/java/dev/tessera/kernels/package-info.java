@@ -1,0 +1,5 @@
+/**
+ * The only bindings to the native module built from {@code cuda-ext/} (FFM downcalls): model config, flat
+ * parameter/gradient blocks, forward/backward/step, data-parallel collectives. Nothing else calls native code.
+ */
+package dev.tessera.kernels;
