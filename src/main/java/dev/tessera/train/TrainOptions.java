@@ -14,9 +14,11 @@ import java.util.function.BooleanSupplier;
  * @param threads       CPU threads of the native backend (0 = its default)
  * @param peakFlops     peak FLOP/s of the device for MFU (0 = unknown, no MFU)
  * @param cancelled     polled between steps; true stops the run (cooperative cancel)
+ * @param distributed   join the data-parallel job the environment describes (WORLD_SIZE &gt; 1; see
+ *                      {@link DataParallel}); false (HTTP jobs, studies): always a single process
  */
 public record TrainOptions(Path outputDir, boolean requireResume, Long stopAfterStep, int threads, double peakFlops,
-                           BooleanSupplier cancelled, TrainingListener listener) {
+                           BooleanSupplier cancelled, TrainingListener listener, boolean distributed) {
 
     /** Where a run of this recipe writes: the override, else the recipe's {@code training.output_dir}. */
     public Path outputDirFor(Recipe recipe) {
@@ -24,20 +26,22 @@ public record TrainOptions(Path outputDir, boolean requireResume, Long stopAfter
     }
 
     public static TrainOptions defaults() {
-        return new TrainOptions(null, false, null, 0, 0, () -> false, TrainingListener.NONE);
+        return new TrainOptions(null, false, null, 0, 0, () -> false, TrainingListener.NONE, false);
     }
 
-    public TrainOptions withOutputDir(Path dir) { return new TrainOptions(dir, requireResume, stopAfterStep, threads, peakFlops, cancelled, listener); }
+    public TrainOptions withOutputDir(Path dir) { return new TrainOptions(dir, requireResume, stopAfterStep, threads, peakFlops, cancelled, listener, distributed); }
 
-    public TrainOptions withStopAfter(Long step) { return new TrainOptions(outputDir, requireResume, step, threads, peakFlops, cancelled, listener); }
+    public TrainOptions withStopAfter(Long step) { return new TrainOptions(outputDir, requireResume, step, threads, peakFlops, cancelled, listener, distributed); }
 
-    public TrainOptions withListener(TrainingListener l) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, cancelled, l); }
+    public TrainOptions withListener(TrainingListener l) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, cancelled, l, distributed); }
 
-    public TrainOptions withCancel(BooleanSupplier c) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, c, listener); }
+    public TrainOptions withCancel(BooleanSupplier c) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, c, listener, distributed); }
 
-    public TrainOptions withThreads(int n) { return new TrainOptions(outputDir, requireResume, stopAfterStep, n, peakFlops, cancelled, listener); }
+    public TrainOptions withThreads(int n) { return new TrainOptions(outputDir, requireResume, stopAfterStep, n, peakFlops, cancelled, listener, distributed); }
 
-    public TrainOptions withPeakFlops(double f) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, f, cancelled, listener); }
+    public TrainOptions withPeakFlops(double f) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, f, cancelled, listener, distributed); }
 
-    public TrainOptions withRequireResume(boolean r) { return new TrainOptions(outputDir, r, stopAfterStep, threads, peakFlops, cancelled, listener); }
+    public TrainOptions withDistributed(boolean d) { return new TrainOptions(outputDir, requireResume, stopAfterStep, threads, peakFlops, cancelled, listener, d); }
+
+    public TrainOptions withRequireResume(boolean r) { return new TrainOptions(outputDir, r, stopAfterStep, threads, peakFlops, cancelled, listener, distributed); }
 }
