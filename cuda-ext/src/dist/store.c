@@ -195,7 +195,26 @@ static void put(tsr_store* s, const char* key, void* value, size_t n) {
     pthread_cond_broadcast(&s->cv);
 }
 
+/* A collective can fail (its socket reset) a moment before the store thread sees the same rank's
+ * connection close: give that up to two seconds before saying nobody left. Caller holds s->mu. */
+static void wait_for_a_leaver_locked(tsr_store* s) {
+    double deadline = now_s() + 2.0;
+    for (;;) {
+        for (int r = 1; r < s->world; r++)
+            if (s->peers[r].left) return;
+        double left = deadline - now_s();
+        if (left <= 0) return;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        double until = ts.tv_sec + ts.tv_nsec * 1e-9 + (left < 0.1 ? left : 0.1);
+        ts.tv_sec = (time_t)until;
+        ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+}
+
 static void describe_left_locked(tsr_store* s, char* out, size_t n) {
+    wait_for_a_leaver_locked(s);
     size_t used = 0;
     out[0] = 0;
     double t = now_s();

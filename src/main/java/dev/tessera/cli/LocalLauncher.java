@@ -39,9 +39,14 @@ final class LocalLauncher {
             if (a.startsWith("-agentlib:jdwp") || a.startsWith("-Xrunjdwp")) continue; // a debugger port cannot be shared
             cmd.add(a);
         }
+        // a logging manager set as a property at run time (e.g. by a test harness) must be set from the start in a rank
+        String logManager = System.getProperty("java.util.logging.manager");
+        if (logManager != null && cmd.stream().noneMatch(a -> a.startsWith("-Djava.util.logging.manager="))) {
+            cmd.add("-Djava.util.logging.manager=" + logManager);
+        }
         String launched = System.getProperty("sun.java.command", "");
         String first = launched.isBlank() ? "" : launched.split(" ", 2)[0];
-        if (first.endsWith(".jar")) {
+        if (first.endsWith(".jar") && startsTessera(Path.of(first))) {
             cmd.add("-jar");
             cmd.add(first);
         } else {
@@ -50,6 +55,17 @@ final class LocalLauncher {
             cmd.add("dev.tessera.TesseraMain");
         }
         return cmd;
+    }
+
+    /** Whether {@code java -jar jar} runs Tessera (the Quarkus runner or our main), not some other launcher. */
+    private static boolean startsTessera(Path jar) {
+        try (java.util.jar.JarFile jf = new java.util.jar.JarFile(jar.toFile())) {
+            var mf = jf.getManifest();
+            String main = mf == null ? null : mf.getMainAttributes().getValue("Main-Class");
+            return "dev.tessera.TesseraMain".equals(main) || "io.quarkus.bootstrap.runner.QuarkusEntryPoint".equals(main);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     static int freePort() {
