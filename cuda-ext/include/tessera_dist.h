@@ -21,6 +21,9 @@
  * $TSR_NCCL) reduces the device blocks; small host values (losses, flags, barriers) go through Gloo on
  * both backends.
  *
+ * TSR_DIST_FORCE=1 with WORLD_SIZE=1 runs the whole path (rendezvous, Gloo, NCCL) for one rank: a smoke
+ * test of the collectives on a machine with one GPU (bench/gpu/run.sh).
+ *
  * Failures return TSR_ERR_DIST with a message that names the peer: a rank that died ("rank 1 (host
  * 10.0.0.2) has left"), a peer that cannot be reached within the timeout, rank 0 gone. Each collective
  * gives up after timeout_ms; a dead peer is usually seen at once (its connections close).

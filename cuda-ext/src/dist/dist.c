@@ -28,7 +28,8 @@ static struct {
     const tsr_gloo_api* gloo;
     void* comm;
     int nccl;
-} g = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1, 0, DEFAULT_TIMEOUT_MS, NULL, NULL, NULL, NULL, 0};
+    int force; /* TSR_DIST_FORCE=1: a world of one still runs the whole path (GPU smoke test) */
+} g = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 1, 0, DEFAULT_TIMEOUT_MS, NULL, NULL, NULL, NULL, 0, 0};
 
 static int env_int(const char* name, int* out, int* present) {
     const char* v = getenv(name);
@@ -154,7 +155,9 @@ int tsr_dist_init(int backend, const char* fingerprint, int connect_timeout_ms, 
     g.world = world;
     g.backend = backend;
     g.timeout_ms = timeout_ms;
-    if (world > 1) {
+    const char* force = getenv("TSR_DIST_FORCE");
+    g.force = world == 1 && force && strcmp(force, "1") == 0;
+    if (world > 1 || g.force) {
         const char* addr = getenv("MASTER_ADDR");
         const char* port = getenv("MASTER_PORT");
         if (!addr || !*addr || !port || !*port) {
@@ -203,7 +206,7 @@ out:
 int tsr_dist_rank(void) { return g.rank; }
 int tsr_dist_world_size(void) { return g.world; }
 
-static int single(void) { return !g.inited || g.world == 1; }
+static int single(void) { return !g.inited || (g.world == 1 && !g.force); }
 
 int tsr_dist_allreduce_grads(tsr_model* m, int64_t bucket) {
     if (!m) return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_dist_allreduce_grads: model is NULL");

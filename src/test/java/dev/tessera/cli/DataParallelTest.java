@@ -247,6 +247,26 @@ class DataParallelTest {
         }
     }
 
+    /** Finetuning goes through the same loop: 2 ranks match 1 rank within the same bounds, and rank 0 keeps "best". */
+    @Test
+    @Order(5)
+    void finetuningWithTwoRanks() throws Exception {
+        Assumptions.assumeTrue(uninterrupted != null, "needs the equivalence run");
+        Path init = uninterrupted.resolve("final");
+        Path one = dir.resolve("ft-one"), two = dir.resolve("ft-two");
+        String yaml = TinyFixtures.finetuneYaml(dir, init, 2, one).replace("log_interval: 5", "log_interval: 1");
+        Path ft = dir.resolve("ft.yaml");
+        Files.writeString(ft, yaml);
+        new dev.tessera.train.Finetuner(Recipe.parse(yaml, "ft"), TrainOptions.defaults().withThreads(2)).run();
+        Run r = cli("finetune", "--recipe", ft.toString(), "--output", two.toString(), "--nproc", "2", "--threads", "1");
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(Files.isDirectory(two.resolve("best")), r.out());
+        double d = maxRelLossDiff(losses(one), losses(two));
+        System.out.printf("finetuning, 2 ranks vs 1: max relative loss difference %.3e over %d steps%n", d, losses(one).size());
+        assertTrue(d < LOSS_RTOL, "finetuning losses differ by " + d);
+        assertTrue(maxParamDiff(params(one), params(two)) < PARAM_TOL);
+    }
+
     static Process startRank(int rank, int world, int port, List<String> args, Map<String, String> extra) throws Exception {
         return startRankIn(null, rank, world, port, args, extra);
     }
