@@ -267,6 +267,36 @@ class DataParallelTest {
         assertTrue(maxParamDiff(params(one), params(two)) < PARAM_TOL);
     }
 
+    /** A checkpoint written by 2 ranks resumes in 1 process: the rest of the run matches the 1-process run. */
+    @Test
+    @Order(6)
+    void checkpointOfTwoRanksResumesInOne() throws Exception {
+        Assumptions.assumeTrue(uninterrupted != null, "needs the equivalence run");
+        Path out = dir.resolve("resume-in-one");
+        Files.createDirectories(out);
+        Path from;
+        try (var s = Files.list(uninterrupted)) {
+            from = s.filter(p -> p.getFileName().toString().startsWith("step-") && !p.getFileName().toString().equals("step-00000060"))
+                    .max(java.util.Comparator.naturalOrder()).orElseThrow();
+        }
+        try (var walk = Files.walk(from)) {
+            for (Path p : walk.toList()) {
+                Path t = out.resolve(from.getFileName()).resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.copy(p, t);
+            }
+        }
+        Files.writeString(out.resolve(Checkpointer.LATEST), from.getFileName() + "\n");
+        long at = Checkpointer.readState(from).step();
+        Pretrainer.Result res = new Pretrainer(Recipe.parse(read(recipe), "r"),
+                TrainOptions.defaults().withOutputDir(out).withThreads(2)).run();
+        assertEquals(at, res.startStep());
+        List<Double> single = losses(dir.resolve("single")), resumed = losses(out);
+        double d = maxRelLossDiff(single.subList((int) at, STEPS), resumed.subList((int) at, STEPS));
+        System.out.printf("2-rank checkpoint at step %d resumed by 1 rank: max relative loss difference %.3e%n", at, d);
+        assertTrue(d < LOSS_RTOL, "losses after resuming differ by " + d);
+    }
+
     static Process startRank(int rank, int world, int port, List<String> args, Map<String, String> extra) throws Exception {
         return startRankIn(null, rank, world, port, args, extra);
     }
