@@ -27,11 +27,22 @@ echo "prebuild: cmake $CMAKE ($("$CMAKE" --version | head -1)), nvcc $NVCC ($("$
 "$CMAKE" -S "$ROOT/cuda-ext" -B "$B" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$NVCC" \
   -DTSR_ORTOPS=OFF -DTSR_WERROR="$WERROR" -DTSR_OUTPUT_DIR="$B/lib" | tee "$B.configure.log"
 grep -q "CUDA backend ON" "$B.configure.log" || { echo "prebuild: the CUDA backend is OFF" >&2; exit 2; }
-"$CMAKE" --build "$B" -j "$JOBS" --target tessera gpu_check
+"$CMAKE" --build "$B" -j "$JOBS" --target tessera gpu_check bench_dist
+# the Gloo shim for run.sh's NCCL smoke (host-side collectives), when Gloo was found here
+GLOO=0
+grep -q "tessera_gloo: ON" "$B.configure.log" && "$CMAKE" --build "$B" -j "$JOBS" --target tessera_gloo && GLOO=1
 
 mkdir -p "$DEST/sys"
 rm -f "$DEST"/libtessera.so "$DEST"/gpu_check "$DEST"/sys/*
-cp "$B/lib/libtessera.so" "$B/gpu_check" "$DEST/"
+rm -f "$DEST"/bench_dist "$DEST"/libtessera_gloo.so
+cp "$B/lib/libtessera.so" "$B/gpu_check" "$B/bench_dist" "$DEST/"
+if [ "$GLOO" = 1 ]; then
+  cp "$B/lib/libtessera_gloo.so" "$DEST/"
+  # Gloo and what it links (Debian's libgloo0 is not on the GPU machine)
+  for lib in $(ldd "$DEST/libtessera_gloo.so" | awk '$3 ~ /^\// && $1 ~ /^lib(gloo|hiredis|ibverbs|nl-3|nl-route-3)/ {print $3}'); do
+    cp -L "$lib" "$DEST/sys/"
+  done
+fi
 strip --strip-unneeded "$DEST/libtessera.so" "$DEST/gpu_check"
 # the runtime libraries they need beyond glibc (a bare CUDA image may lack libgomp)
 for lib in libgomp.so.1 libstdc++.so.6 libgcc_s.so.1; do

@@ -3,7 +3,8 @@
 #   (a)  gpu_check check  every CUDA op and whole training steps against the CPU backend,
 #   (a') gpu_check gemm   the matmul checks with the wmma fallback GEMM (TSR_GEMM=wmma),
 #   (b)  gpu_check attn   attention forward+backward vs a naive reference (TFLOP/s),
-#   (c)  gpu_check train  MosaicBERT-Base MLM throughput at seq 128 (tokens/s, samples/s, MFU).
+#   (c)  gpu_check train  MosaicBERT-Base MLM throughput at seq 128 (tokens/s, samples/s, MFU),
+#   (d)  bench_dist train NCCL smoke: world size 1 through the data-parallel path (TSR_DIST_FORCE=1).
 # Usage: bash bench/gpu/run.sh [OUTDIR]   (default bench/results)
 # Writes, as the stages run (nothing is held back until a stage ends):
 #   OUTDIR/gpu-h200.txt   the results: header, every check line, per-stage status, and ALWAYS a last
@@ -202,6 +203,18 @@ stage check "${TSR_TO_CHECK:-150}" "$GPU_CHECK" check "$RES"
 stage gemm "${TSR_TO_GEMM:-45}" env TSR_GEMM=wmma "$GPU_CHECK" gemm "$RES"
 stage attn "${TSR_TO_ATTN:-90}" "$GPU_CHECK" attn "$RES"
 stage train "${TSR_TO_TRAIN:-120}" "$GPU_CHECK" train "$RES" "$BATCH"
+# (d) NCCL smoke: world size 1 through the data-parallel path (rendezvous, Gloo for host values, an NCCL
+# communicator, the bucketed gradient all-reduce on the model's stream) on MosaicBERT-Base, 64 sequences in
+# 2 microbatches. Needs bench_dist and libtessera_gloo.so (+ libgloo.so.0 in prebuilt/sys) beside gpu_check.
+DIST=$(dirname "$GPU_CHECK")/bench_dist
+if [ -z "${TSR_GPU_CHECK:-}" ] && [ -x "$DIST" ] && [ -f "$(dirname "$GPU_CHECK")/libtessera_gloo.so" ] \
+   && ! LD_LIBRARY_PATH="$BUILD/sys:$PRE/sys${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ldd "$(dirname "$GPU_CHECK")/libtessera_gloo.so" | grep -q 'not found'; then
+  stage dist "${TSR_TO_DIST:-90}" env LD_LIBRARY_PATH="$BUILD/sys:$PRE/sys${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+    WORLD_SIZE=1 RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29533 TSR_DIST_FORCE=1 TSR_BENCH_BACKEND=cuda \
+    "$DIST" train 12 768 12 3072 128 64 2 5 0
+else
+  log "# NCCL smoke (dist) not run: bench_dist / libtessera_gloo.so (Gloo) not beside $GPU_CHECK"
+fi
 if [ "${TSR_SANITIZE:-0}" = 1 ]; then
   if command -v compute-sanitizer > /dev/null; then
     stage sanitize "${TSR_TO_SANITIZE:-300}" compute-sanitizer --tool memcheck --print-limit 20 "$GPU_CHECK" check

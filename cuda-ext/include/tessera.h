@@ -55,7 +55,8 @@ enum {
     TSR_ERR_NO_BACKEND = 7,   /* backend not compiled in, or no usable device (e.g. no GPU) */
     TSR_ERR_STATE = 8,        /* call out of order: backward without a training forward, no labels */
     TSR_ERR_DEVICE = 9,       /* CUDA / cuBLAS runtime error (message has the details) */
-    TSR_ERR_INTERNAL = 10
+    TSR_ERR_INTERNAL = 10,
+    TSR_ERR_DIST = 11         /* data-parallel: a peer rank died, is unreachable or timed out (tessera_dist.h) */
 };
 
 /* Message describing the last error on the calling thread ("" if none). Valid until the next

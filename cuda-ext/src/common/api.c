@@ -38,6 +38,7 @@ const char* tsr_status_name(int s) {
     case TSR_ERR_NO_BACKEND: return "TSR_ERR_NO_BACKEND";
     case TSR_ERR_STATE: return "TSR_ERR_STATE";
     case TSR_ERR_DEVICE: return "TSR_ERR_DEVICE";
+    case TSR_ERR_DIST: return "TSR_ERR_DIST";
     case TSR_ERR_INTERNAL: return "TSR_ERR_INTERNAL";
     default: return "TSR_ERR_UNKNOWN";
     }

@@ -47,8 +47,17 @@ abstract class TrainCommandBase implements Callable<Integer> {
     @Option(names = "--stop-after", description = "Stop (with a checkpoint) after this many steps without changing the schedule.")
     Long stopAfter;
 
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads of the native backend (default: all cores).")
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads of the native backend (default: all cores, "
+            + "divided by the ranks on this machine: --nproc or LOCAL_WORLD_SIZE).")
     int threads;
+
+    @Option(names = "--nproc", defaultValue = "1", description = "Start this many ranks on this machine, one process each "
+            + "(data-parallel training, like torchrun --nproc-per-node). On several machines start one process per rank "
+            + "with RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set instead.")
+    int nproc;
+
+    @Option(names = "--master-port", description = "Rendezvous port of rank 0 with --nproc (default: a free port).")
+    Integer masterPort;
 
     @Option(names = "--device", description = "cpu or cuda (overrides training.device).")
     String device;
@@ -80,6 +89,23 @@ abstract class TrainCommandBase implements Callable<Integer> {
             err.println(recipe + " is a " + r.kind().name().toLowerCase() + " recipe; use the `" + r.kind().name().toLowerCase() + "` command");
             return 2;
         }
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (nproc < 1 || nproc > 256) {
+            err.println("--nproc must be between 1 and 256");
+            return 2;
+        }
+        if (nproc > 1) {
+            String ws = System.getenv("WORLD_SIZE");
+            if (ws != null && !ws.isBlank() && !ws.trim().equals("1")) {
+                err.println("--nproc starts the ranks of one machine itself; WORLD_SIZE=" + ws + " is set (several machines: "
+                        + "start one process per rank with RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT, without --nproc)");
+                return 2;
+            }
+            return LocalLauncher.run(rankArgs(), nproc, masterPort, threads > 0 ? threads : Math.max(1, cores / nproc), out, err);
+        }
+        int nthreads = threads;
+        String lws = System.getenv("LOCAL_WORLD_SIZE");
+        if (nthreads == 0 && lws != null && lws.matches("[1-9][0-9]*")) nthreads = Math.max(1, cores / Integer.parseInt(lws));
         ConsoleProgress progress = new ConsoleProgress(out, ConsoleProgress.isTerminal());
         // Ctrl-C / SIGTERM: stop between two steps and write a checkpoint before the JVM exits
         AtomicBoolean interrupted = new AtomicBoolean();
@@ -94,7 +120,7 @@ abstract class TrainCommandBase implements Callable<Integer> {
         }, "stop-training");
         Runtime.getRuntime().addShutdownHook(hook);
         TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
-                .withThreads(threads).withPeakFlops(peakTflops * 1e12).withListener(progress).withCancel(interrupted::get);
+                .withThreads(nthreads).withDistributed(true).withPeakFlops(peakTflops * 1e12).withListener(progress).withCancel(interrupted::get);
         try {
             out.println(run(r, opts));
             return interrupted.get() ? 130 : 0;
@@ -115,6 +141,24 @@ abstract class TrainCommandBase implements Callable<Integer> {
                 // already shutting down
             }
         }
+    }
+
+    /** This command's arguments without the launcher's own options (--nproc, --master-port, --threads). */
+    private List<String> rankArgs() {
+        List<String> in = spec.commandLine().getParseResult().originalArgs(), outArgs = new ArrayList<>();
+        for (int i = 0; i < in.size(); i++) {
+            String a = in.get(i);
+            boolean ours = a.equals("--nproc") || a.equals("--master-port") || a.equals("--threads");
+            if (ours) {
+                i++; // and its value
+                continue;
+            }
+            if (a.startsWith("--nproc=") || a.startsWith("--master-port=") || a.startsWith("--threads=")) continue;
+            outArgs.add(a);
+        }
+        // the subcommand's own arguments: put the subcommand name first
+        if (outArgs.isEmpty() || !outArgs.get(0).equals(spec.name())) outArgs.add(0, spec.name());
+        return outArgs;
     }
 
     Recipe loadRecipe() {

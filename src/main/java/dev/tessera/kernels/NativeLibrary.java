@@ -33,6 +33,8 @@ public final class NativeLibrary {
     final MethodHandle modelCreate, modelDestroy, initParams, numParams, numTensors, tensorInfo;
     final MethodHandle bufferRead, bufferWrite, checkFinite, validateBatch, logitsCount;
     final MethodHandle forward, backward, zeroGrad, clipGradNorm, adamwStep;
+    final MethodHandle distInit, distRank, distWorldSize, distAllreduceGrads, distBroadcast,
+            distAllreduceF64, distBroadcastF64, distBarrier, distFinalize;
 
     private NativeLibrary(Path path) {
         this.path = path;
@@ -64,6 +66,15 @@ public final class NativeLibrary {
         clipGradNorm = fn("tsr_clip_grad_norm", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, ADDRESS));
         adamwStep = fn("tsr_adamw_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_LONG));
+        distInit = fn("tsr_dist_init", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+        distRank = fn("tsr_dist_rank", FunctionDescriptor.of(JAVA_INT));
+        distWorldSize = fn("tsr_dist_world_size", FunctionDescriptor.of(JAVA_INT));
+        distAllreduceGrads = fn("tsr_dist_allreduce_grads", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+        distBroadcast = fn("tsr_dist_broadcast", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        distAllreduceF64 = fn("tsr_dist_allreduce_f64", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        distBroadcastF64 = fn("tsr_dist_broadcast_f64", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        distBarrier = fn("tsr_dist_barrier", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        distFinalize = fn("tsr_dist_finalize", FunctionDescriptor.of(JAVA_INT));
     }
 
     /**

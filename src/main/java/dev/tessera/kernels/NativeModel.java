@@ -311,6 +311,12 @@ public final class NativeModel implements AutoCloseable {
         return s;
     }
 
+    /** The native handle, for the data-parallel calls of {@link NativeDist}. */
+    MemorySegment handle() {
+        ensureOpen();
+        return handle;
+    }
+
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("native model is closed");
     }

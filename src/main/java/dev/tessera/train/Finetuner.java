@@ -59,13 +59,23 @@ public final class Finetuner {
     }
 
     public Result run() {
-        recipe = recipe.confined(options.access());
-        TrainingListener log = options.listener();
+        recipe = recipe.confined(options.access()); // paths checked and resolved now, when the run starts
+        Path tokDir = Path.of(recipe.data().tokenizer());
+        // several processes: rendezvous first, so that ranks with another recipe are refused before anything is written
+        try (DataParallel dp = options.distributed()
+                ? DataParallel.join(recipe.training().device(), DataParallel.fingerprint(recipe, tokDir), System.getenv())
+                : DataParallel.SINGLE) {
+            return run(dp);
+        }
+    }
+
+    private Result run(DataParallel dp) {
+        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Data data = recipe.data();
         Path init = Path.of(recipe.model().initFrom()), tokDir = Path.of(data.tokenizer());
         if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
         Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = ckpt.resumePoint(options.requireResume());
+        Optional<Path> resumeFrom = dp.isRoot() ? ckpt.resumePoint(options.requireResume()) : Optional.empty();
 
         BertModel base = HfCheckpoint.load(init);
         GlueTask task = recipe.glueTask().orElse(null);
@@ -93,13 +103,13 @@ public final class Finetuner {
             ModelConfig cfg = labels.isRegression()
                     ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
                     : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
-            return train(base, cfg, train, dev, labels, task, ckpt, resumeFrom.orElse(null));
+            return train(base, cfg, train, dev, labels, task, ckpt, resumeFrom.orElse(null), dp);
         }
     }
 
     private Result train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train, List<FinetuneEncoder.Encoded> dev,
-                         LabelSet labels, GlueTask task, Checkpointer ckpt, Path resumeFrom) {
-        TrainingListener log = options.listener();
+                         LabelSet labels, GlueTask task, Checkpointer ckpt, Path resumeFrom, DataParallel dp) {
+        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Training tr = recipe.training();
         int budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch(), n = train.size();
         long seed = recipe.seed();
@@ -167,7 +177,7 @@ public final class Finetuner {
                 log.info(String.format("new best %s %.4f at step %d -> %s", main, v, step, dir));
             }
         };
-        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom);
+        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom, dp);
         Path bestDir = null;
         Map<String, Double> bestMetrics = work.bestMetrics;
         if (Files.isDirectory(ckpt.root().resolve("best"))) bestDir = ckpt.root().resolve("best");

@@ -61,12 +61,23 @@ public final class Pretrainer {
     }
 
     public Result run() {
-        recipe = recipe.confined(options.access());
-        TrainingListener log = options.listener();
+        recipe = recipe.confined(options.access()); // paths checked and resolved now, when the run starts
+        Recipe.Data data = recipe.data();
+        Path tokDir = Path.of(data.tokenizer());
+        // several processes: rendezvous first, so that ranks with another recipe are refused before anything is written
+        try (DataParallel dp = options.distributed()
+                ? DataParallel.join(recipe.training().device(), DataParallel.fingerprint(recipe, tokDir), System.getenv())
+                : DataParallel.SINGLE) {
+            return run(dp);
+        }
+    }
+
+    private Result run(DataParallel dp) {
+        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Data data = recipe.data();
         Path tokDir = Path.of(data.tokenizer());
         Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = ckpt.resumePoint(options.requireResume());
+        Optional<Path> resumeFrom = dp.isRoot() ? ckpt.resumePoint(options.requireResume()) : Optional.empty();
         try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
             SpecialTokens specials = specials(tok, tokDir);
             ModelConfig cfg = recipe.modelConfig();
@@ -76,16 +87,19 @@ public final class Pretrainer {
             }
             int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
             Path shardRoot = Path.of(data.shardDir());
+            // rank 0 tokenizes first; the others then open its shards (a shared directory) or build their own
+            if (!dp.isRoot()) dp.waitForRoot();
             try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), tok, tokDir, threads, log);
                  ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), tok, tokDir, threads, log)) {
-                return train(train, eval, specials, cfg, ckpt, resumeFrom.orElse(null));
+                if (dp.isRoot()) dp.waitForRoot();
+                return train(train, eval, specials, cfg, ckpt, resumeFrom.orElse(null), dp);
             }
         }
     }
 
     private Result train(ShardSet trainSet, ShardSet evalSet, SpecialTokens specials, ModelConfig cfg, Checkpointer ckpt,
-                         Path resumeFrom) {
-        TrainingListener log = options.listener();
+                         Path resumeFrom, DataParallel dp) {
+        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Training tr = recipe.training();
         int maxLen = recipe.model().maxSeqLen(), budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch();
         long seed = recipe.seed();
@@ -116,6 +130,11 @@ public final class Pretrainer {
                 List<NativeBatch> micro = new ArrayList<>(parts.size());
                 long tokens = 0;
                 for (int i = 0; i < parts.size(); i++) {
+                    if (!dp.owns(i)) { // another rank's: only its tokens count here
+                        tokens += parts.get(i).numTokens();
+                        micro.add(null);
+                        continue;
+                    }
                     Batch b = masker.mask(parts.get(i), step, i);
                     tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
@@ -130,7 +149,7 @@ public final class Pretrainer {
 
             @Override public Map<String, Double> evaluate(NativeModel model) { return Pretrainer.evaluate(model, evalBatches); }
         };
-        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom);
+        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom, dp);
         return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), out.finalDir(),
                 out.stepLosses(), out.lastEval(), out.cancelled());
     }

@@ -29,6 +29,13 @@ import java.util.Map;
  * <p>The optimizer step: gradient accumulation over microbatches (each backward scaled by 1/k so the
  * gradient is the mean of the microbatch means), global-norm clipping, then Composer's decoupled AdamW at
  * the scheduled learning rate.
+ *
+ * <p>Data parallel ({@link DataParallel}, several processes): every rank builds the same step; rank r runs
+ * the microbatches i with i % world == r (keyed as on one process: masks and dropout do not depend on the
+ * world size), scaled by world/k, and the gradient block is averaged over the ranks before clipping and
+ * AdamW, so the gradient is the same mean of the k microbatch means and every rank steps identically. The
+ * step's loss and a stop request are summed over the ranks. Rank 0 alone reads the checkpoint to resume from
+ * and broadcasts weights, moments and position; it alone evaluates, logs and writes, the others wait for it.
  */
 public final class TrainingLoop {
 
@@ -107,14 +114,24 @@ public final class TrainingLoop {
 
     /** Runs {@code work} from {@code resumeFrom} (a checkpoint directory, or null for a fresh start) to the end or a stop. */
     public Outcome run(Work work, Path resumeFrom) {
-        TrainingListener log = options.listener();
+        return run(work, resumeFrom, DataParallel.SINGLE);
+    }
+
+    /**
+     * Runs {@code work} as one rank of {@code dp}: {@code resumeFrom} is rank 0's (the other ranks pass null and
+     * receive rank 0's state).
+     */
+    public Outcome run(Work work, Path resumeFrom, DataParallel dp) {
+        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Training tr = recipe.training();
         long total = totalSteps;
         LrSchedule schedule = recipe.lrSchedule(total);
         String hash = recipeHash(recipe);
         try (NativeModel model = createModel(nativeConfig, tr.device(), options.threads(), log)) {
             Run run = new Run(model, work, hash);
-            if (resumeFrom != null) {
+            // [resumed, step, epoch, index, tokens, trainSeconds]: rank 0's, sent to every rank
+            double[] start = new double[6];
+            if (dp.isRoot() && resumeFrom != null) {
                 TrainingState st = Checkpointer.readState(resumeFrom);
                 model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
                 float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
@@ -129,8 +146,24 @@ public final class TrainingLoop {
                 if (!hash.equals(st.recipeHash())) log.info("warning: the recipe differs from the one of checkpoint " + resumeFrom);
                 if (st.totalSteps() != total) log.info("warning: total steps changed from " + st.totalSteps() + " to " + total);
                 log.info("resumed from " + resumeFrom + " at step " + run.step);
-            } else {
+                start = new double[] {1, st.step(), st.epoch(), st.index(), st.tokensSeen(), st.trainSeconds()};
+            } else if (dp.isRoot()) {
                 work.initialise(model);
+            }
+            if (dp.distributed()) {
+                dp.fromRoot(start);
+                boolean resumed = start[0] == 1;
+                dp.broadcastModel(model, resumed);
+                if (!dp.isRoot() && resumed) {
+                    run.step = (long) start[1];
+                    run.tokensSeen = (long) start[4];
+                    run.trainSeconds = start[5];
+                    work.resume(new TrainingState(work.kind(), run.step, total, (int) start[2], (long) start[3], recipe.seed(),
+                            hash, run.tokensSeen, run.trainSeconds, List.of(), List.of(), work.mainMetric(), null, null));
+                }
+                log.info(String.format("data parallel: %d ranks, rank 0 %s; each runs every %s microbatch of a step",
+                        dp.world(), resumed ? "resumed and sent its state" : "initialised and sent the weights",
+                        dp.world() == 2 ? "other" : dp.world() + "th"));
             }
             long startStep = run.step;
             log.started(work.kind(), startStep, total, model.numParams());
@@ -138,15 +171,19 @@ public final class TrainingLoop {
             List<Double> stepLosses = new ArrayList<>();
             Map<String, Double> lastEval = Map.of();
             boolean cancelled = false;
+            // a cancel seen by any rank stops them all after the same step (agreed through the loss sum)
+            boolean stopRequested = !dp.distributed() && options.cancelled().getAsBoolean();
             while (run.step < total) {
-                if (options.cancelled().getAsBoolean()) {
+                if (stopRequested || (!dp.distributed() && options.cancelled().getAsBoolean())) {
                     cancelled = true;
                     break;
                 }
                 if (options.stopAfterStep() != null && run.step >= options.stopAfterStep()) break;
                 long t0 = System.nanoTime();
                 Step data = work.batches(run.step);
-                double loss = optimizerStep(model, data.micro(), run.step, schedule);
+                double[] lossAndStop = optimizerStep(model, data.micro(), run.step, schedule, dp);
+                double loss = lossAndStop[0];
+                stopRequested = lossAndStop[1] > 0;
                 double secs = (System.nanoTime() - t0) / 1e9;
                 long step = ++run.step;
                 run.tokensSeen += data.tokens();
@@ -158,7 +195,9 @@ public final class TrainingLoop {
                     run.history.add(new TrainingState.LossPoint(step, avg.loss()));
                     log.logged(avg);
                 }
-                if (work.evaluationDue(step, total)) {
+                if (work.evaluationDue(step, total) && !dp.isRoot()) {
+                    dp.waitForRoot(); // rank 0 evaluates (and may write "best") alone
+                } else if (work.evaluationDue(step, total)) {
                     Map<String, Double> m = work.evaluate(model);
                     lastEval = m;
                     run.evals.add(new TrainingState.EvalPoint(step, m, run.trainSeconds)); // time: quality-vs-time curves
@@ -168,12 +207,19 @@ public final class TrainingLoop {
                         log.checkpointed(step, dir);
                         return dir;
                     });
+                    dp.waitForRoot();
                 }
-                if (step % tr.checkpointInterval() == 0 && step < total) saveStep(model, run.state());
+                if (step % tr.checkpointInterval() == 0 && step < total) {
+                    if (dp.isRoot()) saveStep(model, run.state());
+                    dp.waitForRoot();
+                }
             }
             TrainingState st = run.state();
             Path finalDir = null;
-            if (run.step > startStep || resumeFrom == null || run.step == total) {
+            if (!dp.isRoot()) {
+                dp.waitForRoot(); // rank 0 writes the last checkpoint
+                if (run.step == total) finalDir = checkpointer.root().resolve("final");
+            } else if (run.step > startStep || resumeFrom == null || run.step == total) {
                 var bert = model.toBertModel(config);
                 float[] m = model.read(NativeModel.Buffer.ADAM_M), v = model.read(NativeModel.Buffer.ADAM_V);
                 log.checkpointed(st.step(), checkpointer.saveStep(bert, m, v, st));
@@ -182,6 +228,9 @@ public final class TrainingLoop {
                             : checkpointer.saveNamed("final", bert, null, null, st);
                     log.checkpointed(st.step(), finalDir);
                 }
+                dp.waitForRoot();
+            } else {
+                dp.waitForRoot();
             }
             if (cancelled) log.info("cancelled at step " + run.step + "; resume continues from there");
             return new Outcome(startStep, run.step, total, checkpointer.root(), finalDir, stepLosses, lastEval, cancelled);
@@ -220,21 +269,33 @@ public final class TrainingLoop {
 
     private double lastLr, lastGradNorm;
 
-    /** One optimizer step {@code step} (0-based) over {@code micro}; returns the mean loss of the microbatches. */
-    private double optimizerStep(NativeModel model, List<NativeBatch> micro, long step, LrSchedule schedule) {
+    /**
+     * One optimizer step {@code step} (0-based) over this rank's share of {@code micro}; returns {mean loss of
+     * all the step's microbatches, number of ranks asking to stop}.
+     */
+    private double[] optimizerStep(NativeModel model, List<NativeBatch> micro, long step, LrSchedule schedule, DataParallel dp) {
         Recipe.Optimizer opt = recipe.optimizer();
         model.zeroGrad();
-        float scale = 1f / micro.size();
+        // world/k: the mean over the ranks of the ranks' sums is the mean over all k microbatches
+        float scale = (float) dp.world() / micro.size();
         double loss = 0;
         for (int i = 0; i < micro.size(); i++) {
+            if (!dp.owns(i)) continue;
             loss += model.forward(micro.get(i), recipe.seed(), (step << MICRO_SHIFT) + i, true);
             model.backward(scale);
+        }
+        double stop = 0;
+        if (dp.distributed()) {
+            double[] sums = dp.sum(loss, options.cancelled().getAsBoolean() ? 1 : 0);
+            loss = sums[0];
+            stop = sums[1];
+            dp.averageGradients(model);
         }
         lastGradNorm = model.clipGradNorm(opt.gradClip().floatValue());
         lastLr = schedule.lr(step);
         model.adamwStep((float) lastLr, (float) schedule.peakLr(), (float) opt.beta1(), (float) opt.beta2(),
                 opt.eps().floatValue(), opt.weightDecay().floatValue(), step + 1);
-        return loss / micro.size();
+        return new double[] {loss / micro.size(), stop};
     }
 
     /** The data pipeline's batch as the native module's. */
@@ -249,15 +310,21 @@ public final class TrainingLoop {
     public static NativeModel createModel(NativeConfig config, String device, int threads, TrainingListener listener) {
         NativeLibrary lib = NativeLibrary.get();
         if (threads > 0) lib.setNumThreads(threads);
-        NativeLibrary.Backend backend = NativeLibrary.Backend.CPU;
-        if ("cuda".equals(device.toLowerCase(Locale.ROOT))) {
-            String why = lib.backendUnavailableReason(NativeLibrary.Backend.CUDA);
-            if (why == null) backend = NativeLibrary.Backend.CUDA;
-            else listener.info("device cuda requested but not usable (" + why + "); training on the CPU");
+        NativeLibrary.Backend backend = backendFor(device);
+        if (backend == NativeLibrary.Backend.CPU && "cuda".equals(device.toLowerCase(Locale.ROOT))) {
+            listener.info("device cuda requested but not usable (" + lib.backendUnavailableReason(NativeLibrary.Backend.CUDA)
+                    + "); training on the CPU");
         }
         listener.info("backend " + backend + (backend == NativeLibrary.Backend.CPU
                 ? " (" + lib.cpuIsa() + ", " + lib.numThreads() + " threads)" : ""));
         return NativeModel.create(config, backend);
+    }
+
+    /** The backend a recipe's {@code training.device} gets here: CUDA when requested and usable, else the CPU. */
+    static NativeLibrary.Backend backendFor(String device) {
+        if (!"cuda".equals(device.toLowerCase(Locale.ROOT))) return NativeLibrary.Backend.CPU;
+        return NativeLibrary.get().backendUnavailableReason(NativeLibrary.Backend.CUDA) == null
+                ? NativeLibrary.Backend.CUDA : NativeLibrary.Backend.CPU;
     }
 
     /** SHA-256 (hex) of the resolved recipe, with the output directory and device left out. */
