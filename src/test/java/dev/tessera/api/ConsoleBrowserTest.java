@@ -94,7 +94,7 @@ class ConsoleBrowserTest extends BrowserSupport {
     }
 
     @Test
-    void inputsPastTheTrainingLengthGetTheAlibiNoteAndPastTheMaximumA413() {
+    void inputsPastTheTrainingLengthGetTheAlibiNoteAndPastTheMaximumA422() {
         go("#try/mosaic-cls12");
         // mosaic-cls12: alibi_starting_size 16, served up to 32 tokens (the test profile)
         String longer = "the cat";
@@ -107,7 +107,7 @@ class ConsoleBrowserTest extends BrowserSupport {
 
         page.getByLabel("Text", new Page.GetByLabelOptions().setExact(true)).fill((longer + " ").repeat(3));
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
-        assertThat(page.locator("#try-result .error")).containsText("413");
+        assertThat(page.locator("#try-result .error")).containsText("422"); // TEI: too long is a Validation error
         assertThat(page.locator("#try-tokens .note")).containsText("longer than this model's maximum of 32");
         page.getByLabel("Truncate inputs longer than the model's maximum").check();
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
