@@ -30,8 +30,8 @@ class OverloadTest {
         Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> given().get("/health/ready").statusCode() == 200);
         given().contentType(ContentType.JSON).body("{\"inputs\": [\"good\", \"bad\"]}").post("/predict")
                 .then().statusCode(200);
-        given().contentType(ContentType.JSON).body("{\"inputs\": [\"good\", \"bad\", \"movie\"]}").post("/predict")
-                .then().statusCode(429).contentType("application/problem+json")
+        given().contentType(ContentType.JSON).body("{\"inputs\": [[\"good\"], [\"bad\"], [\"movie\"]]}").post("/predict")
+                .then().statusCode(429).contentType("application/problem+json").body("error_type", equalTo("Overloaded"))
                 .header("Retry-After", equalTo("1"))
                 .body("detail", containsString("queue is full"));
     }
