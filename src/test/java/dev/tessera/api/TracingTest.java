@@ -78,6 +78,29 @@ class TracingTest {
         assertEquals(tokens, tokenize.getAttributes().get(AttributeKey.longKey("tessera.tokens")));
     }
 
+    @org.eclipse.microprofile.config.inject.ConfigProperty(name = "quarkus.grpc.server.test-port")
+    int grpcPort;
+
+    @Test
+    void aGrpcCallHasTheSameChildSpans() throws InterruptedException {
+        Awaitility.await().atMost(Duration.ofSeconds(60)).until(() -> given().get("/health/ready").statusCode() == 200);
+        spans.reset();
+        io.grpc.ManagedChannel channel = io.grpc.ManagedChannelBuilder.forAddress("localhost", grpcPort).usePlaintext().build();
+        try {
+            dev.tessera.grpc.tei.EmbedGrpc.newBlockingStub(channel).embed(dev.tessera.grpc.tei.EmbedRequest.newBuilder()
+                    .setInputs("the movie was good").build());
+        } finally {
+            channel.shutdownNow().awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS);
+        }
+        Awaitility.await().atMost(Duration.ofSeconds(15)).until(() -> find("tessera.engine").isPresent());
+        SpanData engine = find("tessera.engine").orElseThrow();
+        SpanData request = spans.getFinishedSpanItems().stream().filter(s -> s.getSpanId().equals(engine.getParentSpanId())).findFirst()
+                .orElseThrow(() -> new AssertionError("no parent span in " + names()));
+        assertTrue(request.getName().contains("Embed"), request.getName());
+        assertEquals(request.getSpanId(), find("tessera.queue").orElseThrow().getParentSpanId());
+        assertEquals(request.getSpanId(), find("tessera.tokenize").orElseThrow().getParentSpanId());
+    }
+
     private Optional<SpanData> find(String name) {
         return spans.getFinishedSpanItems().stream().filter(s -> s.getName().equals(name)).findFirst();
     }
