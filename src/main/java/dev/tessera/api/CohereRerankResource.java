@@ -7,6 +7,7 @@ import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.Truncation;
+import io.quarkus.vertx.http.runtime.CurrentVertxRequest;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -49,10 +50,12 @@ public class CohereRerankResource {
 
     private final ModelRegistry registry;
     private final InferenceService inference;
+    private final CurrentVertxRequest request;
 
-    public CohereRerankResource(ModelRegistry registry, InferenceService inference) {
+    public CohereRerankResource(ModelRegistry registry, InferenceService inference, CurrentVertxRequest request) {
         this.registry = registry;
         this.inference = inference;
+        this.request = request;
     }
 
     @POST
@@ -86,6 +89,7 @@ public class CohereRerankResource {
         for (InferenceService.Rank r : ranks.subList(0, n)) {
             results.add(new Result(r.index(), r.score(), returnDocuments ? new Document(documents.get(r.index())) : null));
         }
+        TeiHeaders.put(request, stats, model);
         return new RerankResponse(UUID.randomUUID().toString(), model.name(), results, new Usage(stats.tokens()),
                 new Meta(new ApiVersion(version), new BilledUnits(1)));
     }

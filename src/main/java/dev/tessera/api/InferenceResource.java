@@ -5,12 +5,14 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.InferenceService.LabelScore;
 import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.TextInput;
 import dev.tessera.tokenize.Encoding;
 import dev.tessera.tokenize.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.vertx.http.runtime.CurrentVertxRequest;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -21,6 +23,7 @@ import jakarta.ws.rs.core.MediaType;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
@@ -40,10 +43,13 @@ public class InferenceResource {
     private final InferenceService inference;
     private final MeterRegistry meters;
 
-    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters) {
+    private final CurrentVertxRequest request;
+
+    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters, CurrentVertxRequest request) {
         this.registry = registry;
         this.inference = inference;
         this.meters = meters;
+        this.request = request;
     }
 
     @POST
@@ -208,14 +214,14 @@ public class InferenceResource {
     }
 
     private List<float[][]> embedAll(ServedModel model, JsonNode body) {
-        return timed(model, "embed_all", () -> inference.embedAll(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
-                Inputs.truncation(body), null));
+        return timed(model, "embed_all", stats -> inference.embedAll(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
+                Inputs.truncation(body), stats));
     }
 
     private List<List<SparseValue>> embedSparse(ServedModel model, JsonNode body) {
-        return timed(model, "embed_sparse", () -> {
+        return timed(model, "embed_sparse", stats -> {
             List<float[]> dense = inference.embedSparse(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
-                    Inputs.truncation(body), null);
+                    Inputs.truncation(body), stats);
             List<List<SparseValue>> out = new ArrayList<>(dense.size());
             for (float[] v : dense) out.add(sparse(v));
             return out;
@@ -229,13 +235,13 @@ public class InferenceResource {
     }
 
     private List<Ranked> rerank(ServedModel model, JsonNode body) {
-        return timed(model, "rerank", () -> {
+        return timed(model, "rerank", stats -> {
             String query = Inputs.field(body, "query");
             List<String> texts = Inputs.texts(Inputs.body(body).get("texts"), "texts");
             boolean returnText = Inputs.flag(body, "return_text", false);
             List<Ranked> out = new ArrayList<>(texts.size());
             for (InferenceService.Rank r : inference.rerank(model, query, texts, Inputs.truncation(body),
-                    Inputs.flag(body, "raw_scores", false), null)) {
+                    Inputs.flag(body, "raw_scores", false), stats)) {
                 out.add(new Ranked(r.index(), returnText ? texts.get(r.index()) : null, r.score()));
             }
             return out;
@@ -243,7 +249,7 @@ public class InferenceResource {
     }
 
     private float[] similarity(ServedModel model, JsonNode body) {
-        return timed(model, "similarity", () -> {
+        return timed(model, "similarity", stats -> {
             JsonNode inputs = Inputs.body(body).get("inputs");
             if (inputs == null || !inputs.isObject()) {
                 throw ApiException.badInput("\"inputs\" must be an object {\"source_sentence\": \"...\", \"sentences\": [...]}");
@@ -260,7 +266,7 @@ public class InferenceResource {
                 source = prompt + source;
                 sentences = sentences.stream().map(s -> prompt + s).toList();
             }
-            return inference.similarity(model, source, sentences, Inputs.truncation(options), null);
+            return inference.similarity(model, source, sentences, Inputs.truncation(options), stats);
         });
     }
 
@@ -270,17 +276,17 @@ public class InferenceResource {
     }
 
     private Object predict(ServedModel model, JsonNode body) {
-        return timed(model, "predict", () -> {
+        return timed(model, "predict", stats -> {
             Inputs.Parsed parsed = Inputs.predict(body);
             List<List<LabelScore>> scores = inference.predict(model, parsed.inputs(), Inputs.truncation(body),
-                    Inputs.flag(body, "raw_scores", false), null);
+                    Inputs.flag(body, "raw_scores", false), stats);
             return parsed.batch() ? scores : scores.get(0);
         });
     }
 
     private List<float[]> embed(ServedModel model, JsonNode body) {
-        return timed(model, "embed", () -> inference.embed(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
-                Inputs.truncation(body), Inputs.flag(body, "normalize", true), Inputs.count(body, "dimensions"), true, null).vectors());
+        return timed(model, "embed", stats -> inference.embed(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
+                Inputs.truncation(body), Inputs.flag(body, "normalize", true), Inputs.count(body, "dimensions"), true, stats).vectors());
     }
 
     /** The texts with the model's Sentence Transformers prompt {@code prompt_name} put in front, when one is named. */
@@ -302,11 +308,18 @@ public class InferenceResource {
     }
 
     private <T> T timed(ServedModel model, String route, Supplier<T> work) {
+        return timed(model, route, stats -> work.get());
+    }
+
+    /** The route's work, timed in Micrometer; with TEI's {@code x-compute-*} / {@code x-*-time} headers on success. */
+    private <T> T timed(ServedModel model, String route, Function<RequestStats, T> work) {
         Timer.Sample sample = Timer.start(meters);
         String outcome = "error";
+        RequestStats stats = new RequestStats();
         try {
-            T result = work.get();
+            T result = work.apply(stats);
             outcome = "ok";
+            TeiHeaders.put(request, stats, model);
             return result;
         } finally {
             sample.stop(Timer.builder("tessera.requests").description("inference requests by model, route and outcome")

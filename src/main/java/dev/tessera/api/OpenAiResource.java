@@ -3,8 +3,10 @@ package dev.tessera.api;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.Truncation;
+import io.quarkus.vertx.http.runtime.CurrentVertxRequest;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -37,10 +39,12 @@ public class OpenAiResource {
 
     private final ModelRegistry registry;
     private final InferenceService inference;
+    private final CurrentVertxRequest request;
 
-    public OpenAiResource(ModelRegistry registry, InferenceService inference) {
+    public OpenAiResource(ModelRegistry registry, InferenceService inference, CurrentVertxRequest request) {
         this.registry = registry;
         this.inference = inference;
+        this.request = request;
     }
 
     @POST
@@ -60,12 +64,14 @@ public class OpenAiResource {
         Inputs.Parsed input = Inputs.input(body, "input");
         Integer dims = Inputs.count(body, "dimensions");
         boolean base64 = base64(body.get("encoding_format"));
-        InferenceService.Embeddings e = inference.embed(model, input.inputs(), Truncation.NONE, true, dims, true, null);
+        RequestStats stats = new RequestStats();
+        InferenceService.Embeddings e = inference.embed(model, input.inputs(), Truncation.NONE, true, dims, true, stats);
         List<Item> data = new ArrayList<>(e.vectors().size());
         for (int i = 0; i < e.vectors().size(); i++) {
             float[] v = e.vectors().get(i);
             data.add(new Item("embedding", i, base64 ? base64(v) : v));
         }
+        TeiHeaders.put(request, stats, model);
         return new EmbeddingsResponse("list", data, model.name(), new Usage(e.tokens(), e.tokens()));
     }
 

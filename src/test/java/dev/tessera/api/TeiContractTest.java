@@ -92,6 +92,24 @@ class TeiContractTest {
         assertTrue(info.get("tokenization_workers").asInt() > 0);
     }
 
+    @Test
+    void inferenceResponsesCarryTeisComputeHeaders() {
+        for (Object[] c : new Object[][] {{"/embed", m("inputs", TEXT)}, {"/predict", m("inputs", TEXT)},
+                {"/v1/embeddings", m("input", TEXT)}, {"/v1/models/bert-cls-f16/rerank", m("query", "q", "texts", List.of(TEXT))}}) {
+            Response r = given().contentType(ContentType.JSON).body(c[1]).post((String) c[0]);
+            assertEquals(200, r.statusCode());
+            if (!((String) c[0]).contains("rerank")) { // one text: its tokens and characters
+                assertEquals(String.valueOf(ids(TEXT).size()), r.getHeader("x-compute-tokens"), c[0] + "");
+                assertEquals(String.valueOf(TEXT.length()), r.getHeader("x-compute-characters"), c[0] + "");
+            }
+            for (String h : List.of("x-compute-type", "x-compute-time", "x-compute-characters", "x-total-time", "x-tokenization-time",
+                    "x-queue-time", "x-inference-time")) {
+                assertTrue(r.getHeader(h) != null, c[0] + " lacks " + h);
+            }
+            assertTrue(Long.parseLong(r.getHeader("x-total-time")) >= Long.parseLong(r.getHeader("x-inference-time")));
+        }
+    }
+
     // ---- /predict
 
     @Test
