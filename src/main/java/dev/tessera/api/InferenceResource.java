@@ -286,7 +286,8 @@ public class InferenceResource {
 
     private List<float[]> embed(ServedModel model, JsonNode body) {
         return timed(model, "embed", stats -> inference.embed(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
-                Inputs.truncation(body), Inputs.flag(body, "normalize", true), Inputs.count(body, "dimensions"), true, stats).vectors());
+                Inputs.truncation(body), Inputs.flag(body, "normalize", true), Inputs.count(body, "dimensions"),
+                inference.windows(model, Inputs.longInputs(body)), stats).vectors());
     }
 
     /** The texts with the model's Sentence Transformers prompt {@code prompt_name} put in front, when one is named. */

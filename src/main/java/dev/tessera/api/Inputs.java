@@ -172,6 +172,17 @@ public final class Inputs {
         return ids;
     }
 
+    /**
+     * Tessera's {@code long_inputs} on /embed and /v1/embeddings: {@code "windows"} (true), {@code "error"} (false), or
+     * absent (null: the server's {@code tessera.serving.long-inputs}).
+     */
+    public static Boolean longInputs(JsonNode body) {
+        String v = optionalText(body, "long_inputs");
+        if (v == null) return null;
+        if (v.equals("windows") || v.equals("error")) return v.equals("windows");
+        throw ApiException.badInput("\"long_inputs\" must be \"windows\" or \"error\", got \"" + v + "\"");
+    }
+
     /** TEI's {@code truncate} (default false) and {@code truncation_direction} ({@code Left} | {@code Right}, either case). */
     public static Truncation truncation(JsonNode body) {
         boolean truncate = flag(body, "truncate", false);

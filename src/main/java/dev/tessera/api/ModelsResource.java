@@ -144,14 +144,15 @@ public class ModelsResource {
             out.put("strategy", "single_pass");
             out.put("why", "ALiBi: no learned positions, so one pass reads the whole input; max_input_length is a budget "
                     + "(tessera.model.\"" + m.name() + "\".max-input-length), past it the input is refused unless truncated");
-        } else if (inference.windowsApply(m)) {
+        } else if (inference.windows(m, null)) {
             out.put("strategy", "windows");
             out.put("window", m.maxInputLength());
             out.put("overlap", inference.windowOverlap(m));
             out.put("pooling", "token-count-weighted mean of the windows' mean-pooled vectors, then normalised if asked");
         } else {
             out.put("strategy", "error");
-            out.put("why", "learned positions stop at " + m.config().maxPositionEmbeddings() + "; tessera.serving.long-inputs=error");
+            out.put("why", "learned positions stop at " + m.config().maxPositionEmbeddings()
+                    + "; tessera.serving.long-inputs=error (a request may still ask \"long_inputs\": \"windows\")");
         }
         return out;
     }

@@ -65,7 +65,8 @@ public class OpenAiResource {
         Integer dims = Inputs.count(body, "dimensions");
         boolean base64 = base64(body.get("encoding_format"));
         RequestStats stats = new RequestStats();
-        InferenceService.Embeddings e = inference.embed(model, input.inputs(), Truncation.NONE, true, dims, true, stats);
+        InferenceService.Embeddings e = inference.embed(model, input.inputs(), Truncation.NONE, true, dims,
+                inference.windows(model, Inputs.longInputs(body)), stats);
         List<Item> data = new ArrayList<>(e.vectors().size());
         for (int i = 0; i < e.vectors().size(); i++) {
             float[] v = e.vectors().get(i);

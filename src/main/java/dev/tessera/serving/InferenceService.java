@@ -79,9 +79,8 @@ public class InferenceService {
 
     /**
      * Mean-pooled sentence embeddings. {@code dimensions} (Matryoshka): the first N components, then L2-normalised
-     * when {@code normalize} (TEI's order). {@code windows}: a classic BERT input longer than max_input_length and not
-     * truncated is embedded in overlapping windows when the server's long-input strategy is {@code windows}
-     * (see {@link ServingConfig.Serving#longInputs()}).
+     * when {@code normalize} (TEI's order). {@code windows} (see {@link #windows}): an input longer than max_input_length
+     * and not truncated is embedded in overlapping windows instead of being refused.
      */
     public Embeddings embed(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean normalize, Integer dimensions,
                             boolean windows, RequestStats stats) {
@@ -93,7 +92,7 @@ public class InferenceService {
                         + dimensions + " > " + hidden + " (the width of model '" + model.name() + "')");
             }
         }
-        Encoded enc = encode(model, inputs, truncation, windows && windowsApply(model), stats);
+        Encoded enc = encode(model, inputs, truncation, windows, stats);
         List<float[]> rows = infer(model, enc, Output.EMBEDDING, stats);
         List<float[]> out = new ArrayList<>(inputs.size());
         int row = 0;
@@ -124,9 +123,14 @@ public class InferenceService {
         return out;
     }
 
-    /** Windows are how a classic BERT (learned positions) reads past them; MosaicBERT (ALiBi) never needs them. */
-    public boolean windowsApply(ServedModel model) {
-        return model.config().variant() == Variant.BERT && config.serving().longInputs().equalsIgnoreCase("windows");
+    /**
+     * Whether long inputs to this model are read in windows: only a classic BERT (learned positions) needs them, MosaicBERT
+     * (ALiBi) never does; {@code requested} ({@code "long_inputs"} of the request: true = windows, false = refuse, null =
+     * the server's {@code tessera.serving.long-inputs}) decides for a BERT.
+     */
+    public boolean windows(ServedModel model, Boolean requested) {
+        if (model.config().variant() != Variant.BERT) return false;
+        return requested != null ? requested : config.serving().longInputs().equalsIgnoreCase("windows");
     }
 
     /** Tokens two consecutive windows share for this model: the configured overlap, at most half a window's text. */
@@ -351,8 +355,7 @@ public class InferenceService {
 
     private ServingException tooLong(ServedModel model, int i, int length) {
         String hint = model.config().variant() == Variant.BERT
-                ? "; send \"truncate\": true to cut it" + (config.serving().longInputs().equalsIgnoreCase("windows")
-                        ? " (/embed and /v1/embeddings embed it in windows)" : "")
+                ? "; send \"truncate\": true to cut it (/embed and /v1/embeddings can embed it in windows: \"long_inputs\": \"windows\")"
                 : "; send \"truncate\": true to cut it, or raise tessera.model.\"" + model.name()
                         + "\".max-input-length (MosaicBERT has no position limit)";
         return new ServingException.Unsupported("input " + i + " has " + length + " tokens, more than max_input_length "

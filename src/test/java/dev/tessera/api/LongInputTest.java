@@ -92,6 +92,11 @@ class LongInputTest {
         float[] cut = vector(post("/v1/models/" + MODEL + "/embed", Map.of("inputs", text, "truncate", true, "normalize", false)).getList("[0]"));
         float[] first = vector(post("/v1/models/" + MODEL + "/embed", Map.of("inputs", windows.get(0), "normalize", false)).getList("[0]"));
         assertArrayEquals(first, cut, 1e-5f);
+        // a request may ask for TEI's refusal instead ("long_inputs": "error"; the server default is windows)
+        given().contentType(ContentType.JSON).body(Map.of("inputs", text, "long_inputs", "error")).post("/v1/models/" + MODEL + "/embed")
+                .then().statusCode(422).body("error_type", equalTo("Validation"));
+        given().contentType(ContentType.JSON).body(Map.of("input", text, "model", MODEL, "long_inputs", "sideways")).post("/v1/embeddings")
+                .then().statusCode(422);
         // routes other than /embed and /v1/embeddings keep TEI's refusal
         given().contentType(ContentType.JSON).body(Map.of("inputs", text)).post("/v1/models/" + MODEL + "/embed_all")
                 .then().statusCode(422).body("error_type", equalTo("Validation"));
@@ -102,7 +107,9 @@ class LongInputTest {
         given().get("/v1/models/mosaic-cls12").then().statusCode(200).body("long_inputs.strategy", equalTo("single_pass"))
                 .body("long_inputs.why", containsString("ALiBi"));
         String text = "good ".repeat(60).trim();
-        given().contentType(ContentType.JSON).body(Map.of("inputs", text)).post("/embed").then().statusCode(422)
-                .body("detail", containsString("max-input-length"));
+        for (Map<String, Object> body : List.of(Map.<String, Object>of("inputs", text), Map.<String, Object>of("inputs", text, "long_inputs", "windows"))) {
+            given().contentType(ContentType.JSON).body(body).post("/embed").then().statusCode(422)
+                    .body("detail", containsString("max-input-length"));
+        }
     }
 }

@@ -65,7 +65,7 @@ public class TeiEmbedService extends EmbedGrpc.EmbedImplBase {
         RequestStats stats = new RequestStats();
         float[] v = inference.embed(model, input(model, r.getInputs(), r.hasPromptName() ? r.getPromptName() : null),
                 GrpcSupport.truncation(r.getTruncate(), r.getTruncationDirection()), !r.hasNormalize() || r.getNormalize(),
-                r.hasDimensions() ? r.getDimensions() : null, true, stats).vectors().get(0);
+                r.hasDimensions() ? r.getDimensions() : null, inference.windows(model, null), stats).vectors().get(0);
         EmbedResponse.Builder b = EmbedResponse.newBuilder();
         for (float x : v) b.addEmbeddings(x);
         return b.setMetadata(GrpcSupport.metadata(stats)).build();
