@@ -165,4 +165,66 @@ class TeiGrpcTest {
                 () -> EmbedGrpc.newBlockingStub(channel).embed(EmbedRequest.newBuilder().setInputs("good ".repeat(60)).build()));
         assertEquals(Status.Code.INVALID_ARGUMENT, tooLong.getStatus().getCode(), "Validation");
     }
+
+    /** Tessera's "model" metadata: the same services for any served model (without it: the default model, as TEI's clients expect). */
+    static <S extends io.grpc.stub.AbstractStub<S>> S forModel(S stub, String model) {
+        io.grpc.Metadata m = new io.grpc.Metadata();
+        m.put(io.grpc.Metadata.Key.of("model", io.grpc.Metadata.ASCII_STRING_MARSHALLER), model);
+        return stub.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(m));
+    }
+
+    @Test
+    void aNamedModelRerankSparseAndAllTokens() throws Exception {
+        List<String> texts = List.of("the movie was good", "a dull , dreadful film", "good good");
+        List<Map<String, Object>> want = given().contentType(ContentType.JSON).body(Map.of("query", "was it good", "texts", texts))
+                .post("/v1/models/bert-cls-f16/rerank").then().statusCode(200).extract().jsonPath().getList("$");
+        dev.tessera.grpc.tei.RerankResponse got = forModel(RerankGrpc.newBlockingStub(channel), "bert-cls-f16")
+                .rerank(RerankRequest.newBuilder().setQuery("was it good").addAllTexts(texts).setReturnText(true).build());
+        assertEquals(3, got.getRanksCount());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(((Number) want.get(i).get("index")).intValue(), got.getRanks(i).getIndex());
+            assertEquals(((Number) want.get(i).get("score")).floatValue(), got.getRanks(i).getScore(), 1e-6f);
+            assertEquals(texts.get(got.getRanks(i).getIndex()), got.getRanks(i).getText());
+        }
+        // the stream: one (query, text) pair per message, ranked together at the end
+        CompletableFuture<dev.tessera.grpc.tei.RerankResponse> streamed = new CompletableFuture<>();
+        StreamObserver<dev.tessera.grpc.tei.RerankStreamRequest> pairs = forModel(RerankGrpc.newStub(channel), "bert-cls-f16")
+                .rerankStream(new StreamObserver<>() {
+                    @Override public void onNext(dev.tessera.grpc.tei.RerankResponse r) { streamed.complete(r); }
+                    @Override public void onError(Throwable t) { streamed.completeExceptionally(t); }
+                    @Override public void onCompleted() {}
+                });
+        for (String t : texts) pairs.onNext(dev.tessera.grpc.tei.RerankStreamRequest.newBuilder().setQuery("was it good").setText(t).build());
+        pairs.onCompleted();
+        dev.tessera.grpc.tei.RerankResponse s = streamed.get(30, TimeUnit.SECONDS);
+        for (int i = 0; i < 3; i++) {
+            assertEquals(got.getRanks(i).getIndex(), s.getRanks(i).getIndex());
+            assertEquals(got.getRanks(i).getScore(), s.getRanks(i).getScore(), 1e-6f);
+        }
+
+        String model = "mosaic-mlm-sharded-bf16";
+        dev.tessera.grpc.tei.EmbedSparseResponse sparse = forModel(EmbedGrpc.newBlockingStub(channel), model)
+                .embedSparse(EmbedSparseRequest.newBuilder().setInputs(TEXT).build());
+        List<Map<String, Number>> httpSparse = given().contentType(ContentType.JSON).body(Map.of("inputs", TEXT))
+                .post("/v1/models/" + model + "/embed_sparse").then().statusCode(200).extract().jsonPath().getList("[0]");
+        assertEquals(httpSparse.size(), sparse.getSparseEmbeddingsCount());
+        for (int i = 0; i < httpSparse.size(); i++) {
+            assertEquals(httpSparse.get(i).get("index").intValue(), sparse.getSparseEmbeddings(i).getIndex());
+            assertEquals(httpSparse.get(i).get("value").floatValue(), sparse.getSparseEmbeddings(i).getValue(), 1e-6f);
+        }
+        dev.tessera.grpc.tei.EmbedAllResponse all = forModel(EmbedGrpc.newBlockingStub(channel), model)
+                .embedAll(dev.tessera.grpc.tei.EmbedAllRequest.newBuilder().setInputs(TEXT).build());
+        List<List<Number>> httpAll = given().contentType(ContentType.JSON).body(Map.of("inputs", TEXT))
+                .post("/v1/models/" + model + "/embed_all").then().statusCode(200).extract().jsonPath().getList("[0]");
+        assertEquals(httpAll.size(), all.getTokenEmbeddingsCount());
+        for (int t = 0; t < httpAll.size(); t++) {
+            for (int k = 0; k < httpAll.get(t).size(); k++) {
+                assertEquals(httpAll.get(t).get(k).floatValue(), all.getTokenEmbeddings(t).getEmbeddings(k), 1e-6f);
+            }
+        }
+        StatusRuntimeException unknown = assertThrows(StatusRuntimeException.class, () -> forModel(InfoGrpc.newBlockingStub(channel), "nope")
+                .info(InfoRequest.getDefaultInstance()));
+        assertEquals(Status.Code.NOT_FOUND, unknown.getStatus().getCode());
+        assertEquals("bert-cls-f16", forModel(InfoGrpc.newBlockingStub(channel), "bert-cls-f16").info(InfoRequest.getDefaultInstance()).getModelId());
+    }
 }

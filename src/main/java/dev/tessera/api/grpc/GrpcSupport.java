@@ -27,9 +27,14 @@ public class GrpcSupport {
         this.registry = registry;
     }
 
-    /** The model TEI's gRPC serves: Tessera's default model. */
+    /** The model of this call: the one its {@code model} metadata names ({@link ModelSelector}), else the default model. */
     ServedModel model() {
         if (!registry.ready()) throw Status.UNAVAILABLE.withDescription("models are still loading").asRuntimeException();
+        String name = ModelSelector.SELECTED.get();
+        if (name != null) {
+            return registry.find(name).orElseThrow(() -> Status.NOT_FOUND.withDescription("no model named '" + name
+                    + "' is loaded").asRuntimeException());
+        }
         return registry.defaultModel().orElseThrow(() -> Status.UNAVAILABLE.withDescription("no model is loaded").asRuntimeException());
     }
 
