@@ -130,6 +130,17 @@ class ConsoleBrowserTest extends BrowserSupport {
     }
 
     @Test
+    void aLongTextComparedWithAClassicBertIsEmbeddedInWindows() {
+        go("#try/bert-mlm-bin"); // 64 learned positions
+        page.getByLabel("Compare texts (embeddings)").check();
+        String longText = "the movie was good and the plot was not bad at all ".repeat(8).trim();
+        page.getByLabel("Texts, one per line").fill(longText + "\nthe movie was good");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
+        assertThat(page.locator("#try-result table.sim tbody td")).hasCount(4);
+        assertThat(page.locator("#try-tokens .note")).containsText("embedded in windows of 64 tokens");
+    }
+
+    @Test
     void submitATinyJobWatchItsCurveGrowAndCancelIt() {
         go("#jobs");
         page.getByLabel("Recipe", new Page.GetByLabelOptions().setExact(true)).selectOption(
