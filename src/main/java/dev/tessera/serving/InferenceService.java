@@ -231,7 +231,8 @@ public class InferenceService {
         for (int i = 0; i < inputs.size(); i++) {
             TextInput in = inputs.get(i);
             checkNotEmpty(in, i);
-            out.add(in.isPair() ? model.tokenizer().encode(in.first(), in.second()) : model.tokenizer().encode(in.first(), addSpecialTokens));
+            out.add(in.isPair() ? model.tokenizer().encode(in.first(), in.second(), addSpecialTokens)
+                    : model.tokenizer().encode(in.first(), addSpecialTokens));
         }
         return out;
     }

@@ -103,9 +103,12 @@ public final class TextTokenizer implements AutoCloseable {
         return -1;
     }
 
-    public Encoding encode(String a, String b) {
+    public Encoding encode(String a, String b) { return encode(a, b, true); }
+
+    /** A text pair, with or without the special tokens ([CLS] a [SEP] b [SEP]). */
+    public Encoding encode(String a, String b, boolean addSpecialTokens) {
         if (a == null || b == null) throw new IllegalArgumentException("text of a pair is null");
-        return convert(tokenizer.encode(a, b, true, false));
+        return convert(tokenizer.encode(a, b, addSpecialTokens, false));
     }
 
     /**

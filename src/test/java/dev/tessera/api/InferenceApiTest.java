@@ -141,6 +141,8 @@ class InferenceApiTest {
     void tokenizeShowsSpecialTokensAndPairTypes() {
         // TEI: two strings are a batch of two texts; a pair is Tessera's batch item ["a", "b"] (the console shows segments)
         post("/tokenize", "{\"inputs\": [\"the movie\", \"was good\"]}").then().statusCode(200).body("$", hasSize(2));
+        post("/tokenize", "{\"inputs\": [[\"the movie\", \"was good\"]], \"add_special_tokens\": false}").then().statusCode(200)
+                .body("[0].special", org.hamcrest.Matchers.everyItem(equalTo(false))).body("[0]", hasSize(4));
         post("/tokenize", "{\"inputs\": [[\"the movie\", \"was good\"]]}").then().statusCode(200)
                 .body("[0][0].text", equalTo("[CLS]")).body("[0][0].special", equalTo(true))
                 .body("[0].type_id", hasItems(0, 1));
