@@ -221,7 +221,7 @@ public class InferenceResource {
     private List<List<SparseValue>> embedSparse(ServedModel model, JsonNode body) {
         return timed(model, "embed_sparse", stats -> {
             List<float[]> dense = inference.embedSparse(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
-                    Inputs.truncation(body), stats);
+                    Inputs.truncation(body), inference.windows(model, Inputs.longInputs(body)), stats);
             List<List<SparseValue>> out = new ArrayList<>(dense.size());
             for (float[] v : dense) out.add(sparse(v));
             return out;

@@ -153,15 +153,30 @@ public class InferenceService {
 
     /**
      * SPLADE sparse vectors (TEI /embed_sparse) from the model's MLM head: per vocabulary entry, the max over the
-     * input's tokens of {@code log(1 + relu(logit))}; dense {@code [vocab]} rows, zero where no token votes.
+     * input's tokens of {@code log(1 + relu(logit))}; dense {@code [vocab]} rows, zero where no token votes. A long
+     * input read in {@code windows} gets the max over every window's tokens (the element-wise max of their vectors).
      */
-    public List<float[]> embedSparse(ServedModel model, List<TextInput> inputs, Truncation truncation, RequestStats stats) {
+    public List<float[]> embedSparse(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows,
+                                     RequestStats stats) {
         if (model.config().head() != Head.MLM) {
             throw new ServingException.Incapable("model '" + model.name() + "' has no MLM head (it has "
                     + (model.config().head() == Head.NONE ? "none" : "a " + model.config().head().name().toLowerCase() + " head")
                     + "); sparse (SPLADE) vectors need the masked-language-model logits");
         }
-        return infer(model, encode(model, inputs, truncation, false, stats), Output.SPARSE, stats);
+        Encoded enc = encode(model, inputs, truncation, windows, stats);
+        List<float[]> rows = infer(model, enc, Output.SPARSE, stats);
+        List<float[]> out = new ArrayList<>(inputs.size());
+        int row = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            float[] v = rows.get(row);
+            for (int w = 1; w < enc.groups()[i]; w++) {
+                float[] next = rows.get(row + w);
+                for (int k = 0; k < v.length; k++) v[k] = Math.max(v[k], next[k]);
+            }
+            row += enc.groups()[i];
+            out.add(v);
+        }
+        return out;
     }
 
     /** Cosine similarity of the source sentence to each sentence (TEI /similarity). */
@@ -356,7 +371,7 @@ public class InferenceService {
 
     private ServingException tooLong(ServedModel model, int i, int length) {
         String hint = model.config().variant() == Variant.BERT
-                ? "; send \"truncate\": true to cut it (/embed and /v1/embeddings can embed it in windows: \"long_inputs\": \"windows\")"
+                ? "; send \"truncate\": true to cut it (/embed, /embed_sparse and /v1/embeddings can read it in windows: \"long_inputs\": \"windows\")"
                 : "; send \"truncate\": true to cut it, or raise tessera.model.\"" + model.name()
                         + "\".max-input-length (MosaicBERT has no position limit)";
         return new ServingException.Unsupported("input " + i + " has " + length + " tokens, more than max_input_length "

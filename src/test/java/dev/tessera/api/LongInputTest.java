@@ -97,7 +97,18 @@ class LongInputTest {
                 .then().statusCode(422).body("error_type", equalTo("Validation"));
         given().contentType(ContentType.JSON).body(Map.of("input", text, "model", MODEL, "long_inputs", "sideways")).post("/v1/embeddings")
                 .then().statusCode(422);
-        // routes other than /embed and /v1/embeddings keep TEI's refusal
+        // SPLADE reads the same windows: the long input's sparse vector is the element-wise max of the windows' ones
+        Map<Integer, Float> wantSparse = new java.util.TreeMap<>();
+        for (List<Integer> w : windows) {
+            List<Map<String, Number>> sv = post("/v1/models/" + MODEL + "/embed_sparse", Map.of("inputs", w)).getList("[0]");
+            for (Map<String, Number> e : sv) wantSparse.merge(e.get("index").intValue(), e.get("value").floatValue(), Math::max);
+        }
+        List<Map<String, Number>> gotSparse = post("/v1/models/" + MODEL + "/embed_sparse", Map.of("inputs", text)).getList("[0]");
+        assertEquals(wantSparse.size(), gotSparse.size());
+        for (Map<String, Number> e : gotSparse) {
+            assertEquals(wantSparse.get(e.get("index").intValue()), e.get("value").floatValue(), 1e-5f, "index " + e.get("index"));
+        }
+        // routes other than /embed, /embed_sparse and /v1/embeddings keep TEI's refusal
         given().contentType(ContentType.JSON).body(Map.of("inputs", text)).post("/v1/models/" + MODEL + "/embed_all")
                 .then().statusCode(422).body("error_type", equalTo("Validation"));
     }

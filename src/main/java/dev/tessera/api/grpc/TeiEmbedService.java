@@ -75,7 +75,7 @@ public class TeiEmbedService extends EmbedGrpc.EmbedImplBase {
         ServedModel model = support.model();
         RequestStats stats = new RequestStats();
         float[] v = inference.embedSparse(model, input(model, r.getInputs(), r.hasPromptName() ? r.getPromptName() : null),
-                GrpcSupport.truncation(r.getTruncate(), r.getTruncationDirection()), stats).get(0);
+                GrpcSupport.truncation(r.getTruncate(), r.getTruncationDirection()), inference.windows(model, null), stats).get(0);
         EmbedSparseResponse.Builder b = EmbedSparseResponse.newBuilder();
         for (int i = 0; i < v.length; i++) if (v[i] != 0f) b.addSparseEmbeddings(SparseValue.newBuilder().setIndex(i).setValue(v[i]));
         return b.setMetadata(GrpcSupport.metadata(stats)).build();
