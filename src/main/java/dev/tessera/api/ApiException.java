@@ -21,6 +21,11 @@ public class ApiException extends RuntimeException {
         return new ApiException(422, "Invalid input", detail);
     }
 
+    /** TEI's {@code Empty}: an empty batch, text or id list (400). */
+    public static ApiException empty(String detail) {
+        return new ApiException(400, "Empty input", detail);
+    }
+
     public static ApiException tooLarge(String detail) {
         return new ApiException(413, "Input too large", detail);
     }

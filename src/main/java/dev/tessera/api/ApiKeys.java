@@ -37,7 +37,7 @@ public class ApiKeys {
     }
 
     /** The roles of a presented key; null when it is not a configured key. */
-    Set<String> rolesOf(String key) {
+    public Set<String> rolesOf(String key) {
         byte[] presented = sha256(key);
         if (matches(adminKeys, presented)) return Set.of(USER, ADMIN);
         if (matches(userKeys, presented)) return Set.of(USER);
@@ -45,7 +45,7 @@ public class ApiKeys {
     }
 
     /** The roles of a request that presents no key. */
-    Set<String> anonymousRoles() {
+    public Set<String> anonymousRoles() {
         if (userKeys.isEmpty() && adminKeys.isEmpty()) return Set.of(USER, ADMIN);
         return userKeys.isEmpty() ? Set.of(USER) : Set.of();
     }

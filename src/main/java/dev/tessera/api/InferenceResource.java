@@ -6,27 +6,33 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.InferenceService.LabelScore;
 import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
+import dev.tessera.serving.TextInput;
 import dev.tessera.tokenize.Encoding;
+import dev.tessera.tokenize.TextTokenizer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.quarkus.vertx.http.runtime.CurrentVertxRequest;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 
 /**
- * Text-embeddings-inference compatible routes (default model) and their named twins under /v1/models.
- * Bodies are read as JSON trees so every shape error gets a precise 422 instead of a generic 400.
+ * Text-embeddings-inference's routes (default model) and their named twins under /v1/models, with TEI's request
+ * shapes, response shapes and errors (see {@link Inputs} and {@link Problem}). Bodies are read as JSON trees so
+ * every shape error gets a precise message.
  */
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
@@ -39,16 +45,19 @@ public class InferenceResource {
     private final InferenceService inference;
     private final MeterRegistry meters;
 
-    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters) {
+    private final CurrentVertxRequest request;
+
+    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters, CurrentVertxRequest request) {
         this.registry = registry;
         this.inference = inference;
         this.meters = meters;
+        this.request = request;
     }
 
     @POST
     @Path("predict")
     @Operation(summary = "Classify or score texts or sentence pairs with the default model (TEI /predict)")
-    public Object predict(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\",\"b\"] | [...], \"truncate\": false, \"raw_scores\": false}") JsonNode body) {
+    public Object predict(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\",\"b\"] | [[\"a\"], [\"a\",\"b\"], ...], \"truncate\": false, \"truncation_direction\": \"Right\", \"raw_scores\": false}") JsonNode body) {
         return predict(defaultModel(), body);
     }
 
@@ -61,8 +70,8 @@ public class InferenceResource {
 
     @POST
     @Path("embed")
-    @Operation(summary = "Mean-pooled sentence embeddings from the default model (TEI /embed)")
-    public List<float[]> embed(JsonNode body) {
+    @Operation(summary = "Mean-pooled sentence embeddings from the default model (TEI /embed); long BERT inputs in windows")
+    public List<float[]> embed(@RequestBody(description = "{\"inputs\": \"text\" | [101, 2023] | [\"a\", [101, 2023], ...], \"normalize\": true, \"dimensions\": null, \"truncate\": false, \"truncation_direction\": \"Right\", \"prompt_name\": null}") JsonNode body) {
         return embed(defaultModel(), body);
     }
 
@@ -88,9 +97,23 @@ public class InferenceResource {
     }
 
     @POST
+    @Path("embed_sparse")
+    @Operation(summary = "SPLADE sparse vectors from the default model's MLM head (TEI /embed_sparse): [[{index, value}]]")
+    public List<List<SparseValue>> embedSparse(JsonNode body) {
+        return embedSparse(defaultModel(), body);
+    }
+
+    @POST
+    @Path("v1/models/{name}/embed_sparse")
+    @Operation(summary = "SPLADE sparse vectors from a named model with an MLM head")
+    public List<List<SparseValue>> embedSparseNamed(@PathParam("name") String name, JsonNode body) {
+        return embedSparse(named(name), body);
+    }
+
+    @POST
     @Path("rerank")
     @Operation(summary = "Rank texts against a query through the default model's pair head, best first (TEI /rerank)")
-    public List<Ranked> rerank(@RequestBody(description = "{\"query\": \"...\", \"texts\": [\"...\"], \"raw_scores\": false, \"return_text\": false, \"truncate\": false}") JsonNode body) {
+    public List<Ranked> rerank(@RequestBody(description = "{\"query\": \"...\", \"texts\": [\"...\"], \"raw_scores\": false, \"return_text\": false, \"truncate\": false, \"truncation_direction\": \"Right\"}") JsonNode body) {
         return rerank(defaultModel(), body);
     }
 
@@ -104,7 +127,7 @@ public class InferenceResource {
     @POST
     @Path("similarity")
     @Operation(summary = "Cosine similarity of a source sentence to each of several sentences (TEI /similarity)")
-    public float[] similarity(@RequestBody(description = "{\"inputs\": {\"source_sentence\": \"...\", \"sentences\": [\"...\"]}}") JsonNode body) {
+    public float[] similarity(@RequestBody(description = "{\"inputs\": {\"source_sentence\": \"...\", \"sentences\": [\"...\"]}, \"parameters\": {\"truncate\": false, \"truncation_direction\": \"Right\", \"prompt_name\": null}}") JsonNode body) {
         return similarity(defaultModel(), body);
     }
 
@@ -132,7 +155,7 @@ public class InferenceResource {
     @POST
     @Path("tokenize")
     @Operation(summary = "Tokens of each input as the default model sees them (TEI /tokenize)")
-    public List<List<Token>> tokenize(JsonNode body) {
+    public List<List<Token>> tokenize(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\", \"b\", ...], \"add_special_tokens\": true, \"prompt_name\": null}") JsonNode body) {
         return tokenize(defaultModel(), body);
     }
 
@@ -143,60 +166,109 @@ public class InferenceResource {
         return tokenize(named(name), body);
     }
 
+    /**
+     * TEI's {@code SimpleToken}: a special token has its own text and null offsets; any other token the span of the
+     * input it came from, {@code start}/{@code stop} in UTF-8 bytes. {@code type_id} (Tessera's addition): the segment
+     * of a pair item.
+     */
+    public record Token(int id, String text, boolean special, Integer start, Integer stop, int type_id) {}
+
+    /** TEI's rank: {@code text} only when {@code return_text} was asked. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Ranked(int index, String text, float score) {}
+
+    /** TEI's {@code SparseValue}: a vocabulary index and its weight; only non-zero weights are listed. */
+    public record SparseValue(int index, float value) {}
+
     private List<List<Token>> tokenize(ServedModel model, JsonNode body) {
         return timed(model, "tokenize", () -> {
-            Inputs.Parsed parsed = Inputs.parse(body, true);
-            List<List<Token>> out = new ArrayList<>();
-            for (Encoding enc : inference.tokenize(model, parsed.inputs())) {
-                List<Token> tokens = new ArrayList<>(enc.ids().length);
-                for (int i = 0; i < enc.ids().length; i++) {
-                    tokens.add(new Token((int) enc.ids()[i], enc.tokens()[i], enc.isSpecial(i), (int) enc.typeIds()[i],
-                            enc.start()[i], enc.end()[i]));
-                }
-                out.add(tokens);
-            }
+            List<TextInput> inputs = prompted(model, body, Inputs.tokenize(body));
+            boolean special = Inputs.flag(body, "add_special_tokens", true);
+            List<Encoding> encodings = inference.tokenize(model, inputs, special);
+            List<List<Token>> out = new ArrayList<>(encodings.size());
+            for (int k = 0; k < encodings.size(); k++) out.add(tokens(encodings.get(k), inputs.get(k)));
             return out;
         });
     }
 
-    /** TEI's token shape, plus the segment: start/stop are character offsets in the token's own text. */
-    public record Token(int id, String text, boolean special, int type_id, int start, int stop) {}
-
-    /** TEI's rank: {@code text} only when {@code return_text} was asked. */
-    @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Ranked(int index, float score, String text) {}
+    static List<Token> tokens(Encoding enc, TextInput input) {
+        List<Token> tokens = new ArrayList<>(enc.length());
+        int[] start = enc.start(), end = enc.end();
+        long[] seq = enc.sequenceIds();
+        // offsets are per text: to UTF-8 bytes of the text each token came from
+        int[] startA = TextTokenizer.utf8Offsets(input.first(), start), endA = TextTokenizer.utf8Offsets(input.first(), end);
+        int[] startB = input.isPair() ? TextTokenizer.utf8Offsets(input.second(), start) : null;
+        int[] endB = input.isPair() ? TextTokenizer.utf8Offsets(input.second(), end) : null;
+        for (int i = 0; i < enc.length(); i++) {
+            int id = (int) enc.ids()[i], type = (int) enc.typeIds()[i];
+            if (enc.isSpecial(i)) {
+                tokens.add(new Token(id, enc.tokens()[i], true, null, null, type));
+                continue;
+            }
+            boolean second = seq[i] == 1;
+            String text = second ? input.second() : input.first();
+            int s = second ? startB[i] : startA[i], e = second ? endB[i] : endA[i];
+            byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+            String span = new String(bytes, s, Math.max(0, e - s), StandardCharsets.UTF_8);
+            tokens.add(new Token(id, span, false, s, e, type));
+        }
+        return tokens;
+    }
 
     private List<float[][]> embedAll(ServedModel model, JsonNode body) {
-        return timed(model, "embed_all", () -> {
-            Inputs.rightTruncationOnly(Inputs.body(body));
-            return inference.embedAll(model, Inputs.parse(body, false).inputs(), Inputs.flag(body, "truncate", false));
+        return timed(model, "embed_all", stats -> inference.embedAll(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
+                Inputs.truncation(body), stats));
+    }
+
+    private List<List<SparseValue>> embedSparse(ServedModel model, JsonNode body) {
+        return timed(model, "embed_sparse", stats -> {
+            List<float[]> dense = inference.embedSparse(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
+                    Inputs.truncation(body), inference.windows(model, Inputs.longInputs(body)), stats);
+            List<List<SparseValue>> out = new ArrayList<>(dense.size());
+            for (float[] v : dense) out.add(sparse(v));
+            return out;
         });
     }
 
+    static List<SparseValue> sparse(float[] v) {
+        List<SparseValue> out = new ArrayList<>();
+        for (int i = 0; i < v.length; i++) if (v[i] != 0f) out.add(new SparseValue(i, v[i]));
+        return out;
+    }
+
     private List<Ranked> rerank(ServedModel model, JsonNode body) {
-        return timed(model, "rerank", () -> {
+        return timed(model, "rerank", stats -> {
             String query = Inputs.field(body, "query");
-            List<String> texts = Inputs.texts(body.get("texts"), "texts");
-            Inputs.rightTruncationOnly(body);
+            List<String> texts = Inputs.texts(Inputs.body(body).get("texts"), "texts");
             boolean returnText = Inputs.flag(body, "return_text", false);
             List<Ranked> out = new ArrayList<>(texts.size());
-            for (InferenceService.Rank r : inference.rerank(model, query, texts, Inputs.flag(body, "truncate", false),
-                    Inputs.flag(body, "raw_scores", false))) {
-                out.add(new Ranked(r.index(), r.score(), returnText ? texts.get(r.index()) : null));
+            for (InferenceService.Rank r : inference.rerank(model, query, texts, Inputs.truncation(body),
+                    Inputs.flag(body, "raw_scores", false), stats)) {
+                out.add(new Ranked(r.index(), returnText ? texts.get(r.index()) : null, r.score()));
             }
             return out;
         });
     }
 
     private float[] similarity(ServedModel model, JsonNode body) {
-        return timed(model, "similarity", () -> {
+        return timed(model, "similarity", stats -> {
             JsonNode inputs = Inputs.body(body).get("inputs");
             if (inputs == null || !inputs.isObject()) {
                 throw ApiException.badInput("\"inputs\" must be an object {\"source_sentence\": \"...\", \"sentences\": [...]}");
             }
-            Inputs.rightTruncationOnly(body);
-            return inference.similarity(model, Inputs.field(inputs, "source_sentence"), Inputs.texts(inputs.get("sentences"),
-                    "sentences"), Inputs.flag(body, "truncate", false));
+            // TEI reads truncate / truncation_direction / prompt_name from "parameters"; top-level fields are also read
+            JsonNode params = body.get("parameters");
+            if (params != null && !params.isNull() && !params.isObject()) throw ApiException.badInput("\"parameters\" must be an object");
+            JsonNode options = params != null && params.isObject() ? params : body;
+            String source = Inputs.field(inputs, "source_sentence");
+            List<String> sentences = Inputs.texts(inputs.get("sentences"), "sentences");
+            if (sentences.isEmpty()) throw ApiException.empty("`inputs.sentences` cannot be empty");
+            String prompt = prompt(model, options);
+            if (prompt != null) {
+                source = prompt + source;
+                sentences = sentences.stream().map(s -> prompt + s).toList();
+            }
+            return inference.similarity(model, source, sentences, Inputs.truncation(options), stats);
         });
     }
 
@@ -206,28 +278,51 @@ public class InferenceResource {
     }
 
     private Object predict(ServedModel model, JsonNode body) {
-        return timed(model, "predict", () -> {
-            Inputs.Parsed parsed = Inputs.parse(body, true);
-            List<List<LabelScore>> scores = inference.predict(model, parsed.inputs(),
-                    Inputs.flag(body, "truncate", false), Inputs.flag(body, "raw_scores", false));
+        return timed(model, "predict", stats -> {
+            Inputs.Parsed parsed = Inputs.predict(body);
+            List<List<LabelScore>> scores = inference.predict(model, parsed.inputs(), Inputs.truncation(body),
+                    Inputs.flag(body, "raw_scores", false), stats);
             return parsed.batch() ? scores : scores.get(0);
         });
     }
 
     private List<float[]> embed(ServedModel model, JsonNode body) {
-        return timed(model, "embed", () -> {
-            Inputs.Parsed parsed = Inputs.parse(body, false);
-            return inference.embed(model, parsed.inputs(), Inputs.flag(body, "truncate", false),
-                    Inputs.flag(body, "normalize", true));
-        });
+        return timed(model, "embed", stats -> inference.embed(model, prompted(model, body, Inputs.input(body, "inputs").inputs()),
+                Inputs.truncation(body), Inputs.flag(body, "normalize", true), Inputs.count(body, "dimensions"),
+                inference.windows(model, Inputs.longInputs(body)), stats).vectors());
+    }
+
+    /** The texts with the model's Sentence Transformers prompt {@code prompt_name} put in front, when one is named. */
+    private List<TextInput> prompted(ServedModel model, JsonNode body, List<TextInput> inputs) {
+        String prompt = prompt(model, body);
+        if (prompt == null) return inputs;
+        List<TextInput> out = new ArrayList<>(inputs.size());
+        for (TextInput in : inputs) {
+            if (in.isPair()) throw ApiException.badInput("`prompt_name` cannot be set with dual inputs");
+            if (in.isIds()) throw ApiException.badInput("`prompt_name` cannot be set with token-id inputs");
+            out.add(TextInput.single(prompt + in.first()));
+        }
+        return out;
+    }
+
+    private String prompt(ServedModel model, JsonNode body) {
+        String name = Inputs.optionalText(body, "prompt_name");
+        return name == null ? null : inference.prompt(model, name);
     }
 
     private <T> T timed(ServedModel model, String route, Supplier<T> work) {
+        return timed(model, route, stats -> work.get());
+    }
+
+    /** The route's work, timed in Micrometer; with TEI's {@code x-compute-*} / {@code x-*-time} headers on success. */
+    private <T> T timed(ServedModel model, String route, Function<RequestStats, T> work) {
         Timer.Sample sample = Timer.start(meters);
         String outcome = "error";
+        RequestStats stats = new RequestStats();
         try {
-            T result = work.get();
+            T result = work.apply(stats);
             outcome = "ok";
+            TeiHeaders.put(request, stats, model);
             return result;
         } finally {
             sample.stop(Timer.builder("tessera.requests").description("inference requests by model, route and outcome")

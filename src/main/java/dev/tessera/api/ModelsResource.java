@@ -3,6 +3,8 @@ package dev.tessera.api;
 import jakarta.annotation.security.RolesAllowed;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
+import dev.tessera.model.Variant;
+import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.Engine;
 import dev.tessera.serving.ServedModel;
@@ -19,6 +21,7 @@ import jakarta.ws.rs.core.Response;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /** What is loaded: TEI's /info for the default model, and the /v1/models catalogue. */
@@ -26,14 +29,16 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 @Produces(MediaType.APPLICATION_JSON)
 @RolesAllowed(ApiKeys.USER)
 public class ModelsResource {
-    static final String VERSION = "0.2.0";
+    public static final String VERSION = "0.2.0";
 
     private final ModelRegistry registry;
     private final ServingConfig config;
+    private final InferenceService inference;
 
-    public ModelsResource(ModelRegistry registry, ServingConfig config) {
+    public ModelsResource(ModelRegistry registry, ServingConfig config, InferenceService inference) {
         this.registry = registry;
         this.config = config;
+        this.inference = inference;
     }
 
     @GET
@@ -92,8 +97,10 @@ public class ModelsResource {
         ModelConfig c = m.config();
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model_id", m.name());
+        out.put("model_sha", null);
         Engine.Description engine = m.engine().description();
         out.put("model_dtype", engine.precision().equals("int8") ? "int8" : "float32");
+        out.put("served_model_name", m.name());
         out.put("model_type", modelType(c));
         out.put("architecture", Map.of(
                 "variant", c.variant().name().toLowerCase(),
@@ -115,8 +122,42 @@ public class ModelsResource {
         out.put("max_client_batch_size", config.serving().maxClientBatchSize());
         out.put("max_concurrent_requests", config.serving().queueCapacity());
         out.put("auto_truncate", false);
-        out.put("tokenization_workers", null);
+        out.put("tokenization_workers", tokenizationWorkers());
         out.put("version", VERSION);
+        out.put("sha", null);
+        out.put("docker_label", null);
+        out.put("long_inputs", longInputs(m));
+        out.put("sparse", c.head() == Head.MLM); // /embed_sparse (SPLADE) needs the MLM head
+        return out;
+    }
+
+    /**
+     * Inputs are tokenized on the request's own worker thread, so as many can tokenize at once as the worker pool has
+     * threads (Quarkus's default: max(200, 8 × cores)).
+     */
+    public static int tokenizationWorkers() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        return ConfigProvider.getConfig().getOptionalValue("quarkus.thread-pool.max-threads", Integer.class)
+                .orElse(Math.max(200, 8 * cores));
+    }
+
+    /** How /embed and /v1/embeddings treat an input longer than max_input_length when it is not truncated. */
+    private Map<String, Object> longInputs(ServedModel m) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        if (m.config().variant() == Variant.MOSAIC_BERT) {
+            out.put("strategy", "single_pass");
+            out.put("why", "ALiBi: no learned positions, so one pass reads the whole input; max_input_length is a budget "
+                    + "(tessera.model.\"" + m.name() + "\".max-input-length), past it the input is refused unless truncated");
+        } else if (inference.windows(m, null)) {
+            out.put("strategy", "windows");
+            out.put("window", m.maxInputLength());
+            out.put("overlap", inference.windowOverlap(m));
+            out.put("pooling", "token-count-weighted mean of the windows' mean-pooled vectors, then normalised if asked");
+        } else {
+            out.put("strategy", "error");
+            out.put("why", "learned positions stop at " + m.config().maxPositionEmbeddings()
+                    + "; tessera.serving.long-inputs=error (a request may still ask \"long_inputs\": \"windows\")");
+        }
         return out;
     }
 

@@ -4,8 +4,10 @@ import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
 import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
-import dev.tessera.serving.TextInput;
+import dev.tessera.serving.Truncation;
+import io.quarkus.vertx.http.runtime.CurrentVertxRequest;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.POST;
@@ -15,7 +17,6 @@ import jakarta.ws.rs.core.MediaType;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -25,7 +26,7 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
  * OpenAI's embeddings API, so the OpenAI SDKs and LangChain4j's {@code OpenAiEmbeddingModel} work unchanged with
  * a base URL of {@code http://host:8080/v1}. Vectors are the same as {@code /embed}'s (mean-pooled, L2-normalised).
  */
-@Path("/v1/embeddings")
+@Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 @Consumes(MediaType.APPLICATION_JSON)
 @Blocking
@@ -40,72 +41,54 @@ public class OpenAiResource {
 
     private final ModelRegistry registry;
     private final InferenceService inference;
+    private final CurrentVertxRequest request;
 
-    public OpenAiResource(ModelRegistry registry, InferenceService inference) {
+    public OpenAiResource(ModelRegistry registry, InferenceService inference, CurrentVertxRequest request) {
         this.registry = registry;
         this.inference = inference;
+        this.request = request;
     }
 
     @POST
-    @Operation(summary = "OpenAI-compatible embeddings: input as a string, strings, token ids or lists of token ids")
-    public EmbeddingsResponse embeddings(@RequestBody(description = "{\"model\": \"NAME\", \"input\": \"text\" | [\"a\", \"b\"] | [101, 102] | [[101], [102]], \"encoding_format\": \"float\" | \"base64\", \"dimensions\": 256}") JsonNode body) {
+    @Path("embeddings")
+    @Operation(summary = "TEI's alias of /v1/embeddings")
+    public EmbeddingsResponse embeddingsAlias(JsonNode body) {
+        return embeddings(body);
+    }
+
+    @POST
+    @Path("v1/embeddings")
+    @Operation(summary = "OpenAI-compatible embeddings: input as a string, strings, token ids or lists of token ids; "
+            + "without \"model\" the default model answers")
+    public EmbeddingsResponse embeddings(@RequestBody(description = "{\"model\": \"NAME\" (optional), \"input\": \"text\" | [\"a\", \"b\"] | [101, 102] | [[101], [102]], \"encoding_format\": \"float\" | \"base64\", \"dimensions\": 256, \"user\": \"...\"}") JsonNode body) {
         Inputs.body(body);
         ServedModel model = model(body.get("model"));
-        JsonNode input = body.get("input");
-        if (input == null || input.isNull()) throw ApiException.badInput("\"input\" is missing");
-        InferenceService.Embeddings e;
-        if (input.isTextual()) {
-            e = inference.embedWithUsage(model, List.of(TextInput.single(text(input, "input"))), false, true);
-        } else if (input.isArray() && !input.isEmpty() && input.get(0).isTextual()) {
-            List<TextInput> texts = new ArrayList<>(input.size());
-            for (String t : Inputs.texts(input, "input")) texts.add(TextInput.single(t));
-            e = inference.embedWithUsage(model, texts, false, true);
-        } else if (input.isArray() && !input.isEmpty() && (input.get(0).isNumber() || input.get(0).isArray())) {
-            e = inference.embedTokenIds(model, Inputs.ids(input, "input").sequences(), true);
-        } else {
-            throw ApiException.badInput("\"input\" must be a string, an array of strings, an array of token ids or an array of arrays of token ids");
-        }
-        int dims = dimensions(body.get("dimensions"), model.config().hiddenSize());
+        Inputs.Parsed input = Inputs.input(body, "input");
+        Integer dims = Inputs.count(body, "dimensions");
         boolean base64 = base64(body.get("encoding_format"));
+        RequestStats stats = new RequestStats();
+        InferenceService.Embeddings e = inference.embed(model, input.inputs(), Truncation.NONE, true, dims,
+                inference.windows(model, Inputs.longInputs(body)), stats);
         List<Item> data = new ArrayList<>(e.vectors().size());
         for (int i = 0; i < e.vectors().size(); i++) {
-            float[] v = shorten(e.vectors().get(i), dims);
+            float[] v = e.vectors().get(i);
             data.add(new Item("embedding", i, base64 ? base64(v) : v));
         }
+        TeiHeaders.put(request, stats, model);
         return new EmbeddingsResponse("list", data, model.name(), new Usage(e.tokens(), e.tokens()));
     }
 
+    /** The named model, or (as TEI, which serves one model) the default one when no name is given. */
     private ServedModel model(JsonNode name) {
-        if (name == null || name.isNull()) throw ApiException.badInput("\"model\" is missing; loaded models: " + names());
-        if (!name.isTextual()) throw ApiException.badInput("\"model\" must be a string");
+        if (name != null && !name.isNull() && !name.isTextual()) throw ApiException.badInput("\"model\" must be a string");
         if (!registry.ready()) throw ApiException.notReady();
+        if (name == null || name.isNull()) return registry.defaultModel().orElseThrow(ApiException::noModel);
         return registry.find(name.asText()).orElseThrow(() -> new ApiException(404, "Unknown model",
                 "no model named '" + name.asText() + "' is loaded; loaded models: " + names()));
     }
 
     private String names() {
         return registry.all().stream().map(ServedModel::name).toList().toString();
-    }
-
-    private static String text(JsonNode node, String where) {
-        if (node.asText().isBlank()) throw ApiException.badInput(where + " is empty");
-        return node.asText();
-    }
-
-    /** OpenAI's Matryoshka-style {@code dimensions}: the first N components, renormalised. */
-    private static int dimensions(JsonNode d, int hidden) {
-        if (d == null || d.isNull()) return hidden;
-        if (!d.isIntegralNumber() || d.asInt() < 1 || d.asInt() > hidden) {
-            throw ApiException.badInput("\"dimensions\" must be an integer from 1 to " + hidden + " (the model's width), got " + d);
-        }
-        return d.asInt();
-    }
-
-    private static float[] shorten(float[] v, int dims) {
-        if (dims == v.length) return v;
-        float[] out = Arrays.copyOf(v, dims);
-        InferenceService.normalize(out);
-        return out;
     }
 
     private static boolean base64(JsonNode f) {

@@ -34,37 +34,74 @@ public final class Problem {
         response.end(io.vertx.core.json.Json.encode(body(status, title, detail, rc.normalizedPath(), Map.of())));
     }
 
+    /** As {@link #response(int, String, String, String, Integer)} with TEI's {@code error_type} given, not derived from the status. */
+    public static Response response(int status, String errorType, String title, String detail, String instance, Integer retryAfter) {
+        Response.ResponseBuilder b = Response.status(status).type(MEDIA_TYPE).entity(body(status, errorType, title, detail, instance, Map.of()));
+        if (retryAfter != null) b.header("Retry-After", retryAfter);
+        return b.build();
+    }
+
     public static Map<String, Object> body(int status, String title, String detail, String instance, Map<String, Object> extra) {
+        return body(status, teiType(status), title, detail, instance, extra);
+    }
+
+    /**
+     * TEI's routes: {@code error} (a string) and {@code error_type} (TEI's enum) beside RFC 7807's members. OpenAI's
+     * route ({@code /v1/embeddings}): TEI's {@code OpenAICompatErrorResponse} ({@code message}, {@code code} = the
+     * status, {@code type} = TEI's enum, which takes the place of RFC 7807's {@code type}: absent there means
+     * {@code about:blank}) and OpenAI's own {@code error} object ({@code message}, {@code type}, {@code param},
+     * {@code code}) that the OpenAI SDKs read.
+     */
+    public static Map<String, Object> body(int status, String errorType, String title, String detail, String instance,
+                                           Map<String, Object> extra) {
         Map<String, Object> body = new LinkedHashMap<>();
-        body.put("type", "about:blank"); // the status and title say it all
+        boolean openAi = instance != null && (instance.equals("/v1/embeddings") || instance.equals("/embeddings"));
+        String message = detail != null ? detail : title;
+        if (openAi) {
+            body.put("message", message);
+            body.put("code", status);
+            body.put("type", errorType);
+            body.put("error_type", errorType); // the member's name in TEI's published schema (its server renames it "type")
+        } else {
+            body.put("type", "about:blank"); // the status and title say it all
+        }
         body.put("title", title);
         body.put("status", status);
         if (detail != null) body.put("detail", detail);
         if (instance != null) body.put("instance", instance);
         body.putAll(extra);
-        String message = detail != null ? detail : title;
-        if (instance != null && instance.startsWith("/v1/embeddings")) {
-            Map<String, Object> openAi = new LinkedHashMap<>();
-            openAi.put("message", message);
-            openAi.put("type", openAiType(status));
-            openAi.put("param", null);
-            openAi.put("code", title.toLowerCase().replace(' ', '_'));
-            body.put("error", openAi);
+        if (openAi) {
+            Map<String, Object> error = new LinkedHashMap<>();
+            error.put("message", message);
+            error.put("type", openAiType(status));
+            error.put("param", null);
+            error.put("code", title.toLowerCase().replace(' ', '_'));
+            body.put("error", error);
         } else {
             body.put("error", message);
-            body.put("error_type", teiType(status));
+            body.put("error_type", errorType);
         }
         return body;
     }
 
-    /** TEI's ErrorType names (validation, overloaded, unhealthy, backend), plus the two TEI has no name for. */
+    /** TEI's {@code ErrorType} values, spelt as TEI sends them. */
+    public static final String EMPTY = "Empty", VALIDATION = "Validation", TOKENIZER = "Tokenizer", BACKEND = "Backend",
+            OVERLOADED = "Overloaded", UNHEALTHY = "Unhealthy";
+
+    /**
+     * TEI's {@code error_type} for a status, as TEI maps them (400 Empty, 413/422 Validation, 424 Backend,
+     * 429 Overloaded, 503 Unhealthy). TEI answers a missing key with a bare 401 and has no name for it: Tessera says
+     * Unauthorized / Forbidden there; 404, 405 and 415 get Validation, so a strict client finds a value it knows.
+     */
     static String teiType(int status) {
         return switch (status) {
-            case 401 -> "unauthorized";
-            case 403 -> "forbidden";
-            case 429 -> "overloaded";
-            case 503 -> "unhealthy";
-            default -> status >= 500 ? "backend" : "validation";
+            case 400 -> EMPTY;
+            case 401 -> "Unauthorized";
+            case 403 -> "Forbidden";
+            case 424 -> BACKEND;
+            case 429 -> OVERLOADED;
+            case 503 -> UNHEALTHY;
+            default -> status >= 500 ? BACKEND : VALIDATION;
         };
     }
 

@@ -48,7 +48,14 @@ public class ProblemMappers {
             case ServingException.TooLarge t -> Problem.response(413, "Input too large", e.getMessage(), path(), null);
             case ServingException.Unsupported u -> Problem.response(422, "Invalid input", e.getMessage(), path(), null);
             case ServingException.Unavailable u -> Problem.response(503, "Unavailable", e.getMessage(), path(), 2);
-            case ServingException.EngineFailed f -> Problem.response(500, "Engine failed", e.getMessage(), path(), null);
+            case ServingException.Empty em -> Problem.response(400, "Empty input", e.getMessage(), path(), null);
+            case ServingException.Tokenizer t -> Problem.response(422, Problem.TOKENIZER, "Tokenizer error", e.getMessage(), path(), null);
+            case ServingException.Incapable i -> Problem.response(424, "Model cannot do this", e.getMessage(), path(), null);
+            case ServingException.Failed f -> {
+                LOG.error("inference failed", f.getCause() != null ? f.getCause() : f);
+                yield Problem.response(424, "Inference failed", "the model failed to run this request; see the server's log",
+                        path(), null);
+            }
         };
     }
 

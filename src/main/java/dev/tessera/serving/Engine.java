@@ -8,12 +8,15 @@ package dev.tessera.serving;
 public interface Engine extends AutoCloseable {
 
     /** Per sequence of the batch, in order: the rows asked for in {@link Batch#outputs()} (null otherwise). */
-    record Result(float[][] logits, float[][] embeddings, float[][] tokens) {
+    record Result(float[][] logits, float[][] embeddings, float[][] tokens, float[][] sparse) {
+        public Result(float[][] logits, float[][] embeddings, float[][] tokens) { this(logits, embeddings, tokens, null); }
+
         public float[] row(Output output, int i) {
             return switch (output) {
                 case LOGITS -> logits[i];
                 case EMBEDDING -> embeddings[i];
                 case TOKENS -> tokens[i];
+                case SPARSE -> sparse[i];
             };
         }
     }

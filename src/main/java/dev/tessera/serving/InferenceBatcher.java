@@ -26,7 +26,8 @@ public final class InferenceBatcher implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(InferenceBatcher.class);
 
     /** The sequences of one request: they enter and leave the queue together. */
-    private record Request(List<long[]> ids, List<long[]> typeIds, Output output, List<CompletableFuture<float[]>> results) {
+    private record Request(List<long[]> ids, List<long[]> typeIds, Output output, List<CompletableFuture<float[]>> results,
+                           RunTiming timing) {
         int size() { return ids.size(); }
 
         int maxLen() { return ids.stream().mapToInt(a -> a.length).max().orElse(0); }
@@ -79,6 +80,11 @@ public final class InferenceBatcher implements AutoCloseable {
 
     /** Queue the sequences of one request; each future completes with that sequence's output vector. */
     public List<CompletableFuture<float[]>> submit(List<long[]> ids, List<long[]> typeIds, Output output) {
+        return submit(ids, typeIds, output, null);
+    }
+
+    /** As {@link #submit(List, List, Output)}, recording when the request's runs started and ended in {@code timing}. */
+    public List<CompletableFuture<float[]>> submit(List<long[]> ids, List<long[]> typeIds, Output output, RunTiming timing) {
         int n = ids.size();
         if (closed) throw new ServingException.ShuttingDown(modelName);
         if (!worker.isAlive()) throw new ServingException.Unavailable("model '" + modelName + "' cannot serve: its batcher stopped; reload it");
@@ -88,7 +94,7 @@ public final class InferenceBatcher implements AutoCloseable {
         }
         List<CompletableFuture<float[]>> futures = new ArrayList<>(n);
         for (int i = 0; i < n; i++) futures.add(new CompletableFuture<>());
-        Request request = new Request(ids, typeIds, output, futures);
+        Request request = new Request(ids, typeIds, output, futures, timing);
         queue.add(request);
         // close() may have come between the check above and the add, and the worker may be gone already
         if (closed && queue.remove(request)) {
@@ -193,12 +199,12 @@ public final class InferenceBatcher implements AutoCloseable {
     }
 
     /** One sequence of a collected batch, with where its result goes. */
-    private record Slot(long[] ids, long[] typeIds, Output output, CompletableFuture<float[]> result) {}
+    private record Slot(long[] ids, long[] typeIds, Output output, CompletableFuture<float[]> result, RunTiming timing) {}
 
     private void run(List<Request> batch) {
         List<Slot> slots = new ArrayList<>();
         for (Request r : batch) {
-            for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i)));
+            for (int i = 0; i < r.size(); i++) slots.add(new Slot(r.ids().get(i), r.typeIds().get(i), r.output(), r.results().get(i), r.timing()));
         }
         if (engine.packed()) {
             // A packed run costs its real tokens: cut only where the budget is full.
@@ -241,7 +247,14 @@ public final class InferenceBatcher implements AutoCloseable {
         }
         try {
             Batch batch = Batch.pack(ids, types, outputs);
+            long start = System.nanoTime();
             Engine.Result result = engine.run(batch);
+            long end = System.nanoTime();
+            // before the futures complete, so a caller sees its timing once its results are in; once per request and run
+            Set<RunTiming> timed = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (Slot it : slots) {
+                if (it.timing() != null && timed.add(it.timing())) it.timing().ran(start, end, slots.size(), batch.tokens());
+            }
             for (int i = 0; i < slots.size(); i++) slots.get(i).result().complete(result.row(slots.get(i).output(), i));
             batchSizes.record(slots.size());
             tokens.increment(batch.tokens());

@@ -1,10 +1,21 @@
 package dev.tessera.serving;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.model.Head;
+import dev.tessera.model.Variant;
 import dev.tessera.tokenize.Encoding;
 import dev.tessera.tokenize.TextTokenizer;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -12,26 +23,48 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
-/** Tokenize, check limits, hand to the batcher, turn raw outputs into scores. Shared by every route. */
+/**
+ * Tokenize, check limits, hand to the batcher, turn raw outputs into answers. Shared by every route, HTTP and gRPC.
+ * Each request gets child spans: {@code tessera.tokenize}, {@code tessera.queue} (waiting for an engine run) and
+ * {@code tessera.engine} (the run, with model, dialect, batch size and tokens as attributes).
+ */
 @ApplicationScoped
 public class InferenceService {
 
     public record LabelScore(String label, float score) {}
 
-    private final ServingConfig config;
+    /** Embeddings and the tokens they cost (OpenAI's {@code usage}). */
+    public record Embeddings(List<float[]> vectors, int tokens) {}
 
-    public InferenceService(ServingConfig config) {
+    public record Rank(int index, float score) {}
+
+    /** Wall-clock epoch nanoseconds minus {@link System#nanoTime()}: spans are timed with nanoTime, exported in epoch time. */
+    private static final long EPOCH_OFFSET_NANOS;
+
+    static {
+        Instant now = Instant.now();
+        EPOCH_OFFSET_NANOS = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final ServingConfig config;
+    private final Tracer tracer;
+
+    public InferenceService(ServingConfig config, Tracer tracer) {
         this.config = config;
+        this.tracer = tracer;
     }
 
     /** Per input, its labels sorted by descending score (softmax unless raw; regression: the raw value). */
-    public List<List<LabelScore>> predict(ServedModel model, List<TextInput> inputs, boolean truncate, boolean rawScores) {
+    public List<List<LabelScore>> predict(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean rawScores,
+                                          RequestStats stats) {
         Head head = model.config().head();
         if (head != Head.CLASSIFICATION && head != Head.REGRESSION) {
-            throw new ServingException.Unsupported("model '" + model.name() + "' has no classification or regression head ("
+            throw new ServingException.Incapable("model '" + model.name() + "' has no classification or regression head ("
                     + head.name().toLowerCase() + "); use /embed or a finetuned model");
         }
-        List<float[]> outputs = infer(model, encode(model, inputs, truncate), Output.LOGITS);
+        List<float[]> outputs = infer(model, encode(model, inputs, truncation, false, stats), Output.LOGITS, stats);
         List<String> labels = model.config().labels();
         List<List<LabelScore>> result = new ArrayList<>(outputs.size());
         for (float[] logits : outputs) {
@@ -44,63 +77,114 @@ public class InferenceService {
         return result;
     }
 
-    /** Mean-pooled sentence embeddings, L2-normalised when asked (TEI's default). */
-    public List<float[]> embed(ServedModel model, List<TextInput> inputs, boolean truncate, boolean normalize) {
-        return embedWithUsage(model, inputs, truncate, normalize).vectors();
-    }
-
-    /** Embeddings and the tokens they cost (OpenAI's {@code usage}). */
-    public record Embeddings(List<float[]> vectors, int tokens) {}
-
-    public Embeddings embedWithUsage(ServedModel model, List<TextInput> inputs, boolean truncate, boolean normalize) {
-        return embedEncoded(model, encode(model, inputs, truncate), normalize);
-    }
-
-    /** Embeddings of sequences given as token ids of the model's vocabulary, used as they are (no special tokens added). */
-    public Embeddings embedTokenIds(ServedModel model, List<long[]> ids, boolean normalize) {
-        checkBatchSize(ids.size());
-        int vocab = model.config().vocabSize();
-        List<long[]> types = new ArrayList<>(ids.size());
-        for (int i = 0; i < ids.size(); i++) {
-            long[] seq = ids.get(i);
-            if (seq.length == 0) throw new ServingException.Unsupported("input " + i + " has no tokens");
-            checkLength(model, i, seq.length, false, "");
-            for (long id : seq) {
-                if (id < 0 || id >= vocab) {
-                    throw new ServingException.Unsupported("input " + i + " has token id " + id + ", outside the vocabulary of model '"
-                            + model.name() + "' (0.." + (vocab - 1) + ")");
-                }
+    /**
+     * Mean-pooled sentence embeddings. {@code dimensions} (Matryoshka): the first N components, then L2-normalised
+     * when {@code normalize} (TEI's order). {@code windows} (see {@link #windows}): an input longer than max_input_length
+     * and not truncated is embedded in overlapping windows instead of being refused.
+     */
+    public Embeddings embed(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean normalize, Integer dimensions,
+                            boolean windows, RequestStats stats) {
+        int hidden = model.config().hiddenSize();
+        if (dimensions != null) {
+            if (dimensions <= 0) throw new ServingException.Unsupported("`dimensions` should be positive, got " + dimensions);
+            if (dimensions > hidden) {
+                throw new ServingException.Unsupported("`dimensions` should be smaller than the maximum embedding dimension: "
+                        + dimensions + " > " + hidden + " (the width of model '" + model.name() + "')");
             }
-            types.add(new long[seq.length]);
         }
-        return embedEncoded(model, new Encoded(ids, types), normalize);
+        Encoded enc = encode(model, inputs, truncation, windows, stats);
+        List<float[]> rows = infer(model, enc, Output.EMBEDDING, stats);
+        List<float[]> out = new ArrayList<>(inputs.size());
+        int row = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            int n = enc.groups()[i];
+            float[] v = n == 1 ? rows.get(row) : poolWindows(rows.subList(row, row + n), enc.ids().subList(row, row + n));
+            row += n;
+            if (dimensions != null && dimensions < v.length) v = Arrays.copyOf(v, dimensions);
+            if (normalize) normalize(v);
+            out.add(v);
+        }
+        return new Embeddings(out, enc.tokens());
     }
 
-    private Embeddings embedEncoded(ServedModel model, Encoded enc, boolean normalize) {
-        List<float[]> outputs = infer(model, enc, Output.EMBEDDING);
-        if (normalize) for (float[] v : outputs) normalize(v);
-        return new Embeddings(outputs, enc.tokens());
+    /**
+     * A long input's vector from its windows: the mean of the windows' mean-pooled vectors weighted by each window's
+     * token count (special tokens included), i.e. the mean over every token position of every window.
+     */
+    static float[] poolWindows(List<float[]> vectors, List<long[]> windows) {
+        float[] out = new float[vectors.get(0).length];
+        double total = 0;
+        for (long[] w : windows) total += w.length;
+        for (int w = 0; w < vectors.size(); w++) {
+            double weight = windows.get(w).length / total;
+            float[] v = vectors.get(w);
+            for (int k = 0; k < out.length; k++) out[k] += (float) (weight * v[k]);
+        }
+        return out;
+    }
+
+    /**
+     * Whether long inputs to this model are read in windows: only a classic BERT (learned positions) needs them, MosaicBERT
+     * (ALiBi) never does; {@code requested} ({@code "long_inputs"} of the request: true = windows, false = refuse, null =
+     * the server's {@code tessera.serving.long-inputs}) decides for a BERT.
+     */
+    public boolean windows(ServedModel model, Boolean requested) {
+        if (model.config().variant() != Variant.BERT) return false;
+        return requested != null ? requested : config.serving().longInputs().equalsIgnoreCase("windows");
+    }
+
+    /** Tokens two consecutive windows share for this model: the configured overlap, at most half a window's text. */
+    public int windowOverlap(ServedModel model) {
+        return Math.max(0, Math.min(config.serving().windowOverlap(), (model.maxInputLength() - 2) / 2));
     }
 
     /** Per input, each token's last hidden state ({@code [length][hidden]}), special tokens included (TEI /embed_all). */
-    public List<float[][]> embedAll(ServedModel model, List<TextInput> inputs, boolean truncate) {
-        List<float[]> flat = infer(model, encode(model, inputs, truncate), Output.TOKENS);
+    public List<float[][]> embedAll(ServedModel model, List<TextInput> inputs, Truncation truncation, RequestStats stats) {
+        List<float[]> flat = infer(model, encode(model, inputs, truncation, false, stats), Output.TOKENS, stats);
         int hidden = model.config().hiddenSize();
         List<float[][]> out = new ArrayList<>(flat.size());
         for (float[] f : flat) {
             float[][] rows = new float[f.length / hidden][];
-            for (int t = 0; t < rows.length; t++) rows[t] = java.util.Arrays.copyOfRange(f, t * hidden, (t + 1) * hidden);
+            for (int t = 0; t < rows.length; t++) rows[t] = Arrays.copyOfRange(f, t * hidden, (t + 1) * hidden);
             out.add(rows);
         }
         return out;
     }
 
+    /**
+     * SPLADE sparse vectors (TEI /embed_sparse) from the model's MLM head: per vocabulary entry, the max over the
+     * input's tokens of {@code log(1 + relu(logit))}; dense {@code [vocab]} rows, zero where no token votes. A long
+     * input read in {@code windows} gets the max over every window's tokens (the element-wise max of their vectors).
+     */
+    public List<float[]> embedSparse(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows,
+                                     RequestStats stats) {
+        if (model.config().head() != Head.MLM) {
+            throw new ServingException.Incapable("model '" + model.name() + "' has no MLM head (it has "
+                    + (model.config().head() == Head.NONE ? "none" : "a " + model.config().head().name().toLowerCase() + " head")
+                    + "); sparse (SPLADE) vectors need the masked-language-model logits");
+        }
+        Encoded enc = encode(model, inputs, truncation, windows, stats);
+        List<float[]> rows = infer(model, enc, Output.SPARSE, stats);
+        List<float[]> out = new ArrayList<>(inputs.size());
+        int row = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            float[] v = rows.get(row);
+            for (int w = 1; w < enc.groups()[i]; w++) {
+                float[] next = rows.get(row + w);
+                for (int k = 0; k < v.length; k++) v[k] = Math.max(v[k], next[k]);
+            }
+            row += enc.groups()[i];
+            out.add(v);
+        }
+        return out;
+    }
+
     /** Cosine similarity of the source sentence to each sentence (TEI /similarity). */
-    public float[] similarity(ServedModel model, String source, List<String> sentences, boolean truncate) {
+    public float[] similarity(ServedModel model, String source, List<String> sentences, Truncation truncation, RequestStats stats) {
         List<TextInput> all = new ArrayList<>(sentences.size() + 1);
         all.add(TextInput.single(source));
         for (String s : sentences) all.add(TextInput.single(s));
-        List<float[]> v = embed(model, all, truncate, true);
+        List<float[]> v = embed(model, all, truncation, true, null, false, stats).vectors();
         float[] out = new float[sentences.size()];
         for (int i = 0; i < out.length; i++) {
             double dot = 0;
@@ -110,25 +194,25 @@ public class InferenceService {
         return out;
     }
 
-    public record Rank(int index, float score) {}
-
     /**
      * Scores each text as the second half of a (query, text) pair through the model's pair head, best first
      * (TEI /rerank). One logit (a cross-encoder): sigmoid, or the logit itself when raw; a regression head (e.g.
      * STS-B): its value; two labels: the probability of the second (the positive class by convention: "equivalent",
      * "entailment", "pos"), or its logit when raw.
      */
-    public List<Rank> rerank(ServedModel model, String query, List<String> texts, boolean truncate, boolean rawScores) {
+    public List<Rank> rerank(ServedModel model, String query, List<String> texts, Truncation truncation, boolean rawScores,
+                             RequestStats stats) {
+        if (texts.isEmpty()) throw new ServingException.Empty("`texts` cannot be empty"); // TEI checks this first
         Head head = model.config().head();
         int labels = model.config().labels().size();
         if (!(head == Head.REGRESSION || (head == Head.CLASSIFICATION && labels <= 2))) {
-            throw new ServingException.Unsupported("model '" + model.name() + "' cannot rerank: it needs a pair head with one output "
+            throw new ServingException.Incapable("model '" + model.name() + "' cannot rerank: it needs a pair head with one output "
                     + "(a cross-encoder or a regression head) or two labels; it has " + (head == Head.CLASSIFICATION
                     ? labels + " labels" : "a " + head.name().toLowerCase() + " head"));
         }
         List<TextInput> pairs = new ArrayList<>(texts.size());
-        for (String t : texts) pairs.add(new TextInput(query, t));
-        List<float[]> logits = infer(model, encode(model, pairs, truncate), Output.LOGITS);
+        for (String t : texts) pairs.add(TextInput.pair(query, t));
+        List<float[]> logits = infer(model, encode(model, pairs, truncation, false, stats), Output.LOGITS, stats);
         List<Rank> out = new ArrayList<>(texts.size());
         for (int i = 0; i < logits.size(); i++) {
             float[] l = logits.get(i);
@@ -136,6 +220,7 @@ public class InferenceService {
             if (head == Head.REGRESSION) score = l[0];
             else if (l.length == 1) score = rawScores ? l[0] : (float) (1 / (1 + Math.exp(-l[0])));
             else score = rawScores ? l[1] : softmax(l)[1];
+            if (Float.isNaN(score)) throw new ServingException.Failed("score is NaN", null);
             out.add(new Rank(i, score));
         }
         out.sort(Comparator.comparingDouble(Rank::score).reversed());
@@ -145,71 +230,194 @@ public class InferenceService {
     /** Token ids back to text (TEI /decode). */
     public List<String> decode(ServedModel model, List<long[]> ids, boolean skipSpecialTokens) {
         checkBatchSize(ids.size());
-        int vocab = model.config().vocabSize();
         List<String> out = new ArrayList<>(ids.size());
         for (int i = 0; i < ids.size(); i++) {
-            for (long id : ids.get(i)) {
-                if (id < 0 || id >= vocab) throw new ServingException.Unsupported("ids[" + i + "] has token id " + id
-                        + ", outside the vocabulary (0.." + (vocab - 1) + ")");
-            }
+            if (ids.get(i).length == 0) throw new ServingException.Empty("`ids` cannot be empty (ids[" + i + "])");
+            checkVocabulary(model, i, ids.get(i));
             out.add(model.tokenizer().decode(ids.get(i), skipSpecialTokens));
         }
         return out;
     }
 
-    public List<Encoding> tokenize(ServedModel model, List<TextInput> inputs) {
+    /** Tokens of each text (or pair) as the model sees them, with or without special tokens (TEI /tokenize). */
+    public List<Encoding> tokenize(ServedModel model, List<TextInput> inputs, boolean addSpecialTokens) {
         checkBatchSize(inputs.size());
         List<Encoding> out = new ArrayList<>(inputs.size());
-        for (TextInput in : inputs) out.add(encode(model.tokenizer(), in));
+        for (int i = 0; i < inputs.size(); i++) {
+            TextInput in = inputs.get(i);
+            checkNotEmpty(in, i);
+            out.add(in.isPair() ? model.tokenizer().encode(in.first(), in.second(), addSpecialTokens)
+                    : model.tokenizer().encode(in.first(), addSpecialTokens));
+        }
         return out;
     }
 
-    /** Token ids and type ids of each sequence of a request. */
-    private record Encoded(List<long[]> ids, List<long[]> types) {
-        int tokens() { return ids.stream().mapToInt(a -> a.length).sum(); }
-    }
-
-    private Encoded encode(ServedModel model, List<TextInput> inputs, boolean truncate) {
-        checkBatchSize(inputs.size());
-        List<long[]> ids = new ArrayList<>(inputs.size());
-        List<long[]> types = new ArrayList<>(inputs.size());
-        for (int i = 0; i < inputs.size(); i++) {
-            TextInput in = bounded(model, i, inputs.get(i), truncate);
-            Encoding enc = encode(model.tokenizer(), in);
-            if (checkLength(model, i, enc.ids().length, truncate, "; send \"truncate\": true to cut it")) enc = TextTokenizer.truncate(enc, model.maxInputLength());
-            ids.add(enc.ids());
-            types.add(enc.typeIds());
+    /**
+     * The text a Sentence Transformers prompt name stands for, from the model's {@code config_sentence_transformers.json}
+     * ({@code prompts}); TEI's messages when there is none.
+     */
+    public String prompt(ServedModel model, String promptName) {
+        Path file = model.dir().resolve("config_sentence_transformers.json");
+        JsonNode prompts = null;
+        if (Files.isRegularFile(file)) {
+            try {
+                prompts = JSON.readTree(file.toFile()).get("prompts");
+            } catch (IOException e) {
+                throw new ServingException.Unsupported("the Sentence Transformers configuration of model '" + model.name()
+                        + "' cannot be read: " + e.getMessage());
+            }
         }
-        return new Encoded(ids, types);
+        if (prompts == null || !prompts.isObject() || prompts.isEmpty()) {
+            throw new ServingException.Unsupported("`prompt_name` is set to `" + promptName
+                    + "` but no prompts were found in the Sentence Transformers configuration of model '" + model.name() + "'");
+        }
+        JsonNode p = prompts.get(promptName);
+        if (p == null || !p.isTextual()) {
+            List<String> names = new ArrayList<>();
+            prompts.fieldNames().forEachRemaining(names::add);
+            throw new ServingException.Unsupported("`prompt_name` is set to `" + promptName
+                    + "` but it was not found in the Sentence Transformers prompts. Available prompts: " + names);
+        }
+        return p.asText();
     }
 
     /**
-     * Before tokenizing: an input that has more words than the model's limit is refused at once when it may not be cut,
-     * and a single text that may be cut is cut to a prefix that still holds every token the model will see.
+     * Token ids and type ids of each sequence of a request; {@code groups[i]} sequences belong to input {@code i}
+     * (more than one only when a long input was split into windows).
      */
-    private static TextInput bounded(ServedModel model, int i, TextInput in, boolean truncate) {
-        int limit = model.maxInputLength();
-        int words = TextBounds.minTokens(in.first(), limit + 1) + (in.isPair() ? TextBounds.minTokens(in.second(), limit + 1) : 0);
-        if (words <= limit) return in;
-        if (!truncate) {
-            throw new ServingException.TooLarge("input " + i + " is longer than max_input_length " + limit + " tokens of model '"
-                    + model.name() + "' (" + words + "+ words); send \"truncate\": true to cut it");
+    private record Encoded(List<long[]> ids, List<long[]> types, int[] groups) {
+        int tokens() { return ids.stream().mapToInt(a -> a.length).sum(); }
+    }
+
+    private Encoded encode(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows, RequestStats stats) {
+        checkBatchSize(inputs.size());
+        long t0 = System.nanoTime();
+        Span span = tracer.spanBuilder("tessera.tokenize").setAttribute("tessera.model", model.name())
+                .setAttribute("tessera.inputs", inputs.size()).startSpan();
+        try (Scope ignored = span.makeCurrent()) {
+            int limit = model.maxInputLength();
+            List<long[]> ids = new ArrayList<>(inputs.size());
+            List<long[]> types = new ArrayList<>(inputs.size());
+            int[] groups = new int[inputs.size()];
+            int chars = 0;
+            for (int i = 0; i < inputs.size(); i++) {
+                TextInput in = inputs.get(i);
+                checkNotEmpty(in, i);
+                chars += in.chars();
+                groups[i] = 1;
+                if (in.isIds()) {
+                    long[] seq = in.ids();
+                    checkVocabulary(model, i, seq);
+                    if (seq.length > limit) {
+                        if (!truncation.enabled()) throw tooLong(model, i, seq.length);
+                        seq = truncation.left() ? Arrays.copyOfRange(seq, seq.length - limit, seq.length) : Arrays.copyOf(seq, limit);
+                    }
+                    ids.add(seq);
+                    types.add(new long[seq.length]);
+                    continue;
+                }
+                in = bounded(model, i, in, truncation, windows);
+                Encoding enc = in.isPair() ? model.tokenizer().encode(in.first(), in.second()) : model.tokenizer().encode(in.first());
+                if (enc.length() > limit) {
+                    if (truncation.enabled()) {
+                        enc = TextTokenizer.truncate(enc, limit, truncation.left());
+                    } else if (windows && !in.isPair()) {
+                        groups[i] = addWindows(model, i, enc, ids, types);
+                        continue;
+                    } else {
+                        throw tooLong(model, i, enc.length());
+                    }
+                }
+                ids.add(enc.ids());
+                types.add(enc.typeIds());
+            }
+            Encoded out = new Encoded(ids, types, groups);
+            span.setAttribute("tessera.tokens", out.tokens());
+            if (stats != null) stats.tokenized(chars, out.tokens(), System.nanoTime() - t0);
+            return out;
+        } catch (RuntimeException e) {
+            span.recordException(e);
+            throw e;
+        } finally {
+            span.end();
         }
-        return in.isPair() ? in : TextInput.single(TextBounds.prefixWithRuns(in.first(), limit + 1));
     }
 
-    /** True when the input must be cut (truncate asked); TooLarge when it is too long and may not be cut. */
-    private static boolean checkLength(ServedModel model, int i, int length, boolean truncate, String hint) {
+    /**
+     * Before tokenizing: an input with more words than the model's limit is refused at once when it may not be cut (or
+     * would need more windows than allowed), and a single text cut at its end is cut to a prefix that still holds every
+     * token the model will see. A word is a whitespace-separated run holding a letter or digit: at least one token.
+     */
+    private TextInput bounded(ServedModel model, int i, TextInput in, Truncation truncation, boolean windows) {
         int limit = model.maxInputLength();
-        if (length <= limit) return false;
-        if (truncate) return true;
-        throw new ServingException.TooLarge("input " + i + " has " + length + " tokens, more than max_input_length "
-                + limit + " of model '" + model.name() + "'" + hint);
+        int cap = windows ? limit * config.serving().maxWindows() + 1 : limit + 1;
+        int words = TextBounds.minTokens(in.first(), cap) + (in.isPair() ? TextBounds.minTokens(in.second(), cap) : 0);
+        if (words <= limit) return in;
+        if (!truncation.enabled()) {
+            if (windows && !in.isPair() && words < cap) return in; // may fit in windows: tokenize it all
+            throw tooLong(model, i, "at least " + words);
+        }
+        return in.isPair() || truncation.left() ? in : TextInput.single(TextBounds.prefixWithRuns(in.first(), limit + 1));
     }
 
-    private List<float[]> infer(ServedModel model, Encoded enc, Output output) {
-        List<CompletableFuture<float[]>> futures = model.batcher().submit(enc.ids(), enc.types(), output);
-        // (engine failures are logged and counted by the batcher, which keeps serving)
+    /**
+     * Splits a single text's encoding ([CLS] text [SEP]) into windows of max_input_length tokens, each
+     * {@code [CLS] part [SEP]}, consecutive parts sharing {@link #windowOverlap} tokens; returns how many.
+     */
+    private int addWindows(ServedModel model, int i, Encoding enc, List<long[]> ids, List<long[]> types) {
+        int n = enc.length();
+        if (n < 2 || !enc.isSpecial(0) || !enc.isSpecial(n - 1)) throw tooLong(model, i, n); // not [CLS] … [SEP]: no windows
+        long[] text = Arrays.copyOfRange(enc.ids(), 1, n - 1);
+        int width = model.maxInputLength() - 2, stride = width - windowOverlap(model);
+        if (width < 1) throw tooLong(model, i, n);
+        int count = text.length <= width ? 1 : 1 + (text.length - width + stride - 1) / stride;
+        if (count > config.serving().maxWindows()) {
+            throw new ServingException.Unsupported("input " + i + " has " + n + " tokens: " + count + " windows of "
+                    + model.maxInputLength() + ", more than tessera.serving.max-windows " + config.serving().maxWindows());
+        }
+        for (int w = 0; w < count; w++) {
+            int from = w * stride, to = Math.min(text.length, from + width);
+            long[] window = new long[to - from + 2];
+            window[0] = enc.ids()[0];
+            System.arraycopy(text, from, window, 1, to - from);
+            window[window.length - 1] = enc.ids()[n - 1];
+            ids.add(window);
+            types.add(new long[window.length]);
+        }
+        return count;
+    }
+
+    private ServingException tooLong(ServedModel model, int i, int length) {
+        return tooLong(model, i, String.valueOf(length));
+    }
+
+    private ServingException tooLong(ServedModel model, int i, String length) {
+        String hint = model.config().variant() == Variant.BERT
+                ? "; send \"truncate\": true to cut it (/embed, /embed_sparse and /v1/embeddings can read it in windows: \"long_inputs\": \"windows\")"
+                : "; send \"truncate\": true to cut it, or raise tessera.model.\"" + model.name()
+                        + "\".max-input-length (MosaicBERT has no position limit)";
+        return new ServingException.Unsupported("input " + i + " has " + length + " tokens, more than max_input_length "
+                + model.maxInputLength() + " of model '" + model.name() + "'" + hint);
+    }
+
+    private static void checkNotEmpty(TextInput in, int i) {
+        boolean empty = in.isIds() ? in.ids().length == 0 : in.isPair() ? in.first().isEmpty() && in.second().isEmpty() : in.first().isEmpty();
+        if (empty) throw new ServingException.Empty("`inputs` cannot be empty (input " + i + ")");
+    }
+
+    private static void checkVocabulary(ServedModel model, int i, long[] seq) {
+        int vocab = model.config().vocabSize();
+        for (long id : seq) {
+            if (id < 0 || id >= vocab) {
+                throw new ServingException.Tokenizer("input " + i + " has token id " + id + ", outside the vocabulary of model '"
+                        + model.name() + "' (0.." + (vocab - 1) + ")");
+            }
+        }
+    }
+
+    private List<float[]> infer(ServedModel model, Encoded enc, Output output, RequestStats stats) {
+        RunTiming timing = new RunTiming();
+        List<CompletableFuture<float[]>> futures = model.batcher().submit(enc.ids(), enc.types(), output, timing);
         long deadline = System.nanoTime() + config.serving().requestTimeout().toNanos();
         List<float[]> results = new ArrayList<>(futures.size());
         try {
@@ -226,16 +434,39 @@ public class InferenceService {
                 case ServingException s -> s; // e.g. closed before it ran this request
                 case OutOfMemoryError o -> new ServingException.Unavailable("model '" + model.name()
                         + "' ran out of memory on this batch; retry shortly, or send fewer or shorter inputs");
-                default -> new ServingException.EngineFailed("model '" + model.name() + "' failed on this batch; the server log has the details");
+                default -> new ServingException.Failed("inference failed: " + e.getCause().getMessage(), e.getCause());
             };
+        } finally {
+            trace(model, timing, enc.tokens());
         }
+        if (stats != null) stats.ran(timing);
         return results;
     }
 
+    /** The request's queue wait and engine run as child spans of the current one, timed by the batcher. */
+    private void trace(ServedModel model, RunTiming timing, int tokens) {
+        if (!Span.current().isRecording()) return; // tracing off, or no sampled request span to hang them on
+        long enqueued = timing.enqueuedNanos(), start = timing.runStartNanos(), end = timing.runEndNanos();
+        Span queue = tracer.spanBuilder("tessera.queue").setStartTimestamp(EPOCH_OFFSET_NANOS + enqueued, TimeUnit.NANOSECONDS)
+                .setAttribute("tessera.model", model.name()).startSpan();
+        queue.end(EPOCH_OFFSET_NANOS + start, TimeUnit.NANOSECONDS);
+        if (!timing.ran()) return;
+        Engine.Description d = model.engine().description();
+        Span run = tracer.spanBuilder("tessera.engine").setStartTimestamp(EPOCH_OFFSET_NANOS + start, TimeUnit.NANOSECONDS)
+                .setAttribute("tessera.model", model.name()).setAttribute("tessera.dialect", d.dialect())
+                .setAttribute("tessera.precision", d.precision()).setAttribute("tessera.device", d.device())
+                .setAttribute("tessera.batch_size", timing.batchSize()).setAttribute("tessera.tokens", tokens)
+                .setAttribute("tessera.batch_tokens", timing.batchTokens()).setAttribute("tessera.runs", timing.runs())
+                .startSpan();
+        run.end(EPOCH_OFFSET_NANOS + end, TimeUnit.NANOSECONDS);
+    }
+
     private void checkBatchSize(int inputs) {
+        if (inputs == 0) throw new ServingException.Empty("`inputs` cannot be empty");
         int max = config.serving().maxClientBatchSize();
         if (inputs > max) {
-            throw new ServingException.TooLarge("batch of " + inputs + " inputs is larger than max_client_batch_size " + max);
+            throw new ServingException.TooLarge("batch size " + inputs + " > maximum allowed batch size " + max
+                    + " (max_client_batch_size " + max + ")");
         }
     }
 
@@ -245,10 +476,6 @@ public class InferenceService {
         for (float x : v) norm += x * x;
         float inv = (float) (1.0 / Math.max(Math.sqrt(norm), 1e-12));
         for (int i = 0; i < v.length; i++) v[i] *= inv;
-    }
-
-    private static Encoding encode(TextTokenizer tokenizer, TextInput in) {
-        return in.isPair() ? tokenizer.encode(in.first(), in.second()) : tokenizer.encode(in.first());
     }
 
     static float[] softmax(float[] logits) {

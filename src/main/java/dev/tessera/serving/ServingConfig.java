@@ -60,6 +60,24 @@ public interface ServingConfig {
         @WithDefault("512")
         int maxInputLength();
 
+        /**
+         * What {@code /embed} and {@code /v1/embeddings} do with an input longer than a classic BERT's max_input_length
+         * when {@code truncate} is false: {@code windows} embeds overlapping windows of max_input_length tokens and
+         * pools them (the token-count-weighted mean of the windows' mean-pooled vectors, then normalised if asked);
+         * {@code error} refuses it with 422 as TEI does. MosaicBERT (ALiBi, no learned positions) never needs windows:
+         * its max_input_length is a budget, raised per model with {@code tessera.model."NAME".max-input-length}.
+         */
+        @WithDefault("windows")
+        String longInputs();
+
+        /** Tokens two consecutive windows share (at most half a window). */
+        @WithDefault("64")
+        int windowOverlap();
+
+        /** Most windows one input may be split into (422 beyond). */
+        @WithDefault("64")
+        int maxWindows();
+
         /** A request waiting longer than this for its results gets a 503. */
         @WithDefault("30s")
         Duration requestTimeout();

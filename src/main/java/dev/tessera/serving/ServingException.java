@@ -24,23 +24,41 @@ public abstract sealed class ServingException extends RuntimeException {
         public TimedOut(Duration timeout) { super("inference took longer than " + timeout); }
     }
 
-    /** An input longer than the model accepts, or more inputs than one request may carry (413). */
+    /** More inputs than one request may carry (413; TEI's "Batch size error"). */
     public static final class TooLarge extends ServingException {
         public TooLarge(String message) { super(message); }
     }
 
-    /** The model cannot serve now (its batcher stopped, or the heap ran out during the run); retry (503). */
+    /** The model cannot serve now: its batcher stopped, or the heap ran out during the run; retry (503, TEI's Unhealthy). */
     public static final class Unavailable extends ServingException {
         public Unavailable(String message) { super(message); }
     }
 
-    /** The engine failed on this batch (500); the model keeps serving other requests. */
-    public static final class EngineFailed extends ServingException {
-        public EngineFailed(String message) { super(message); }
-    }
-
-    /** The model cannot do what was asked (e.g. /predict on a model without a classifier) (422). */
+    /** An input the model cannot take as sent: longer than max_input_length and not cut, a bad option (422, TEI's Validation). */
     public static final class Unsupported extends ServingException {
         public Unsupported(String message) { super(message); }
+    }
+
+    /** An empty batch, text or id list (400, TEI's Empty). */
+    public static final class Empty extends ServingException {
+        public Empty(String message) { super(message); }
+    }
+
+    /** The tokenizer could not handle the input, e.g. a token id outside the vocabulary (422, TEI's Tokenizer). */
+    public static final class Tokenizer extends ServingException {
+        public Tokenizer(String message) { super(message); }
+    }
+
+    /** The model lacks what the route needs, e.g. /predict on a model without a classifier (424, TEI's Backend). */
+    public static final class Incapable extends ServingException {
+        public Incapable(String message) { super(message); }
+    }
+
+    /** The engine run failed (424, TEI's Backend). */
+    public static final class Failed extends ServingException {
+        public Failed(String message, Throwable cause) {
+            super(message);
+            initCause(cause);
+        }
     }
 }

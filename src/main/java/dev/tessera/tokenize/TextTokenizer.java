@@ -63,9 +63,29 @@ public final class TextTokenizer implements AutoCloseable {
         }
     }
 
-    public Encoding encode(String text) {
+    public Encoding encode(String text) { return encode(text, true); }
+
+    /** {@code text} encoded with or without the tokenizer's special tokens ([CLS], [SEP]). */
+    public Encoding encode(String text, boolean addSpecialTokens) {
         if (text == null) throw new IllegalArgumentException("text is null");
-        return convert(tokenizer.encode(text, true, false));
+        return convert(tokenizer.encode(text, addSpecialTokens, false));
+    }
+
+    /**
+     * UTF-8 byte offsets of the given character offsets (Unicode code points, as the tokenizer reports them) in
+     * {@code text}: what TEI's /tokenize reports as {@code start}/{@code stop}.
+     */
+    public static int[] utf8Offsets(String text, int[] codePointOffsets) {
+        int n = text.codePointCount(0, text.length());
+        int[] bytesAt = new int[n + 1];
+        for (int cp = 0, i = 0; cp < n; cp++) {
+            int c = text.codePointAt(i);
+            bytesAt[cp + 1] = bytesAt[cp] + (c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4);
+            i += Character.charCount(c);
+        }
+        int[] out = new int[codePointOffsets.length];
+        for (int k = 0; k < out.length; k++) out[k] = bytesAt[Math.max(0, Math.min(n, codePointOffsets[k]))];
+        return out;
     }
 
     /** Token ids of {@code text} without special tokens (for token shards and finetuning encoders). */
@@ -83,9 +103,12 @@ public final class TextTokenizer implements AutoCloseable {
         return -1;
     }
 
-    public Encoding encode(String a, String b) {
+    public Encoding encode(String a, String b) { return encode(a, b, true); }
+
+    /** A text pair, with or without the special tokens ([CLS] a [SEP] b [SEP]). */
+    public Encoding encode(String a, String b, boolean addSpecialTokens) {
         if (a == null || b == null) throw new IllegalArgumentException("text of a pair is null");
-        return convert(tokenizer.encode(a, b, true, false));
+        return convert(tokenizer.encode(a, b, addSpecialTokens, false));
     }
 
     /**
@@ -93,7 +116,13 @@ public final class TextTokenizer implements AutoCloseable {
      * longest-first rule: the shorter text is kept whole if it fits in half the budget, the longer one gets the
      * rest; if both are too long each gets half (the longer one the odd token).
      */
-    public static Encoding truncate(Encoding e, int maxLen) {
+    public static Encoding truncate(Encoding e, int maxLen) { return truncate(e, maxLen, false); }
+
+    /**
+     * As {@link #truncate(Encoding, int)}; with {@code left} the tokens are cut from the start of each text instead of
+     * its end (Hugging Face's {@code TruncationDirection.Left}: the end of the text is kept).
+     */
+    public static Encoding truncate(Encoding e, int maxLen, boolean left) {
         if (e.length() <= maxLen) return e;
         int specials = e.length() - e.count(0) - e.count(1);
         int budget = maxLen - specials;
@@ -121,9 +150,12 @@ public final class TextTokenizer implements AutoCloseable {
         String[] toks = new String[n];
         int[] st = new int[n], en = new int[n];
         int seenA = 0, seenB = 0, j = 0;
+        int skipA = left ? a - keepA : 0, skipB = left ? b - keepB : 0; // Left: drop the first tokens of each text
         for (int i = 0; i < e.length(); i++) {
             long s = e.sequenceIds()[i];
-            boolean keep = s < 0 || (s == 0 && seenA++ < keepA) || (s == 1 && seenB++ < keepB);
+            boolean keep = s < 0
+                    || (s == 0 && (left ? seenA++ >= skipA : seenA++ < keepA))
+                    || (s == 1 && (left ? seenB++ >= skipB : seenB++ < keepB));
             if (!keep) continue;
             ids[j] = e.ids()[i];
             types[j] = e.typeIds()[i];

@@ -197,10 +197,14 @@ function similarityTable(texts, vectors) {
       }))))));
 }
 
-function tokenView(m, lists, texts, truncate) {
+function tokenView(m, lists, texts, truncate, embedding) {
+  const windows = embedding && m.long_inputs?.strategy === 'windows';
   return lists.map((tokens, i) => {
     const n = tokens.length, notes = [];
-    if (n > m.max_input_length) {
+    if (n > m.max_input_length && windows && !truncate) {
+      notes.push(`${n} tokens: longer than this model's maximum of ${m.max_input_length}, so it is embedded in windows`
+        + ` of ${m.long_inputs.window} tokens (${m.long_inputs.overlap} shared) whose vectors are averaged.`);
+    } else if (n > m.max_input_length) {
       notes.push(truncate ? `${n} tokens: truncated to this model's maximum of ${m.max_input_length}.`
         : `${n} tokens: longer than this model's maximum of ${m.max_input_length}; it is refused unless “Truncate” is on.`);
     } else if (m.architecture.variant === 'mosaic_bert' && n > m.architecture.max_position_embeddings) {
@@ -259,7 +263,7 @@ async function runTry(ev) {
     $('try-run').disabled = false;
   }
   try {
-    $('try-tokens').replaceChildren(...tokenView(m, await tokens, texts, truncate));
+    $('try-tokens').replaceChildren(...tokenView(m, await tokens, texts, truncate, mode !== 'classify'));
   } catch (e) {
     $('try-tokens').replaceChildren(errorBox(e));
   }

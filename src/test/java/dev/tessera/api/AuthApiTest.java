@@ -93,7 +93,7 @@ class AuthApiTest {
         String job = "{\"kind\": \"pretrain\", \"recipe\": \"kind: pretrain\\n\"}";
         as(null).body(job).post("/v1/jobs").then().statusCode(401);
         as(USER).body(job).post("/v1/jobs").then().statusCode(403).contentType("application/problem+json")
-                .body("detail", containsString("needs an admin key")).body("error_type", equalTo("forbidden"));
+                .body("detail", containsString("needs an admin key")).body("error_type", equalTo("Forbidden"));
         as(USER).delete("/v1/jobs/job-x").then().statusCode(403);
         as(USER).post("/v1/models/m1/reload").then().statusCode(403);
         as(USER).delete("/v1/models/m2").then().statusCode(403);

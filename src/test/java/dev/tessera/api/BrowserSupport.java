@@ -79,6 +79,10 @@ abstract class BrowserSupport {
             // a refused request (e.g. the 413 a test provokes) is logged by Chromium itself; anything else is ours
             if (m.type().equals("error") && !m.text().startsWith("Failed to load resource")) pageErrors.add("console: " + m.text());
         });
+        // ...but a static file the page asks for (script, style, icon) must never be missing
+        page.onResponse(r -> {
+            if (r.status() == 404 && r.url().matches(".*\\.(ico|js|mjs|css|html|svg|png)(\\?.*)?$")) pageErrors.add("missing: " + r.url());
+        });
     }
 
     @AfterEach

@@ -47,6 +47,10 @@ class ConsoleApiTest {
                 .body(containsString("<title>Tessera console</title>"), containsString("console/console.js"));
         given().get("/console/console.js").then().statusCode(200).body(containsString("import * as api"));
         given().get("/console/console.css").then().statusCode(200);
+        // the icon every browser asks for: a 404 there is a console error on every load
+        byte[] icon = given().get("/favicon.ico").then().statusCode(200).extract().asByteArray();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new byte[] {0, 0, 1, 0}, java.util.Arrays.copyOf(icon, 4), "an ICO file");
+        given().get("/").then().body(containsString("rel=\"icon\" href=\"favicon.ico\""));
     }
 
     @Test

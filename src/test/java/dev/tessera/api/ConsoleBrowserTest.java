@@ -94,7 +94,7 @@ class ConsoleBrowserTest extends BrowserSupport {
     }
 
     @Test
-    void inputsPastTheTrainingLengthGetTheAlibiNoteAndPastTheMaximumA413() {
+    void inputsPastTheTrainingLengthGetTheAlibiNoteAndPastTheMaximumA422() {
         go("#try/mosaic-cls12");
         // mosaic-cls12: alibi_starting_size 16, served up to 32 tokens (the test profile)
         String longer = "the cat";
@@ -107,7 +107,7 @@ class ConsoleBrowserTest extends BrowserSupport {
 
         page.getByLabel("Text", new Page.GetByLabelOptions().setExact(true)).fill((longer + " ").repeat(3));
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
-        assertThat(page.locator("#try-result .error")).containsText("413");
+        assertThat(page.locator("#try-result .error")).containsText("422"); // TEI: too long is a Validation error
         assertThat(page.locator("#try-tokens .note")).containsText("longer than this model's maximum of 32");
         page.getByLabel("Truncate inputs longer than the model's maximum").check();
         page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
@@ -127,6 +127,17 @@ class ConsoleBrowserTest extends BrowserSupport {
         assertThat(cells.nth(2)).hasText("1.000"); // texts 1 and 3 are the same
         assertNotEquals("1.000", cells.nth(1).textContent());
         assertThat(page.locator("#try-tokens .tokens-of")).hasCount(3);
+    }
+
+    @Test
+    void aLongTextComparedWithAClassicBertIsEmbeddedInWindows() {
+        go("#try/bert-mlm-bin"); // 64 learned positions
+        page.getByLabel("Compare texts (embeddings)").check();
+        String longText = "the movie was good and the plot was not bad at all ".repeat(8).trim();
+        page.getByLabel("Texts, one per line").fill(longText + "\nthe movie was good");
+        page.getByRole(AriaRole.BUTTON, new Page.GetByRoleOptions().setName("Run")).click();
+        assertThat(page.locator("#try-result table.sim tbody td")).hasCount(4);
+        assertThat(page.locator("#try-tokens .note")).containsText("embedded in windows of 64 tokens");
     }
 
     @Test

@@ -139,7 +139,11 @@ class InferenceApiTest {
 
     @Test
     void tokenizeShowsSpecialTokensAndPairTypes() {
-        post("/tokenize", "{\"inputs\": [\"the movie\", \"was good\"]}").then().statusCode(200)
+        // TEI: two strings are a batch of two texts; a pair is Tessera's batch item ["a", "b"] (the console shows segments)
+        post("/tokenize", "{\"inputs\": [\"the movie\", \"was good\"]}").then().statusCode(200).body("$", hasSize(2));
+        post("/tokenize", "{\"inputs\": [[\"the movie\", \"was good\"]], \"add_special_tokens\": false}").then().statusCode(200)
+                .body("[0].special", org.hamcrest.Matchers.everyItem(equalTo(false))).body("[0]", hasSize(4));
+        post("/tokenize", "{\"inputs\": [[\"the movie\", \"was good\"]]}").then().statusCode(200)
                 .body("[0][0].text", equalTo("[CLS]")).body("[0][0].special", equalTo(true))
                 .body("[0].type_id", hasItems(0, 1));
     }
@@ -163,7 +167,7 @@ class InferenceApiTest {
         given().get("/q/openapi").then().statusCode(200).body(containsString("/v1/models/{name}/predict"));
     }
 
-    // ---- bad input: always problem+json, never a 500 ----
+    // ---- bad input: always problem+json, never a 500; TEI's statuses (400 Empty, 413 batch size, 422 Validation, 424 Backend) ----
 
     private static void problem(Response r, int status, String detailPart) {
         r.then().statusCode(status).contentType("application/problem+json")
@@ -173,15 +177,16 @@ class InferenceApiTest {
     @Test
     void badInputs() {
         problem(post("/predict", "{}"), 422, "\"inputs\" is missing");
-        problem(post("/predict", "{\"inputs\": \"\"}"), 422, "empty");
-        problem(post("/predict", "{\"inputs\": []}"), 422, "empty array");
-        problem(post("/predict", "{\"inputs\": 42}"), 422, "must be a string or an array");
+        problem(post("/predict", "{\"inputs\": \"\"}"), 400, "empty");
+        problem(post("/predict", "{\"inputs\": []}"), 400, "empty");
+        problem(post("/predict", "{\"inputs\": 42}"), 422, "must be a string, a pair");
         problem(post("/predict", "{\"inputs\": [[\"a\", \"b\", \"c\"]]}"), 422, "exactly two texts");
-        problem(post("/predict", "{\"inputs\": [\"good\", 7, \"x\"]}"), 422, "inputs[1]");
+        problem(post("/predict", "{\"inputs\": [[\"good\"], 7]}"), 422, "inputs[1]");
+        problem(post("/predict", "{\"inputs\": [\"good\", \"so\", \"x\"]}"), 422, "3 strings");
         problem(post("/predict", "{\"inputs\": \"good\", \"truncate\": \"yes\"}"), 422, "\"truncate\" must be a boolean");
         problem(post("/predict", "[1, 2]"), 422, "JSON object");
         problem(post("/predict", "{\"inputs\": "), 422, "not valid JSON");
-        problem(post("/v1/models/mosaic-mlm-sharded-bf16/predict", "{\"inputs\": \"good\"}"), 422, "no classification");
+        problem(post("/v1/models/mosaic-mlm-sharded-bf16/predict", "{\"inputs\": \"good\"}"), 424, "no classification");
         problem(post("/embed", "{\"inputs\": [[\"a\", \"b\"]]}"), 422, "single texts");
     }
 
@@ -201,12 +206,13 @@ class InferenceApiTest {
     }
 
     @Test
-    void tooLongInputsAre413UnlessTruncated() {
+    void tooLongInputsAre422UnlessTruncated() {
+        // TEI answers an input longer than max_input_length with 422 Validation (413 is its batch-size error)
         String longText = "good ".repeat(100).trim();
-        problem(post("/predict", "{\"inputs\": \"" + longText + "\"}"), 413, "max_input_length 32");
+        problem(post("/predict", "{\"inputs\": \"" + longText + "\"}"), 422, "max_input_length 32");
         post("/predict", "{\"inputs\": \"" + longText + "\", \"truncate\": true}").then().statusCode(200);
         // classic BERT is capped by its 64 learned positions
-        problem(post("/v1/models/bert-cls-f16/predict", "{\"inputs\": \"" + longText + "\"}"), 413, "max_input_length 64");
+        problem(post("/v1/models/bert-cls-f16/predict", "{\"inputs\": \"" + longText + "\"}"), 422, "max_input_length 64");
     }
 
     @Test
@@ -219,7 +225,7 @@ class InferenceApiTest {
     @Test
     void oversizedBatchIs413() {
         StringBuilder sb = new StringBuilder("{\"inputs\": [");
-        for (int i = 0; i < 65; i++) sb.append(i == 0 ? "" : ",").append("\"good\"");
+        for (int i = 0; i < 65; i++) sb.append(i == 0 ? "" : ",").append("[\"good\"]");
         problem(post("/predict", sb.append("]}").toString()), 413, "max_client_batch_size 64");
     }
 }

@@ -203,6 +203,8 @@ class K8sManifestsTest {
     void probesPortsAndScrapeAnnotationsMatchTheApp() throws IOException {
         // the production port: under test Quarkus listens on a random one
         int port = Integer.parseInt(appProperty("quarkus.http.port"));
+        // ${TESSERA_GRPC_PORT:9000}: the default (tests run gRPC on their own test port)
+        int grpcPort = Integer.parseInt(appProperty("quarkus.grpc.server.port").replaceAll("^.*?(\\d+)\\}?$", "$1"));
         String metricsPath = ConfigProvider.getConfig().getValue("quarkus.micrometer.export.prometheus.path", String.class);
         rendered.forEach((overlay, rs) -> {
             List<Deployment> deployments = all(rs, Deployment.class);
@@ -215,6 +217,8 @@ class K8sManifestsTest {
                     Map<String, Integer> ports = new LinkedHashMap<>();
                     for (ContainerPort p : c.getPorts()) ports.put(p.getName(), p.getContainerPort());
                     assertEquals(port, ports.get("http"), overlay + ": container port http must be quarkus.http.port");
+                    assertEquals(grpcPort, ports.get("grpc"),
+                            overlay + ": container port grpc must be quarkus.grpc.server.port (TEI's gRPC services)");
                     Probe[] probes = {c.getReadinessProbe(), c.getLivenessProbe(), c.getStartupProbe()};
                     for (Probe p : probes) {
                         assertNotNull(p, overlay + ": " + c.getName() + " lacks a probe");
@@ -228,7 +232,8 @@ class K8sManifestsTest {
                 }
                 for (Service s : all(rs, Service.class)) {
                     if (!s.getSpec().getSelector().equals(d.getSpec().getSelector().getMatchLabels())) continue;
-                    s.getSpec().getPorts().forEach(sp -> assertEquals("http", sp.getTargetPort().getStrVal(), overlay + ": service target"));
+                    s.getSpec().getPorts().forEach(sp -> assertTrue(Set.of("http", "grpc").contains(sp.getTargetPort().getStrVal()),
+                            overlay + ": service target " + sp.getTargetPort()));
                 }
             }
         });

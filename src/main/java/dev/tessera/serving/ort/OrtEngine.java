@@ -29,14 +29,16 @@ abstract sealed class OrtEngine implements Engine permits PaddedOrtEngine, Packe
     @Override
     public final Result run(Batch batch) throws OrtException {
         Set<String> wanted = new HashSet<>();
-        if (batch.outputs().contains(Output.LOGITS)) wanted.add("logits");
+        boolean sparse = batch.outputs().contains(Output.SPARSE); // per-token MLM logits, pooled here
+        if (batch.outputs().contains(Output.LOGITS) || sparse) wanted.add("logits");
         if (batch.outputs().contains(Output.EMBEDDING)) wanted.add("sentence_embedding");
         if (batch.outputs().contains(Output.TOKENS)) wanted.add("last_hidden_state");
         Map<String, OnnxTensor> inputs = inputs(batch);
         try (OrtSession.Result result = session.run(inputs, wanted)) {
-            return new Result(wanted.contains("logits") ? rows(result, "logits") : null,
+            return new Result(batch.outputs().contains(Output.LOGITS) ? rows(result, "logits") : null,
                     wanted.contains("sentence_embedding") ? rows(result, "sentence_embedding") : null,
-                    wanted.contains("last_hidden_state") ? tokens(batch, (OnnxTensor) result.get("last_hidden_state").orElseThrow()) : null);
+                    wanted.contains("last_hidden_state") ? tokens(batch, (OnnxTensor) result.get("last_hidden_state").orElseThrow()) : null,
+                    sparse ? splade(batch, (OnnxTensor) result.get("logits").orElseThrow()) : null);
         } finally {
             for (OnnxTensor t : inputs.values()) t.close();
         }
@@ -55,6 +57,30 @@ abstract sealed class OrtEngine implements Engine permits PaddedOrtEngine, Packe
         for (int i = 0; i < batch.size(); i++) {
             out[i] = new float[batch.length(i) * hidden];
             all.get(stride < 0 ? batch.offsets()[i] * hidden : i * stride, out[i]);
+        }
+        return out;
+    }
+
+    /**
+     * SPLADE pooling of the MLM head's logits ({@code [T, V]} packed or {@code [B, S, V]} padded, padding skipped):
+     * per sequence and vocabulary entry, {@code max_t log(1 + relu(logit))} = {@code log1p(max(0, max_t logit))}
+     * (log1p and relu are monotonic).
+     */
+    static float[][] splade(Batch batch, OnnxTensor logits) {
+        long[] shape = logits.getInfo().getShape();
+        int vocab = (int) shape[shape.length - 1];
+        int stride = shape.length == 3 ? (int) shape[1] * vocab : -1;
+        java.nio.FloatBuffer all = logits.getFloatBuffer();
+        float[][] out = new float[batch.size()][];
+        for (int i = 0; i < batch.size(); i++) {
+            float[] max = new float[vocab]; // starts at 0 = relu's floor
+            int base = stride < 0 ? batch.offsets()[i] * vocab : i * stride;
+            for (int t = 0; t < batch.length(i); t++) {
+                int row = base + t * vocab;
+                for (int v = 0; v < vocab; v++) max[v] = Math.max(max[v], all.get(row + v));
+            }
+            for (int v = 0; v < vocab; v++) max[v] = (float) Math.log1p(max[v]);
+            out[i] = max;
         }
         return out;
     }
