@@ -5,7 +5,9 @@
 # Usage: bench/compare/run.sh [--quick] [--variants portable:fp32,ort:int8] [--peers tjs,ort,ortb]
 #          [--models minilm,imdb] [--shapes short,long,mixed] [--batches 1,32] [--clients 1,4,16,64]
 #          [--duration S] [--warmup S] [--reps R] [--xmx 512m] [--threads N] [--peak-gflops G]
-#          [--tessera-minilm DIR]
+#          [--tessera-minilm DIR] [--baseline-jar PATH]
+#   --baseline-jar: also serve every variant from another build (e.g. the last release), named "<variant>@baseline",
+#     interleaved with the others: a before/after comparison in one run
 #   --quick: 3 s per run, 1 s warm-up, 1 rep (a smoke test, not a benchmark)
 # Prerequisites: JDK 25 (JAVA_HOME, default Temurin 25), Maven 3.8+, Node >= 20 + npm, unzip, curl,
 # and either Maven Central + the npm registry once (later runs use bench/compare/.cache) .
@@ -18,7 +20,7 @@ JAVA="$JAVA_HOME/bin/java"
 JAR=$REPO/target/quarkus-app/quarkus-run.jar
 CACHE=$HERE/.cache
 VARIANTS=portable:fp32 PEERS=tjs,ort,ortb MODELS=minilm,imdb SHAPES=short,long,mixed BATCHES=1,32 CLIENTS=1,4,16,64
-DURATION=15 WARMUP=3 REPS=3 XMX=512m THREADS=$(nproc) PEAK=390 TESSERA_MINILM=""
+DURATION=15 WARMUP=3 REPS=3 XMX=512m THREADS=$(nproc) PEAK=390 TESSERA_MINILM="" BASE_JAR=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) DURATION=3 WARMUP=1 REPS=1 ;;
@@ -27,6 +29,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift ;;   --warmup) WARMUP=$2; shift ;;   --reps) REPS=$2; shift ;;
     --xmx) XMX=$2; shift ;;             --threads) THREADS=$2; shift ;; --peak-gflops) PEAK=$2; shift ;;
     --tessera-minilm) TESSERA_MINILM=$2; shift ;;
+    --baseline-jar) BASE_JAR=$2; shift ;;
     -h|--help) sed -n 2,13p "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -91,15 +94,16 @@ for M in ${MODELS//,/ }; do
   CFG=$CACHE/peer-models/$NAME/config.json
   SERVERS=$CACHE/servers-$M.json; echo "[" > "$SERVERS"; SEP=""
   PORT=18300
-  for V in ${VARIANTS//,/ }; do
+  for VJ in $(for V in ${VARIANTS//,/ }; do echo "$V|$JAR|"; [ -n "$BASE_JAR" ] && echo "$V|$BASE_JAR|@baseline"; done); do
+    V=${VJ%%|*} REST=${VJ#*|}; VJAR=${REST%%|*} SUFFIX=${REST#*|}
     D=${V%%:*} P=${V##*:}; PORT=$((PORT+1))
     PROPS=("-Dtessera.model.\"$NAME\".dialect=$D" "-Dtessera.model.\"$NAME\".precision=$P")
-    LOG=$CACHE/tessera-$M-$D-$P.log
-    "$JAVA" -Xmx$XMX -Dquarkus.http.port=$PORT -Dquarkus.http.host=127.0.0.1 -Dtessera.models.dir="$CACHE/tessera-models/$M" \
-      -Dtessera.serving.threads=$THREADS "${PROPS[@]}" -jar "$JAR" >"$LOG" 2>&1 &
+    LOG=$CACHE/tessera-$M-$D-$P${SUFFIX:+-baseline}.log
+    "$JAVA" -Xmx$XMX -Dquarkus.http.port=$PORT -Dquarkus.http.host=127.0.0.1 -Dquarkus.grpc.server.port=$((PORT+1000)) \
+      -Dtessera.models.dir="$CACHE/tessera-models/$M" -Dtessera.serving.threads=$THREADS "${PROPS[@]}" -jar "$VJAR" >"$LOG" 2>&1 &
     PID=$!; PIDS+=($PID)
     if wait_ready "http://127.0.0.1:$PORT" $PID "$LOG"; then
-      echo "$SEP{\"name\":\"tessera-$D-$P\",\"tessera\":true,\"model\":\"$NAME\",\"route\":\"$ROUTE\",\"url\":\"http://127.0.0.1:$PORT\",\"pid\":$PID,\"config\":$(cat "$CFG")}" >> "$SERVERS"; SEP=","
+      echo "$SEP{\"name\":\"tessera-$D-$P$SUFFIX\",\"tessera\":true,\"model\":\"$NAME\",\"route\":\"$ROUTE\",\"url\":\"http://127.0.0.1:$PORT\",\"pid\":$PID,\"config\":$(cat "$CFG")}" >> "$SERVERS"; SEP=","
     else log "skipping tessera $V for $NAME"; fi
   done
   for E in ${PEERS//,/ }; do
