@@ -10,7 +10,6 @@ import dev.tessera.data.LabelledExample;
 import dev.tessera.data.SpecialTokens;
 import dev.tessera.glue.GlueTask;
 import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
@@ -149,14 +148,8 @@ public final class Finetuner {
                     orderEpoch = epoch;
                 }
                 int from = (int) ((step % perEpoch) * global), to = Math.min(n, from + global);
-                List<Batch> parts = FinetuneEncoder.batches(train, Arrays.copyOfRange(order, from, to), global, budget);
-                List<NativeBatch> micro = new ArrayList<>(parts.size());
-                long tokens = 0;
-                for (Batch b : parts) {
-                    tokens += b.numTokens();
-                    micro.add(TrainingLoop.toNative(b));
-                }
-                return new TrainingLoop.Step(micro, tokens, epoch);
+                List<Batch> micro = FinetuneEncoder.batches(train, Arrays.copyOfRange(order, from, to), global, budget);
+                return new TrainingLoop.Step(micro, micro.stream().mapToLong(Batch::numTokens).sum(), epoch);
             }
 
             @Override public boolean evaluationDue(long stepsDone, long totalSteps) {

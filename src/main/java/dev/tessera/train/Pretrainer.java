@@ -9,7 +9,6 @@ import dev.tessera.data.PretrainLoader;
 import dev.tessera.data.ShardSet;
 import dev.tessera.data.SpecialTokens;
 import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.ModelConfig;
@@ -116,7 +115,7 @@ public final class Pretrainer {
                 recipe.model().attentionDropout().floatValue(), budget, maxSeqs);
         log.info(String.format("pretraining %,d sequences (%,d tokens) per epoch, %d steps of %d sequences%s",
                 loader.numSequences(), trainSet.numTokens(), total, global, padded ? ", padded batches" : ""));
-        List<NativeBatch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
+        List<Batch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
         TrainingLoop.Work work = new TrainingLoop.Work() {
             @Override public String kind() { return "pretrain"; }
             @Override public String mainMetric() { return "mlm_loss"; }
@@ -127,7 +126,7 @@ public final class Pretrainer {
 
             @Override public TrainingLoop.Step batches(long step) {
                 List<Batch> parts = loader.nextGlobalBatch(global, budget);
-                List<NativeBatch> micro = new ArrayList<>(parts.size());
+                List<Batch> micro = new ArrayList<>(parts.size());
                 long tokens = 0;
                 for (int i = 0; i < parts.size(); i++) {
                     if (!dp.owns(i)) { // another rank's: only its tokens count here
@@ -138,7 +137,7 @@ public final class Pretrainer {
                     Batch b = masker.mask(parts.get(i), step, i);
                     tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
-                    micro.add(TrainingLoop.toNative(b));
+                    micro.add(b);
                 }
                 return new TrainingLoop.Step(micro, tokens, loader.position().epoch());
             }
@@ -155,12 +154,12 @@ public final class Pretrainer {
     }
 
     /** The held-out microbatches, masked once with a fixed seed: every evaluation scores the same targets. */
-    private List<NativeBatch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
+    private List<Batch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
         PretrainLoader l = new PretrainLoader(set, recipe.model().maxSeqLen(), specials, recipe.seed(), DataPosition.START);
         MlmMasker masker = new MlmMasker(recipe.training().evalMaskRate(), cfg.vocabSize(), specials, recipe.seed() ^ EVAL_SALT);
-        List<NativeBatch> out = new ArrayList<>();
+        List<Batch> out = new ArrayList<>();
         for (int i = 0; i < recipe.training().evalBatches() && l.position().epoch() == 0 && l.numSequences() > 0; i++) {
-            out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i)));
+            out.add(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i));
         }
         return out;
     }
@@ -189,21 +188,21 @@ public final class Pretrainer {
             model.loadWeights(bert.weights());
             PretrainLoader l = new PretrainLoader(set, maxLen, specials, seed, DataPosition.START);
             MlmMasker masker = new MlmMasker(maskRate, cfg.vocabSize(), specials, seed ^ EVAL_SALT);
-            List<NativeBatch> out = new ArrayList<>();
+            List<Batch> out = new ArrayList<>();
             for (int i = 0; i < batches && l.position().epoch() == 0; i++) {
-                out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(budget, maxSeqs), 0, i)));
+                out.add(masker.mask(l.nextMicrobatch(budget, maxSeqs), 0, i));
             }
             return evaluate(model, out);
         }
     }
 
     /** MLM loss (mean over all masked tokens) and masked-token accuracy, without dropout. */
-    static Map<String, Double> evaluate(NativeModel model, List<NativeBatch> batches) {
+    static Map<String, Double> evaluate(NativeModel model, List<Batch> batches) {
         double lossSum = 0;
         long targets = 0, correct = 0;
         int v = model.config().vocabSize();
         float[][] logits = new float[1][];
-        for (NativeBatch b : batches) {
+        for (Batch b : batches) {
             float loss = model.forward(b, 0, 0, false, logits);
             int[] labels = b.mlmLabels();
             int row = 0;

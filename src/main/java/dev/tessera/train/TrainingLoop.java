@@ -3,7 +3,6 @@ package dev.tessera.train;
 import dev.tessera.data.Batch;
 import dev.tessera.data.DataPosition;
 import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
@@ -43,7 +42,7 @@ public final class TrainingLoop {
     static final int MICRO_SHIFT = 16;
 
     /** The data of one optimizer step: its microbatches, their tokens, and the epoch they come from. */
-    public record Step(List<NativeBatch> micro, long tokens, int epoch) {}
+    public record Step(List<Batch> micro, long tokens, int epoch) {}
 
     /** What the loop did; {@code finalDir} is null when it stopped before the last step. */
     public record Outcome(long startStep, long steps, long totalSteps, Path outputDir, Path finalDir,
@@ -273,7 +272,7 @@ public final class TrainingLoop {
      * One optimizer step {@code step} (0-based) over this rank's share of {@code micro}; returns {mean loss of
      * all the step's microbatches, number of ranks asking to stop}.
      */
-    private double[] optimizerStep(NativeModel model, List<NativeBatch> micro, long step, LrSchedule schedule, DataParallel dp) {
+    private double[] optimizerStep(NativeModel model, List<Batch> micro, long step, LrSchedule schedule, DataParallel dp) {
         Recipe.Optimizer opt = recipe.optimizer();
         model.zeroGrad();
         // world/k: the mean over the ranks of the ranks' sums is the mean over all k microbatches
@@ -296,11 +295,6 @@ public final class TrainingLoop {
         model.adamwStep((float) lastLr, (float) schedule.peakLr(), (float) opt.beta1(), (float) opt.beta2(),
                 opt.eps().floatValue(), opt.weightDecay().floatValue(), step + 1);
         return new double[] {loss / micro.size(), stop};
-    }
-
-    /** The data pipeline's batch as the native module's. */
-    public static NativeBatch toNative(Batch b) {
-        return new NativeBatch(b.inputIds(), b.tokenTypeIds(), b.cuSeqlens(), b.mlmLabels(), b.classLabels(), b.targets());
     }
 
     /**
