@@ -5,6 +5,8 @@ import dev.tessera.train.Recipe;
 import dev.tessera.train.RecipeException;
 import dev.tessera.train.RecipeOverrides;
 import dev.tessera.train.TrainOptions;
+import dev.tessera.train.Trainer;
+import dev.tessera.train.TrainingOutcome;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -73,7 +75,8 @@ abstract class TrainCommandBase implements Callable<Integer> {
 
     abstract Recipe.Kind kind();
 
-    abstract String run(Recipe r, TrainOptions options);
+    /** What to print when the run reached its last step. */
+    abstract String done(TrainingOutcome res);
 
     @Override
     public Integer call() {
@@ -122,7 +125,10 @@ abstract class TrainCommandBase implements Callable<Integer> {
         TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
                 .withThreads(nthreads).withDistributed(true).withPeakFlops(peakTflops * 1e12).withListener(progress).withCancel(interrupted::get);
         try {
-            out.println(run(r, opts));
+            TrainingOutcome res = Trainer.of(r, opts).run();
+            out.println(res.cancelled() || res.finalDir() == null
+                    ? "stopped at step " + res.steps() + "/" + res.totalSteps() + "; checkpoints in " + res.outputDir()
+                    : done(res));
             return interrupted.get() ? 130 : 0;
         } catch (NativeException e) {
             err.println("training failed: " + e.getMessage());

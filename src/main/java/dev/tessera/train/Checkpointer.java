@@ -8,6 +8,7 @@ import dev.tessera.io.AtomicFiles;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.hf.SafetensorsReader;
 import dev.tessera.hf.SafetensorsWriter;
+import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Tensor;
 
@@ -164,8 +165,21 @@ public final class Checkpointer {
         }
     }
 
+    /**
+     * Restores what {@link #saveStep} saved into {@code model}: the weights, then the AdamW moments; returns the
+     * training state (step, data position, histories) for the loop to continue from.
+     */
+    public static TrainingState restore(Path dir, NativeModel model) {
+        TrainingState state = readState(dir);
+        model.loadWeights(HfCheckpoint.load(dir).weights());
+        float[][] mv = readMoments(dir, model.numParams());
+        model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
+        model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
+        return state;
+    }
+
     /** {adam_m, adam_v} of a checkpoint, each of {@code numParams} floats. */
-    public static float[][] readMoments(Path dir, long numParams) {
+    private static float[][] readMoments(Path dir, long numParams) {
         Map<String, Tensor> t = SafetensorsReader.read(dir.resolve(OPTIMIZER));
         Tensor m = t.get("adam_m"), v = t.get("adam_v");
         if (m == null || v == null || m.data().length != numParams || v.data().length != numParams) {

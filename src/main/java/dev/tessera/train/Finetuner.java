@@ -7,7 +7,6 @@ import dev.tessera.data.DataPosition;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.data.LabelledExample;
-import dev.tessera.data.SpecialTokens;
 import dev.tessera.glue.GlueTask;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.kernels.NativeConfig;
@@ -25,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Finetuning of a recipe ({@code kind: finetune}): classification or regression on a labelled dataset,
@@ -38,11 +36,7 @@ import java.util.Optional;
  * The dev split is evaluated after every epoch (and every {@code eval_interval} steps); the best model by
  * the task's main metric is kept servable in {@code output/best}, the last one in {@code output/final}.
  */
-public final class Finetuner {
-
-    public record Result(long startStep, long steps, long totalSteps, Path outputDir, Path bestDir, Path finalDir,
-                         List<Double> stepLosses, String mainMetric, Map<String, Double> bestMetrics,
-                         Map<String, Double> lastMetrics, boolean cancelled) {}
+public final class Finetuner implements Trainer {
 
     private Recipe recipe; // confined (paths resolved and checked) when the run starts
     private final TrainOptions options;
@@ -53,34 +47,22 @@ public final class Finetuner {
         this.options = options;
     }
 
+    @Override
     public Path outputDir() {
         return options.outputDirFor(recipe);
     }
 
-    public Result run() {
-        recipe = recipe.confined(options.access()); // paths checked and resolved now, when the run starts
-        Path tokDir = Path.of(recipe.data().tokenizer());
-        // several processes: rendezvous first, so that ranks with another recipe are refused before anything is written
-        try (DataParallel dp = options.distributed()
-                ? DataParallel.join(recipe.training().device(), DataParallel.fingerprint(recipe, tokDir), System.getenv())
-                : DataParallel.SINGLE) {
-            return run(dp);
-        }
-    }
-
-    private Result run(DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
-        Recipe.Data data = recipe.data();
-        Path init = Path.of(recipe.model().initFrom()), tokDir = Path.of(data.tokenizer());
-        if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
-        Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = dp.isRoot() ? ckpt.resumePoint(options.requireResume()) : Optional.empty();
-
-        BertModel base = HfCheckpoint.load(init);
-        GlueTask task = recipe.glueTask().orElse(null);
-        Columns cols = data.columns().toColumns();
-        try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
-            SpecialTokens specials = Pretrainer.specials(tok, tokDir);
+    @Override
+    public TrainingOutcome run() {
+        try (TrainingSetup run = TrainingSetup.start(recipe, options)) {
+            recipe = run.recipe;
+            Recipe.Data data = recipe.data();
+            Path init = Path.of(recipe.model().initFrom()), tokDir = run.tokenizerDir;
+            if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
+            BertModel base = HfCheckpoint.load(init);
+            GlueTask task = recipe.glueTask().orElse(null);
+            Columns cols = data.columns().toColumns();
+            TextTokenizer tok = run.tokenizer;
             if (tok.vocabSize() > base.config().vocabSize()) {
                 throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
                         + " tokens but the model in " + init + " only " + base.config().vocabSize());
@@ -93,22 +75,23 @@ public final class Finetuner {
             List<LabelledExample> trainRows = FinetuneData.read(data.train(), data.format(), cols);
             if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
             LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
-            FinetuneEncoder enc = new FinetuneEncoder(tok::ids, specials, maxLen);
+            FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
             List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels);
             List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
                     : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
-            log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
+            run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
                     labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
             ModelConfig cfg = labels.isRegression()
                     ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
                     : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
-            return train(base, cfg, train, dev, labels, task, ckpt, resumeFrom.orElse(null), dp);
+            return train(base, cfg, train, dev, labels, task, run);
         }
     }
 
-    private Result train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train, List<FinetuneEncoder.Encoded> dev,
-                         LabelSet labels, GlueTask task, Checkpointer ckpt, Path resumeFrom, DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
+    private TrainingOutcome train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train,
+                                  List<FinetuneEncoder.Encoded> dev, LabelSet labels, GlueTask task, TrainingSetup run) {
+        TrainingListener log = run.log;
+        Checkpointer ckpt = run.checkpointer;
         Recipe.Training tr = recipe.training();
         int budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch(), n = train.size();
         long seed = recipe.seed();
@@ -170,7 +153,7 @@ public final class Finetuner {
                 log.info(String.format("new best %s %.4f at step %d -> %s", main, v, step, dir));
             }
         };
-        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom, dp);
+        TrainingOutcome out = run.train(cfg, ncfg, total, work);
         Path bestDir = null;
         Map<String, Double> bestMetrics = work.bestMetrics;
         if (Files.isDirectory(ckpt.root().resolve("best"))) bestDir = ckpt.root().resolve("best");
@@ -179,8 +162,7 @@ public final class Finetuner {
             TrainingState bs = Checkpointer.readState(bestDir);
             for (var e : bs.evalHistory()) if (bs.bestStep() != null && e.step() == bs.bestStep()) bestMetrics = e.metrics();
         }
-        return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), bestDir, out.finalDir(),
-                out.stepLosses(), main, bestMetrics, out.lastEval(), out.cancelled());
+        return out.withBest(bestDir, bestMetrics);
     }
 
     /** Random init, then every tensor the checkpoint has with the same shape (the encoder must all be there). */
