@@ -8,6 +8,7 @@ import dev.tessera.data.MlmMasker;
 import dev.tessera.data.PretrainLoader;
 import dev.tessera.data.ShardSet;
 import dev.tessera.data.SpecialTokens;
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.ModelConfig;
@@ -191,7 +192,7 @@ public final class Pretrainer implements Trainer {
                 fp.append('|').append(p.toAbsolutePath()).append(':').append(Files.size(p)).append(':')
                         .append(Files.getLastModifiedTime(p).toMillis());
             }
-            for (String f : List.of("tokenizer.json", "vocab.txt")) {
+            for (String f : CheckpointFiles.VOCABULARY) {
                 Path t = tokDir.resolve(f);
                 if (Files.isRegularFile(t)) fp.append("|tok:").append(java.util.Arrays.hashCode(Files.readAllBytes(t)));
             }
