@@ -3,6 +3,7 @@ package dev.tessera.jobs;
 import dev.tessera.io.AtomicDirectories;
 import dev.tessera.train.Checkpointer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -49,6 +50,7 @@ public final class JobService implements AutoCloseable {
     private final JobRecords records;
     private final JobSubmissions submissions;
     private final JobRunner runner;
+    private final ModelPublisher publisher; // null: serve_as refused
     private final LinkedBlockingDeque<String> queue = new LinkedBlockingDeque<>();
     private volatile boolean stopping;
     private Thread worker;
@@ -58,12 +60,22 @@ public final class JobService implements AutoCloseable {
         this.records = new JobRecords(new JobStore(settings.jobsDir()));
         JobPaths paths = new JobPaths(settings.jobsDir(), settings.modelsDir(), settings.dataRoots());
         this.submissions = new JobSubmissions(paths, settings.modelsDir() != null);
-        this.runner = new JobRunner(records, settings.threads(),
-                settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished()), paths);
+        this.publisher = settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished());
+        this.runner = new JobRunner(records, settings.threads(), publisher, paths);
     }
 
-    /** Loads the stored jobs, forgets expired ones, queues the unfinished ones again and starts the worker. */
+    /**
+     * Puts back a published model whose replacement a crash cut short, loads the stored jobs, forgets expired ones,
+     * queues the unfinished ones again and starts the worker.
+     */
     public void start() {
+        if (publisher != null) {
+            try {
+                publisher.recover();
+            } catch (UncheckedIOException e) {
+                LOG.warn(e.getMessage()); // serving the other models and running jobs does not depend on it
+            }
+        }
         List<String> bad = new ArrayList<>();
         for (Job j : records.load(bad)) {
             if (j.status.finished()) continue;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tessera.io.AtomicDirectories;
 import dev.tessera.io.AtomicFiles;
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.hf.SafetensorsReader;
 import dev.tessera.hf.SafetensorsWriter;
@@ -14,11 +15,8 @@ import dev.tessera.model.Tensor;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -43,8 +41,6 @@ public final class Checkpointer {
     public static final String STATE = "training_state.json";
     public static final String OPTIMIZER = "optimizer.safetensors";
     public static final String LATEST = "latest";
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "vocab.txt", "tokenizer_config.json",
-            "special_tokens_map.json");
 
     static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -94,7 +90,7 @@ public final class Checkpointer {
 
     private void copyTokenizer(Path dir) throws IOException {
         if (tokenizerDir == null) return;
-        for (String f : TOKENIZER_FILES) {
+        for (String f : CheckpointFiles.TOKENIZER) {
             Path src = tokenizerDir.resolve(f);
             if (Files.isRegularFile(src)) {
                 byte[] bytes = Files.readAllBytes(src);
@@ -103,7 +99,6 @@ public final class Checkpointer {
         }
     }
 
-    /** The newest complete step checkpoint: the one {@code latest} names, else the highest complete step-* dir. */
     /** The checkpoint a run resumes from; with {@code required} (--resume), its absence is an error. */
     public Optional<Path> resumePoint(boolean required) {
         Optional<Path> latest = latest();
@@ -111,6 +106,7 @@ public final class Checkpointer {
         return latest;
     }
 
+    /** The newest complete step checkpoint: the one {@code latest} names, else the highest complete step-* dir. */
     public Optional<Path> latest() {
         recover();
         Path pointer = root.resolve(LATEST);
@@ -132,16 +128,8 @@ public final class Checkpointer {
 
     /** A kill between the two renames of a replacement leaves only {@code .old-NAME}: put it back. */
     private void recover() {
-        if (!Files.isDirectory(root)) return;
-        try (Stream<Path> s = Files.list(root)) {
-            for (Path p : s.toList()) {
-                String n = p.getFileName().toString();
-                if (n.startsWith(".old-")) {
-                    Path target = root.resolve(n.substring(5));
-                    if (!Files.exists(target)) Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);
-                    else deleteTree(p);
-                }
-            }
+        try {
+            AtomicDirectories.recoverAll(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot recover checkpoints in " + root, e);
         }
@@ -151,7 +139,7 @@ public final class Checkpointer {
         try (Stream<Path> s = Files.list(root)) {
             List<Path> steps = new ArrayList<>(s.filter(p -> p.getFileName().toString().startsWith("step-"))
                     .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList());
-            for (int i = keep; i < steps.size(); i++) deleteTree(steps.get(i));
+            for (int i = keep; i < steps.size(); i++) AtomicDirectories.deleteTree(steps.get(i));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prune checkpoints in " + root, e);
         }
@@ -187,9 +175,5 @@ public final class Checkpointer {
                     + " floats (was the model changed since the checkpoint?)");
         }
         return new float[][] {m.data(), v.data()};
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        AtomicDirectories.deleteTree(p);
     }
 }
