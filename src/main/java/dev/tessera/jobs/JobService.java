@@ -27,13 +27,6 @@ import org.jboss.logging.Logger;
 public final class JobService implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(JobService.class);
 
-    /** The queue is full (429). */
-    public static final class QueueFullException extends RuntimeException {
-        QueueFullException(int max) {
-            super(max + " jobs are already queued (tessera.jobs.max-queued); try again when one has started");
-        }
-    }
-
     /**
      * @param modelsDir where {@code serve_as} publishes (null: serve_as refused)
      * @param onPublished called with (name, directory) after publishing, e.g. the model registry's register
@@ -95,14 +88,14 @@ public final class JobService implements AutoCloseable {
     /**
      * Validates and queues a job; the returned copy has status queued.
      *
-     * @throws InvalidJobException 422: the recipe or a field cannot run
-     * @throws dev.tessera.io.ForbiddenPathException 403: a path is outside what jobs may read or write
-     * @throws QueueFullException 429
+     * @throws JobException.Invalid the recipe or a field cannot run
+     * @throws dev.tessera.io.ForbiddenPathException a path is outside what jobs may read or write
+     * @throws JobException.QueueFull the queue is full
      */
     public Job submit(String kind, String recipeText, String recipePath, Map<String, Object> overrides, String serveAs) {
         Job j = submissions.prepare(kind, recipeText, recipePath, overrides, serveAs);
         synchronized (queue) { // check and add together, so concurrent submissions cannot overfill the queue
-            if (queue.size() >= settings.maxQueued()) throw new QueueFullException(settings.maxQueued());
+            if (queue.size() >= settings.maxQueued()) throw new JobException.QueueFull(settings.maxQueued());
             forgetOldest(settings.maxRecords() - 1);
             records.add(j);
             Job queued = j.copy(); // before the worker can see it
