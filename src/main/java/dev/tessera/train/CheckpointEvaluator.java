@@ -6,7 +6,7 @@ import dev.tessera.data.ShardSet;
 import dev.tessera.data.SpecialTokens;
 import dev.tessera.glue.GlueTask;
 import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeConfig;
+import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.ModelConfig;
@@ -80,15 +80,8 @@ public final class CheckpointEvaluator implements AutoCloseable {
     }
 
     private NativeModel nativeModel(int tokenBudget, int maxSeqs) {
-        NativeModel m = TrainingLoop.createModel(NativeConfig.of(model.config(), 0f, 0f, tokenBudget, maxSeqs), "cpu", threads,
-                TrainingListener.NONE);
-        try {
-            m.loadWeights(model.weights());
-            return m;
-        } catch (RuntimeException e) {
-            m.close();
-            throw e;
-        }
+        if (threads > 0) NativeLibrary.get().setNumThreads(threads);
+        return NativeModel.fromBertModel(model, 0f, 0f, tokenBudget, maxSeqs, NativeLibrary.Backend.CPU);
     }
 
     private TextTokenizer tokenizer() {

@@ -36,56 +36,43 @@ import java.util.Map;
  * The dev split is evaluated after every epoch (and every {@code eval_interval} steps); the best model by
  * the task's main metric is kept servable in {@code output/best}, the last one in {@code output/final}.
  */
-public final class Finetuner implements Trainer {
-
-    private Recipe recipe; // confined (paths resolved and checked) when the run starts
-    private final TrainOptions options;
+public final class Finetuner extends Trainer {
 
     public Finetuner(Recipe recipe, TrainOptions options) {
-        if (recipe.kind() != Recipe.Kind.FINETUNE) throw new IllegalArgumentException("not a finetuning recipe (kind: " + recipe.kind() + ")");
-        this.recipe = recipe;
-        this.options = options;
+        super(recipe, options, Recipe.Kind.FINETUNE, "finetuning");
     }
 
     @Override
-    public Path outputDir() {
-        return options.outputDirFor(recipe);
-    }
-
-    @Override
-    public TrainingOutcome run() {
-        try (TrainingSetup run = TrainingSetup.start(recipe, options)) {
-            recipe = run.recipe;
-            Recipe.Data data = recipe.data();
-            Path init = Path.of(recipe.model().initFrom()), tokDir = run.tokenizerDir;
-            if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
-            BertModel base = HfCheckpoint.load(init);
-            GlueTask task = recipe.glueTask().orElse(null);
-            Columns cols = data.columns().toColumns();
-            TextTokenizer tok = run.tokenizer;
-            if (tok.vocabSize() > base.config().vocabSize()) {
-                throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
-                        + " tokens but the model in " + init + " only " + base.config().vocabSize());
-            }
-            int maxLen = recipe.model().maxSeqLen();
-            if (base.config().variant() == Variant.BERT && maxLen > base.config().maxPositionEmbeddings()) {
-                throw new IllegalArgumentException("model.max_seq_len " + maxLen + " exceeds the checkpoint's "
-                        + base.config().maxPositionEmbeddings() + " learned positions");
-            }
-            List<LabelledExample> trainRows = FinetuneData.read(data.train(), data.format(), cols);
-            if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
-            LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
-            FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
-            List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels);
-            List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
-                    : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
-            run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
-                    labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
-            ModelConfig cfg = labels.isRegression()
-                    ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
-                    : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
-            return train(base, cfg, train, dev, labels, task, run);
+    TrainingOutcome run(TrainingSetup run) {
+        Recipe.Data data = recipe.data();
+        Path init = Path.of(recipe.model().initFrom()), tokDir = run.tokenizerDir;
+        if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
+        BertModel base = HfCheckpoint.load(init);
+        GlueTask task = recipe.glueTask().orElse(null);
+        Columns cols = data.columns().toColumns();
+        TextTokenizer tok = run.tokenizer;
+        if (tok.vocabSize() > base.config().vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
+                    + " tokens but the model in " + init + " only " + base.config().vocabSize());
         }
+        int maxLen = recipe.model().maxSeqLen();
+        if (base.config().variant() == Variant.BERT && maxLen > base.config().maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("model.max_seq_len " + maxLen + " exceeds the checkpoint's "
+                    + base.config().maxPositionEmbeddings() + " learned positions");
+        }
+        List<LabelledExample> trainRows = FinetuneData.read(data.train(), data.format(), cols);
+        if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
+        LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
+        FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
+        List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels);
+        List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
+                : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
+        run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
+                labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
+        ModelConfig cfg = labels.isRegression()
+                ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
+                : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
+        return train(base, cfg, train, dev, labels, task, run);
     }
 
     private TrainingOutcome train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train,

@@ -33,44 +33,31 @@ import java.util.Map;
  * everything a resume needs (weights, AdamW moments, step, data position), so a resumed run computes the
  * same losses as an uninterrupted one.
  */
-public final class Pretrainer implements Trainer {
+public final class Pretrainer extends Trainer {
 
     /** Seed salt of the held-out masks: fixed, so every evaluation sees the same masked tokens. */
     static final long EVAL_SALT = 0x5EED_E7A1L;
 
-    private Recipe recipe; // confined (paths resolved and checked) when the run starts
-    private final TrainOptions options;
-
     public Pretrainer(Recipe recipe, TrainOptions options) {
-        if (recipe.kind() != Recipe.Kind.PRETRAIN) throw new IllegalArgumentException("not a pretraining recipe (kind: " + recipe.kind() + ")");
-        this.recipe = recipe;
-        this.options = options;
+        super(recipe, options, Recipe.Kind.PRETRAIN, "pretraining");
     }
 
     @Override
-    public Path outputDir() {
-        return options.outputDirFor(recipe);
-    }
-
-    @Override
-    public TrainingOutcome run() {
-        try (TrainingSetup run = TrainingSetup.start(recipe, options)) {
-            recipe = run.recipe;
-            Recipe.Data data = recipe.data();
-            ModelConfig cfg = recipe.modelConfig();
-            if (run.tokenizer.vocabSize() > cfg.vocabSize()) {
-                throw new IllegalArgumentException("the tokenizer in " + run.tokenizerDir + " has " + run.tokenizer.vocabSize()
-                        + " tokens but model.vocab is " + cfg.vocabSize());
-            }
-            int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
-            Path shardRoot = Path.of(data.shardDir());
-            // rank 0 tokenizes first; the others then open its shards (a shared directory) or build their own
-            if (!run.dp.isRoot()) run.dp.waitForRoot();
-            try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), run, threads);
-                 ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), run, threads)) {
-                if (run.dp.isRoot()) run.dp.waitForRoot();
-                return train(train, eval, cfg, run);
-            }
+    TrainingOutcome run(TrainingSetup run) {
+        Recipe.Data data = recipe.data();
+        ModelConfig cfg = recipe.modelConfig();
+        if (run.tokenizer.vocabSize() > cfg.vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer in " + run.tokenizerDir + " has " + run.tokenizer.vocabSize()
+                    + " tokens but model.vocab is " + cfg.vocabSize());
+        }
+        int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+        Path shardRoot = Path.of(data.shardDir());
+        // rank 0 tokenizes first; the others then open its shards (a shared directory) or build their own
+        if (!run.dp.isRoot()) run.dp.waitForRoot();
+        try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), run, threads);
+             ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), run, threads)) {
+            if (run.dp.isRoot()) run.dp.waitForRoot();
+            return train(train, eval, cfg, run);
         }
     }
 
