@@ -2,18 +2,12 @@ package dev.tessera.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.Columns;
-import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.glue.GlueTask;
-import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeLibrary;
-import dev.tessera.kernels.NativeModel;
-import dev.tessera.model.BertModel;
 import dev.tessera.model.Head;
-import dev.tessera.tokenize.TextTokenizer;
-import dev.tessera.train.Evaluator;
+import dev.tessera.model.ModelConfig;
+import dev.tessera.train.CheckpointEvaluator;
 import dev.tessera.train.FinetuneData;
-import dev.tessera.train.Pretrainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -56,28 +50,25 @@ public final class EvalCommand implements Callable<Integer> {
         var err = spec.commandLine().getErr();
         try {
             GlueTask glue = task.equalsIgnoreCase("custom") ? null : GlueTask.byName(task);
-            BertModel m = HfCheckpoint.load(model);
-            if (m.config().head() != Head.CLASSIFICATION && m.config().head() != Head.REGRESSION) {
-                err.println("error: " + model + " has no classification or regression head (" + m.config().head() + ")");
-                return 2;
-            }
-            boolean reg = m.config().head() == Head.REGRESSION;
-            Columns cols = new Columns(text != null ? text : glue != null ? glue.columns().text() : "text",
-                    textB != null ? textB : glue != null ? glue.columns().textB() : null,
-                    label != null ? label : glue != null ? glue.columns().label() : "label");
-            LabelSet ls = reg ? LabelSet.regression() : LabelSet.classes(labels != null ? labels
-                    : glue != null ? glue.labelSet().labels() : m.config().labels());
-            if (ls.numOutputs() != (reg ? 1 : m.config().numLabels())) {
-                err.println("error: " + ls.numOutputs() + " labels but the model has " + m.config().numLabels() + " outputs");
-                return 2;
-            }
-            if (threads > 0) NativeLibrary.get().setNumThreads(threads);
-            try (TextTokenizer tok = TextTokenizer.load(model);
-                 NativeModel nm = NativeModel.fromBertModel(m, 0f, 0f, batchTokens, 512, NativeLibrary.Backend.CPU)) {
-                FinetuneEncoder enc = new FinetuneEncoder(tok::ids, Pretrainer.specials(tok, model), maxLength);
-                var examples = FinetuneData.encode(enc, List.of(data.toString()), null, cols, ls);
+            try (CheckpointEvaluator ev = CheckpointEvaluator.open(model, threads)) {
+                ModelConfig c = ev.config();
+                if (c.head() != Head.CLASSIFICATION && c.head() != Head.REGRESSION) {
+                    err.println("error: " + model + " has no classification or regression head (" + c.head() + ")");
+                    return 2;
+                }
+                boolean reg = c.head() == Head.REGRESSION;
+                Columns cols = new Columns(text != null ? text : glue != null ? glue.columns().text() : "text",
+                        textB != null ? textB : glue != null ? glue.columns().textB() : null,
+                        label != null ? label : glue != null ? glue.columns().label() : "label");
+                LabelSet ls = reg ? LabelSet.regression() : LabelSet.classes(labels != null ? labels
+                        : glue != null ? glue.labelSet().labels() : c.labels());
+                if (ls.numOutputs() != (reg ? 1 : c.numLabels())) {
+                    err.println("error: " + ls.numOutputs() + " labels but the model has " + c.numLabels() + " outputs");
+                    return 2;
+                }
+                var examples = FinetuneData.encode(ev.encoder(maxLength), List.of(data.toString()), null, cols, ls);
                 long t0 = System.nanoTime();
-                Map<String, Double> metrics = Evaluator.evaluate(nm, examples, ls, glue, batchTokens, 512, Integer.MAX_VALUE);
+                Map<String, Double> metrics = ev.evaluate(examples, ls, glue, batchTokens, 512);
                 metrics.put("seconds", (System.nanoTime() - t0) / 1e9);
                 spec.commandLine().getOut().println(new ObjectMapper().writeValueAsString(metrics));
             }

@@ -1,8 +1,7 @@
 package dev.tessera.cli;
 
-import dev.tessera.train.Finetuner;
 import dev.tessera.train.Recipe;
-import dev.tessera.train.TrainOptions;
+import dev.tessera.train.TrainingOutcome;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -52,11 +51,7 @@ public final class FinetuneCommand extends TrainCommandBase {
     Recipe.Kind kind() { return Recipe.Kind.FINETUNE; }
 
     @Override
-    String run(Recipe r, TrainOptions options) {
-        Finetuner.Result res = new Finetuner(r, options).run();
-        if (res.cancelled() || res.finalDir() == null) {
-            return "stopped at step " + res.steps() + "/" + res.totalSteps() + "; checkpoints in " + res.outputDir();
-        }
+    String done(TrainingOutcome res) {
         return "done: " + res.steps() + " steps; best model (" + res.mainMetric() + " " + res.bestMetrics().get(res.mainMetric())
                 + ") in " + res.bestDir() + "; last in " + res.finalDir();
     }

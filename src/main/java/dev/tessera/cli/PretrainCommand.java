@@ -1,8 +1,7 @@
 package dev.tessera.cli;
 
-import dev.tessera.train.Pretrainer;
 import dev.tessera.train.Recipe;
-import dev.tessera.train.TrainOptions;
+import dev.tessera.train.TrainingOutcome;
 import picocli.CommandLine.Command;
 
 /** {@code pretrain --recipe R.yaml [--output DIR] [--resume] [--max-steps N] [--threads N]}. */
@@ -14,12 +13,8 @@ public final class PretrainCommand extends TrainCommandBase {
     Recipe.Kind kind() { return Recipe.Kind.PRETRAIN; }
 
     @Override
-    String run(Recipe r, TrainOptions options) {
-        Pretrainer.Result res = new Pretrainer(r, options).run();
-        if (res.cancelled() || res.finalDir() == null) {
-            return "stopped at step " + res.steps() + "/" + res.totalSteps() + "; checkpoints in " + res.outputDir();
-        }
+    String done(TrainingOutcome res) {
         return "done: " + res.steps() + " steps; final model in " + res.finalDir()
-                + (res.lastEval().isEmpty() ? "" : "; held-out " + res.lastEval());
+                + (res.lastMetrics().isEmpty() ? "" : "; held-out " + res.lastMetrics());
     }
 }

@@ -12,9 +12,6 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * {@code study --spec FILE.yaml}: runs the study's grid; a killed study continues where it stopped. Exit
@@ -40,19 +37,9 @@ public final class StudyCommand implements Callable<Integer> {
             err.println(e.getMessage());
             return 2;
         }
-        AtomicBoolean interrupted = new AtomicBoolean();
-        CountDownLatch done = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            interrupted.set(true); // the running cell checkpoints; the next start resumes it
-            try {
-                done.await(120, TimeUnit.SECONDS);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        }, "stop-study");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
-            boolean finished = new Study(s, new ConsoleProgress(out, ConsoleProgress.isTerminal()), interrupted::get).run();
+        // Ctrl-C / SIGTERM: the running cell checkpoints; the next start resumes it
+        try (GracefulStop stop = new GracefulStop("stop-study")) {
+            boolean finished = new Study(s, new ConsoleProgress(out, ConsoleProgress.isTerminal()), stop::requested).run();
             out.println(finished ? "study done: " + Path.of(s.output()).resolve("results.json")
                     : "study stopped; run the same command to continue");
             return finished ? 0 : 130;
@@ -62,13 +49,6 @@ public final class StudyCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             err.println("error: " + e.getMessage());
             return 2;
-        } finally {
-            done.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException ignored) {
-                // already shutting down
-            }
         }
     }
 }

@@ -5,6 +5,8 @@ import dev.tessera.train.Recipe;
 import dev.tessera.train.RecipeException;
 import dev.tessera.train.RecipeOverrides;
 import dev.tessera.train.TrainOptions;
+import dev.tessera.train.Trainer;
+import dev.tessera.train.TrainingOutcome;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -19,9 +21,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Options shared by {@code pretrain} and {@code finetune}. Exit codes: 0 done, 2 bad recipe or data (reported
@@ -73,7 +72,8 @@ abstract class TrainCommandBase implements Callable<Integer> {
 
     abstract Recipe.Kind kind();
 
-    abstract String run(Recipe r, TrainOptions options);
+    /** What to print when the run reached its last step. */
+    abstract String done(TrainingOutcome res);
 
     @Override
     public Integer call() {
@@ -108,22 +108,15 @@ abstract class TrainCommandBase implements Callable<Integer> {
         if (nthreads == 0 && lws != null && lws.matches("[1-9][0-9]*")) nthreads = Math.max(1, cores / Integer.parseInt(lws));
         ConsoleProgress progress = new ConsoleProgress(out, ConsoleProgress.isTerminal());
         // Ctrl-C / SIGTERM: stop between two steps and write a checkpoint before the JVM exits
-        AtomicBoolean interrupted = new AtomicBoolean();
-        CountDownLatch done = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            interrupted.set(true);
-            try {
-                done.await(120, TimeUnit.SECONDS);
-            } catch (InterruptedException ignored) {
-                Thread.currentThread().interrupt();
-            }
-        }, "stop-training");
-        Runtime.getRuntime().addShutdownHook(hook);
-        TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
-                .withThreads(nthreads).withDistributed(true).withPeakFlops(peakTflops * 1e12).withListener(progress).withCancel(interrupted::get);
-        try {
-            out.println(run(r, opts));
-            return interrupted.get() ? 130 : 0;
+        try (GracefulStop stop = new GracefulStop("stop-training")) {
+            TrainOptions opts = TrainOptions.defaults().withOutputDir(output).withRequireResume(resume).withStopAfter(stopAfter)
+                    .withThreads(nthreads).withDistributed(true).withPeakFlops(peakTflops * 1e12).withListener(progress)
+                    .withCancel(stop::requested);
+            TrainingOutcome res = Trainer.of(r, opts).run();
+            out.println(res.cancelled() || res.finalDir() == null
+                    ? "stopped at step " + res.steps() + "/" + res.totalSteps() + "; checkpoints in " + res.outputDir()
+                    : done(res));
+            return stop.requested() ? 130 : 0;
         } catch (NativeException e) {
             err.println("training failed: " + e.getMessage());
             return 1;
@@ -133,13 +126,6 @@ abstract class TrainCommandBase implements Callable<Integer> {
         } catch (RuntimeException e) {
             err.println("training failed: " + e);
             return 1;
-        } finally {
-            done.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException ignored) {
-                // already shutting down
-            }
         }
     }
 

@@ -5,7 +5,8 @@ import java.util.Arrays;
 /**
  * An unpadded batch: the sequences are concatenated (MosaicBERT's "unpadding"). Sequence {@code s} is
  * tokens {@code [cuSeqlens[s], cuSeqlens[s+1])}; {@code cuSeqlens} has {@code numSequences()+1} entries
- * starting at 0. Exactly one of the label arrays is usually set:
+ * starting at 0. The data pipeline builds it and the native module ({@code kernels.NativeModel}, C
+ * {@code tsr_batch}) runs it as it is. At most one of the label arrays is usually set; none for inference:
  *
  * @param inputIds     token ids, all sequences concatenated
  * @param tokenTypeIds segment ids (0 for the first text, 1 for the second of a pair), same length
@@ -22,14 +23,37 @@ public record Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int max
     public static final int IGNORE = -100;
 
     public Batch {
-        if (inputIds.length != tokenTypeIds.length) throw new IllegalArgumentException("ids and type ids differ in length");
+        if (inputIds.length != tokenTypeIds.length)
+            throw new IllegalArgumentException("token_type_ids has " + tokenTypeIds.length + " entries for " + inputIds.length + " tokens");
         if (cuSeqlens.length < 1 || cuSeqlens[0] != 0 || cuSeqlens[cuSeqlens.length - 1] != inputIds.length) {
             throw new IllegalArgumentException("cu_seqlens must run from 0 to the token count");
         }
-        if (mlmLabels != null && mlmLabels.length != inputIds.length) throw new IllegalArgumentException("mlm labels length");
+        if (mlmLabels != null && mlmLabels.length != inputIds.length)
+            throw new IllegalArgumentException("mlm labels: " + mlmLabels.length + " entries for " + inputIds.length + " tokens");
         int n = cuSeqlens.length - 1;
-        if (classLabels != null && classLabels.length != n) throw new IllegalArgumentException("class labels length");
-        if (targets != null && targets.length != n) throw new IllegalArgumentException("targets length");
+        if (classLabels != null && classLabels.length != n)
+            throw new IllegalArgumentException("class labels: " + classLabels.length + " entries for " + n + " sequences");
+        if (targets != null && targets.length != n)
+            throw new IllegalArgumentException("targets: " + targets.length + " entries for " + n + " sequences");
+    }
+
+    /**
+     * A batch whose {@code maxSeqlen} is taken from {@code cuSeqlens}; {@code tokenTypeIds} null means all 0
+     * (one text per sequence).
+     */
+    public static Batch of(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int[] mlmLabels, int[] classLabels,
+                           float[] targets) {
+        int max = 0;
+        for (int s = 0; s + 1 < cuSeqlens.length; s++) max = Math.max(max, cuSeqlens[s + 1] - cuSeqlens[s]);
+        return new Batch(inputIds, tokenTypeIds != null ? tokenTypeIds : new int[inputIds.length], cuSeqlens, max,
+                mlmLabels, classLabels, targets);
+    }
+
+    /** cu_seqlens from sequence lengths. */
+    public static int[] cuSeqlens(int... lengths) {
+        int[] cu = new int[lengths.length + 1];
+        for (int i = 0; i < lengths.length; i++) cu[i + 1] = cu[i] + lengths[i];
+        return cu;
     }
 
     public int numSequences() { return cuSeqlens.length - 1; }

@@ -30,7 +30,7 @@ public final class HfCheckpoint {
     /** Loads config and weights, canonicalises tensor names and checks every required tensor's shape. */
     public static BertModel load(Path dir) {
         if (!Files.isDirectory(dir)) throw new CheckpointFormatException("checkpoint directory " + dir + " does not exist");
-        Path configJson = dir.resolve("config.json");
+        Path configJson = dir.resolve(CheckpointFiles.CONFIG);
         JsonNode cfg = readJson(configJson);
         Map<String, Tensor> canonical = canonicalNames(readWeights(dir));
         ModelConfig config = configFrom(cfg, canonical, configJson);
@@ -56,16 +56,16 @@ public final class HfCheckpoint {
 
     /** Weights by stored name, from whichever file layout the directory has. */
     static Map<String, Tensor> readWeights(Path dir) {
-        Path st = dir.resolve("model.safetensors");
-        Path stIndex = dir.resolve("model.safetensors.index.json");
-        Path bin = dir.resolve("pytorch_model.bin");
-        Path binIndex = dir.resolve("pytorch_model.bin.index.json");
+        Path st = dir.resolve(CheckpointFiles.SAFETENSORS);
+        Path stIndex = dir.resolve(CheckpointFiles.SAFETENSORS_INDEX);
+        Path bin = dir.resolve(CheckpointFiles.PYTORCH);
+        Path binIndex = dir.resolve(CheckpointFiles.PYTORCH_INDEX);
         if (Files.isRegularFile(st)) return SafetensorsReader.read(st);
         if (Files.isRegularFile(stIndex)) return SafetensorsReader.readSharded(stIndex);
         if (Files.isRegularFile(bin)) return TorchCheckpointReader.read(bin);
         if (Files.isRegularFile(binIndex)) return TorchCheckpointReader.readSharded(binIndex);
-        throw new CheckpointFormatException("no weights in " + dir + ": expected model.safetensors, "
-                + "model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json");
+        throw new CheckpointFormatException("no weights in " + dir + ": expected " + String.join(", ",
+                CheckpointFiles.WEIGHTS.subList(0, CheckpointFiles.WEIGHTS.size() - 1)) + " or " + CheckpointFiles.PYTORCH_INDEX);
     }
 
     /**
@@ -226,7 +226,7 @@ public final class HfCheckpoint {
         if (dec != null && dec.data() == model.weight("bert.embeddings.word_embeddings.weight").data()) {
             weights.remove("cls.predictions.decoder.weight");
         }
-        SafetensorsWriter.write(dir.resolve("model.safetensors"), weights, Map.of("format", "pt"));
-        ConfigWriter.write(model.config(), dir.resolve("config.json"));
+        SafetensorsWriter.write(dir.resolve(CheckpointFiles.SAFETENSORS), weights, Map.of("format", "pt"));
+        ConfigWriter.write(model.config(), dir.resolve(CheckpointFiles.CONFIG));
     }
 }

@@ -17,7 +17,6 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Reads the safetensors format: an unsigned 64-bit little-endian header length, a JSON header
@@ -130,20 +129,7 @@ public final class SafetensorsReader {
      * to shard file (in the same directory).
      */
     public static Map<String, Tensor> readSharded(Path indexJson) {
-        Map<String, String> weightMap = ShardIndex.read(indexJson);
-        Path dir = indexJson.toAbsolutePath().getParent();
-        Map<String, Tensor> out = new TreeMap<>();
-        for (String shard : new java.util.TreeSet<>(weightMap.values())) {
-            Map<String, Tensor> part = read(ShardIndex.resolve(dir, shard, indexJson));
-            for (var e : part.entrySet()) {
-                if (out.put(e.getKey(), e.getValue()) != null) {
-                    throw new CheckpointFormatException("tensor '" + e.getKey() + "' appears in more than one shard of "
-                            + indexJson);
-                }
-            }
-        }
-        ShardIndex.checkComplete(indexJson, weightMap, out.keySet());
-        return out;
+        return ShardIndex.readAll(indexJson, SafetensorsReader::read);
     }
 
     static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {

@@ -2,16 +2,38 @@ package dev.tessera.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.model.Tensor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.function.Function;
 
 /** The {@code *.index.json} of a sharded checkpoint (safetensors or pytorch_model.bin). */
 final class ShardIndex {
     private ShardIndex() {}
+
+    /**
+     * Every tensor of a sharded checkpoint: each shard the index names, read once by {@code readShard}, merged by name;
+     * a tensor in two shards, or one the index lists but no shard holds, is an error.
+     */
+    static Map<String, Tensor> readAll(Path indexJson, Function<Path, Map<String, Tensor>> readShard) {
+        Map<String, String> weightMap = read(indexJson);
+        Path dir = indexJson.toAbsolutePath().getParent();
+        Map<String, Tensor> out = new TreeMap<>();
+        for (String shard : new TreeSet<>(weightMap.values())) {
+            for (var e : readShard.apply(resolve(dir, shard, indexJson)).entrySet()) {
+                if (out.put(e.getKey(), e.getValue()) != null) {
+                    throw new CheckpointFormatException("tensor '" + e.getKey() + "' appears in more than one shard of " + indexJson);
+                }
+            }
+        }
+        checkComplete(indexJson, weightMap, out.keySet());
+        return out;
+    }
 
     static Map<String, String> read(Path indexJson) {
         JsonNode root;

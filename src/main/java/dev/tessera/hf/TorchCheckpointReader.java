@@ -80,19 +80,9 @@ public final class TorchCheckpointReader {
         }
     }
 
+    /** A sharded {@code pytorch_model.bin.index.json}: every shard read as {@link #read} reads one file. */
     public static Map<String, Tensor> readSharded(Path indexJson) {
-        Map<String, String> weightMap = ShardIndex.read(indexJson);
-        Path dir = indexJson.toAbsolutePath().getParent();
-        Map<String, Tensor> out = new TreeMap<>();
-        for (String shard : new java.util.TreeSet<>(weightMap.values())) {
-            for (var e : read(ShardIndex.resolve(dir, shard, indexJson)).entrySet()) {
-                if (out.put(e.getKey(), e.getValue()) != null) {
-                    throw new CheckpointFormatException("tensor '" + e.getKey() + "' appears in more than one shard of " + indexJson);
-                }
-            }
-        }
-        ShardIndex.checkComplete(indexJson, weightMap, out.keySet());
-        return out;
+        return ShardIndex.readAll(indexJson, TorchCheckpointReader::read);
     }
 
     /** The state dict itself, also when it is wrapped as {@code {"state_dict": {...}}}. */

@@ -84,6 +84,9 @@ public final class JobPaths implements FileAccess {
         return p;
     }
 
+    /** The directory {@code serve_as} publishes into (real path), or null when publishing is off. */
+    Path modelsDir() { return modelsDir; }
+
     /** Where {@code serve_as} publishes: {@code <models dir>/<name>}, refused if that resolves anywhere else. */
     Path publishTarget(String name) {
         Path target = modelsDir.resolve(name).normalize();

@@ -1,11 +1,11 @@
 package dev.tessera.jobs;
 
 import dev.tessera.io.ForbiddenPathException;
-import dev.tessera.train.Finetuner;
-import dev.tessera.train.Pretrainer;
 import dev.tessera.train.Recipe;
 import dev.tessera.train.TrainOptions;
+import dev.tessera.train.Trainer;
 import dev.tessera.train.TrainingListener;
+import dev.tessera.train.TrainingOutcome;
 import java.io.UncheckedIOException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -44,32 +44,20 @@ final class JobRunner {
             // every recipe path is checked again, through its symlinks, when the trainer starts (withAccess)
             TrainOptions opts = TrainOptions.defaults().withThreads(threads).withListener(new Progress(id)).withAccess(paths)
                     .withCancel(() -> stopping.getAsBoolean() || cancelRequested(id));
-            Path best, last;
-            boolean cancelled;
-            Map<String, Double> metrics;
-            if (r.kind() == Recipe.Kind.PRETRAIN) {
-                Pretrainer.Result res = new Pretrainer(r, opts).run();
-                cancelled = res.cancelled() || res.finalDir() == null;
-                best = last = res.finalDir();
-                metrics = res.lastEval();
-            } else {
-                Finetuner.Result res = new Finetuner(r, opts).run();
-                cancelled = res.cancelled() || res.finalDir() == null;
-                best = res.bestDir();
-                last = res.finalDir();
-                metrics = res.bestMetrics();
-            }
-            boolean pretrain = r.kind() == Recipe.Kind.PRETRAIN;
+            TrainingOutcome res = Trainer.of(r, opts).run();
+            boolean cancelled = res.cancelled() || res.finalDir() == null;
             records.update(id, false, j -> {
-                j.finalDir = str(last);
-                if (!pretrain) j.bestDir = str(best);
+                j.finalDir = str(res.finalDir());
+                j.bestDir = str(res.bestDir());
             });
             if (cancelled && stopping.getAsBoolean() && !cancelRequested(id)) {
                 LOG.infof("job %s interrupted by shutdown; it resumes at the next start", id);
                 records.update(id, true, j -> {});
                 return;
             }
-            String served = !cancelled && job.serveAs != null && best != null ? publisher.publish(job.serveAs, best) : null;
+            Path servable = res.servable();
+            Map<String, Double> metrics = res.servableMetrics();
+            String served = !cancelled && job.serveAs != null && servable != null ? publisher.publish(job.serveAs, servable) : null;
             Job.Status status = cancelled ? Job.Status.cancelled : Job.Status.succeeded;
             records.update(id, true, j -> {
                 if (metrics != null) j.metrics = new LinkedHashMap<>(metrics);

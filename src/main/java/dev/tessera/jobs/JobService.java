@@ -3,6 +3,7 @@ package dev.tessera.jobs;
 import dev.tessera.io.AtomicDirectories;
 import dev.tessera.train.Checkpointer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,13 +27,6 @@ import org.jboss.logging.Logger;
 public final class JobService implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(JobService.class);
 
-    /** The queue is full (429). */
-    public static final class QueueFullException extends RuntimeException {
-        QueueFullException(int max) {
-            super(max + " jobs are already queued (tessera.jobs.max-queued); try again when one has started");
-        }
-    }
-
     /**
      * @param modelsDir where {@code serve_as} publishes (null: serve_as refused)
      * @param onPublished called with (name, directory) after publishing, e.g. the model registry's register
@@ -49,6 +43,7 @@ public final class JobService implements AutoCloseable {
     private final JobRecords records;
     private final JobSubmissions submissions;
     private final JobRunner runner;
+    private final ModelPublisher publisher; // null: serve_as refused
     private final LinkedBlockingDeque<String> queue = new LinkedBlockingDeque<>();
     private volatile boolean stopping;
     private Thread worker;
@@ -58,12 +53,22 @@ public final class JobService implements AutoCloseable {
         this.records = new JobRecords(new JobStore(settings.jobsDir()));
         JobPaths paths = new JobPaths(settings.jobsDir(), settings.modelsDir(), settings.dataRoots());
         this.submissions = new JobSubmissions(paths, settings.modelsDir() != null);
-        this.runner = new JobRunner(records, settings.threads(),
-                settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished()), paths);
+        this.publisher = settings.modelsDir() == null ? null : new ModelPublisher(paths, settings.onPublished());
+        this.runner = new JobRunner(records, settings.threads(), publisher, paths);
     }
 
-    /** Loads the stored jobs, forgets expired ones, queues the unfinished ones again and starts the worker. */
+    /**
+     * Puts back a published model whose replacement a crash cut short, loads the stored jobs, forgets expired ones,
+     * queues the unfinished ones again and starts the worker.
+     */
     public void start() {
+        if (publisher != null) {
+            try {
+                publisher.recover();
+            } catch (UncheckedIOException e) {
+                LOG.warn(e.getMessage()); // serving the other models and running jobs does not depend on it
+            }
+        }
         List<String> bad = new ArrayList<>();
         for (Job j : records.load(bad)) {
             if (j.status.finished()) continue;
@@ -83,14 +88,14 @@ public final class JobService implements AutoCloseable {
     /**
      * Validates and queues a job; the returned copy has status queued.
      *
-     * @throws InvalidJobException 422: the recipe or a field cannot run
-     * @throws dev.tessera.io.ForbiddenPathException 403: a path is outside what jobs may read or write
-     * @throws QueueFullException 429
+     * @throws JobException.Invalid the recipe or a field cannot run
+     * @throws dev.tessera.io.ForbiddenPathException a path is outside what jobs may read or write
+     * @throws JobException.QueueFull the queue is full
      */
     public Job submit(String kind, String recipeText, String recipePath, Map<String, Object> overrides, String serveAs) {
         Job j = submissions.prepare(kind, recipeText, recipePath, overrides, serveAs);
         synchronized (queue) { // check and add together, so concurrent submissions cannot overfill the queue
-            if (queue.size() >= settings.maxQueued()) throw new QueueFullException(settings.maxQueued());
+            if (queue.size() >= settings.maxQueued()) throw new JobException.QueueFull(settings.maxQueued());
             forgetOldest(settings.maxRecords() - 1);
             records.add(j);
             Job queued = j.copy(); // before the worker can see it

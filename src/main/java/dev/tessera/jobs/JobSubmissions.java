@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
 
 /**
  * Turns a submission (kind, recipe text or path, overrides, serve_as) into a job ready to queue, or refuses it
- * with every reason at once: 422 ({@link InvalidJobException}) for a recipe that cannot run, 403
+ * with every reason at once: 422 ({@link JobException.Invalid}) for a recipe that cannot run, 403
  * ({@link ForbiddenPathException}) for one that reaches outside its directories. Files are checked now,
  * so a typo fails at submission rather than in the queue.
  */
@@ -73,7 +73,7 @@ final class JobSubmissions {
                 forbidden.addAll(e.problems());
             }
         }
-        if (!p.isEmpty()) throw new InvalidJobException("invalid job", p);
+        if (!p.isEmpty()) throw new JobException.Invalid("invalid job", p);
         String id = "job-" + UUID.randomUUID().toString().substring(0, 8);
         Map<String, Object> ov = new LinkedHashMap<>();
         if (overrides != null) ov.putAll(overrides);
@@ -94,13 +94,13 @@ final class JobSubmissions {
                 }
             }
         } catch (RecipeException e) {
-            throw new InvalidJobException("invalid recipe " + source, e.problems());
+            throw new JobException.Invalid("invalid recipe " + source, e.problems());
         }
         if (r.kind() != k) p.add("the recipe is a " + r.kind().name().toLowerCase(Locale.ROOT) + " recipe but kind is " + kind);
         confine(r, forbidden);
         if (!forbidden.isEmpty()) throw new ForbiddenPathException(forbidden);
         preflight(r, p);
-        if (!p.isEmpty()) throw new InvalidJobException("invalid job", p);
+        if (!p.isEmpty()) throw new JobException.Invalid("invalid job", p);
 
         Job j = new Job();
         j.id = id;

@@ -1,19 +1,20 @@
 package dev.tessera.jobs;
 
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.io.AtomicDirectories;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.function.BiConsumer;
 
 /**
  * {@code serve_as}: copies the servable files of a finished job's checkpoint to {@code <models dir>/<name>}
- * (replacing a previous model of that name in one swap) and hands the directory to the server to load.
+ * (replacing a previous model of that name in one swap, {@link AtomicDirectories#replace}) and hands the directory
+ * to the server to load. A swap cut short by a crash is undone at the next start ({@link #recover}) or the next
+ * publish of that name: the model published before it is back.
  */
 final class ModelPublisher {
-    static final List<String> SERVABLE_FILES = List.of("config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
-            "tokenizer_config.json", "special_tokens_map.json");
-
     private final JobPaths paths;
     private final BiConsumer<String, Path> onPublished;
 
@@ -23,9 +24,18 @@ final class ModelPublisher {
         this.onPublished = onPublished;
     }
 
+    /** Puts back every model whose replacement a crash cut short between its two renames. */
+    void recover() {
+        try {
+            AtomicDirectories.recoverAll(paths.modelsDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot recover the models in " + paths.modelsDir() + ": " + e.getMessage(), e);
+        }
+    }
+
     String publish(String name, Path checkpoint) {
         Path target = AtomicDirectories.replace(paths.publishTarget(name), tmp -> {
-            for (String f : SERVABLE_FILES) {
+            for (String f : CheckpointFiles.SERVABLE) {
                 if (Files.isRegularFile(checkpoint.resolve(f))) Files.copy(checkpoint.resolve(f), tmp.resolve(f));
             }
         });

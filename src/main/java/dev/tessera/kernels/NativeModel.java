@@ -1,5 +1,6 @@
 package dev.tessera.kernels;
 
+import dev.tessera.data.Batch;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Tensor;
@@ -208,7 +209,7 @@ public final class NativeModel implements AutoCloseable {
     }
 
     /** Forward pass; returns the mean loss (0 without labels). */
-    public float forward(NativeBatch batch, long seed, long step, boolean training) {
+    public float forward(Batch batch, long seed, long step, boolean training) {
         return forward(batch, seed, step, training, null);
     }
 
@@ -216,7 +217,7 @@ public final class NativeModel implements AutoCloseable {
      * Forward pass that also returns the logits (MLM: [labelled tokens, vocab]; classification: [seqs, labels];
      * regression: [seqs]; no head: final hidden states [tokens, hidden]) in {@code logitsOut[0]}.
      */
-    public float forward(NativeBatch batch, long seed, long step, boolean training, float[][] logitsOut) {
+    public float forward(Batch batch, long seed, long step, boolean training, float[][] logitsOut) {
         ensureOpen();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment b = batchSegment(a, batch);
@@ -283,7 +284,7 @@ public final class NativeModel implements AutoCloseable {
     }
 
     /** Validates a batch against the budget and ranges without running the model. */
-    public void validate(NativeBatch batch) {
+    public void validate(Batch batch) {
         ensureOpen();
         try (Arena a = Arena.ofConfined()) {
             lib.check((int) lib.validateBatch.invokeExact(handle, batchSegment(a, batch)));
@@ -296,11 +297,12 @@ public final class NativeModel implements AutoCloseable {
         return v == null ? MemorySegment.NULL : a.allocateFrom(JAVA_INT, v);
     }
 
-    private static MemorySegment batchSegment(Arena a, NativeBatch b) {
+    private static MemorySegment batchSegment(Arena a, Batch b) {
+        if (b.numSequences() < 1) throw new IllegalArgumentException("a batch needs at least one sequence");
         MemorySegment s = a.allocate(BATCH);
         s.set(JAVA_INT, 0, b.numTokens());
-        s.set(JAVA_INT, 4, b.numSeqs());
-        s.set(JAVA_INT, 8, 0); // max_seqlen: computed by the library
+        s.set(JAVA_INT, 4, b.numSequences());
+        s.set(JAVA_INT, 8, 0); // max_seqlen: computed by the library (it checks cu_seqlens itself)
         s.set(JAVA_INT, 12, 0);
         s.set(ADDRESS, 16, ints(a, b.inputIds()));
         s.set(ADDRESS, 24, ints(a, b.tokenTypeIds()));

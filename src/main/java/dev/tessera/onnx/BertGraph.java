@@ -7,10 +7,8 @@ import static dev.tessera.onnx.GraphBuilder.intAttr;
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.Alibi;
 import dev.tessera.model.BertModel;
-import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * What every padded-batch dialect shares: the three int64 inputs, embeddings, MosaicBERT's zeroing of
@@ -21,25 +19,13 @@ import java.util.Locale;
  * {@code .T} suffix when transposed for MatMul); {@link DynamicQuantization} relies on that prefix to find the
  * encoder's weights. Shapes in comments: B batch, S sequence, H hidden, N heads, D head size, I intermediate.
  */
-abstract class BertGraph {
-    static final int OPSET = 17;
+abstract class BertGraph extends EncoderGraph {
     /** Added to the scores of padded keys. Finite, so a fully padded row gives a uniform softmax, not NaN. */
     static final float PAD_BIAS = -Float.MAX_VALUE;
 
-    protected final BertModel model;
-    protected final ModelConfig cfg;
-    protected final GraphBuilder g = new GraphBuilder("tessera_bert");
-    protected final Blocks blocks;
-
     protected BertGraph(BertModel model) {
-        this.model = model;
-        this.cfg = model.config();
-        this.blocks = new Blocks(g, model);
+        super(model, "tessera_bert");
     }
-
-    /** Dialect name for the doc string. */
-    protected abstract String dialectName();
-
 
     /**
      * Computes, once per graph, what the layers need to mask and bias attention.
@@ -153,17 +139,6 @@ abstract class BertGraph {
 
     // ---- building blocks ----
 
-    protected final String matMul(String name, String x, String prefix) { return blocks.matMul(name, x, prefix); }
-
-    protected final String linear(String name, String x, String prefix, boolean bias) { return blocks.linear(name, x, prefix, bias); }
-
-    protected final String layerNorm(String name, String x, String prefix) { return blocks.layerNorm(name, x, prefix); }
-
-    /** The lower-cased {@code hidden_act}; null means gelu. */
-    protected static String act(String hiddenAct) {
-        return hiddenAct == null ? "gelu" : hiddenAct.toLowerCase(Locale.ROOT);
-    }
-
     /** The activation {@code hiddenAct} ("gelu" is exact erf GELU) in standard operators. */
     protected String activation(String name, String x, String hiddenAct) {
         return switch (act(hiddenAct)) {
@@ -189,11 +164,6 @@ abstract class BertGraph {
             case "relu" -> g.node(name + "/Relu", "Relu", List.of(x));
             default -> throw unsupportedActivation(hiddenAct);
         };
-    }
-
-    protected final IllegalArgumentException unsupportedActivation(String hiddenAct) {
-        return new IllegalArgumentException("hidden_act '" + hiddenAct + "' is not supported by the " + dialectName()
-                + " ONNX export (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
     }
 
     protected final String unsqueeze(String name, String x, long axis) {

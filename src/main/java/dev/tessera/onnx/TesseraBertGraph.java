@@ -6,10 +6,8 @@ import static dev.tessera.onnx.GraphBuilder.intAttr;
 
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.BertModel;
-import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The {@code tessera} dialect: the encoder on packed tokens, with no padding anywhere. Inputs
@@ -21,19 +19,15 @@ import java.util.Locale;
  * cuda-ext/README.md); GELU is ONNX Runtime's {@code com.microsoft.Gelu} (exact erf). Classic BERT's separate
  * query/key/value projections are fused into one {@code [H, 3H]} matmul at export time.
  */
-final class TesseraBertGraph {
+final class TesseraBertGraph extends EncoderGraph {
     static final String TESSERA = "tessera";
 
-    private final BertModel model;
-    private final ModelConfig cfg;
-    private final GraphBuilder g = new GraphBuilder("tessera_bert_packed");
-    private final Blocks blocks;
-
     private TesseraBertGraph(BertModel model) {
-        this.model = model;
-        this.cfg = model.config();
-        this.blocks = new Blocks(g, model);
+        super(model, "tessera_bert_packed");
     }
+
+    @Override
+    protected String dialectName() { return TESSERA; }
 
     static OnnxMl.ModelProto build(BertModel model) {
         return new TesseraBertGraph(model).build();
@@ -63,7 +57,7 @@ final class TesseraBertGraph {
             }
             case NONE -> { }
         }
-        return g.model(PortableBertGraph.OPSET, "tessera", "Tessera packed export (tessera dialect: needs "
+        return g.model(OPSET, "tessera", "Tessera packed export (tessera dialect: needs "
                 + "libtessera_ortops.so): " + cfg.variant() + " / " + cfg.head() + ", " + cfg.numLayers()
                 + " layers, hidden " + cfg.hiddenSize() + ", " + cfg.numHeads() + " heads");
     }
@@ -107,19 +101,13 @@ final class TesseraBertGraph {
         return blocks.mlmDecoder(layerNorm("/cls/transform/LayerNorm", t, p + "transform.LayerNorm"));
     }
 
-    private String linear(String name, String x, String prefix, boolean bias) { return blocks.linear(name, x, prefix, bias); }
-
-    private String layerNorm(String name, String x, String prefix) { return blocks.layerNorm(name, x, prefix); }
-
     /** hidden_act: exact GELU as com.microsoft.Gelu; the tanh approximation as FastGelu; relu. */
     private String activation(String name, String x) {
-        String act = cfg.hiddenAct() == null ? "gelu" : cfg.hiddenAct().toLowerCase(Locale.ROOT);
-        return switch (act) {
+        return switch (act(cfg.hiddenAct())) {
             case "gelu" -> g.msNode(name + "/Gelu", "Gelu", List.of(x));
             case "gelu_new", "gelu_pytorch_tanh", "gelu_fast" -> g.msNode(name + "/FastGelu", "FastGelu", List.of(x));
             case "relu" -> g.node(name + "/Relu", "Relu", List.of(x));
-            default -> throw new IllegalArgumentException("hidden_act '" + cfg.hiddenAct()
-                    + "' is not supported by the ONNX export (supported: gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu)");
+            default -> throw unsupportedActivation(cfg.hiddenAct());
         };
     }
 }

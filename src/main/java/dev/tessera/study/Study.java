@@ -11,15 +11,12 @@ import dev.tessera.data.DataOrder;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.data.LabelledExample;
-import dev.tessera.hf.HfCheckpoint;
+import dev.tessera.io.AtomicDirectories;
 import dev.tessera.io.AtomicFiles;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
-import dev.tessera.model.BertModel;
-import dev.tessera.plot.Charts;
-import dev.tessera.tokenize.TextTokenizer;
+import dev.tessera.train.CheckpointEvaluator;
 import dev.tessera.train.Checkpointer;
-import dev.tessera.train.Evaluator;
 import dev.tessera.train.FinetuneData;
 import dev.tessera.train.Finetuner;
 import dev.tessera.train.Pretrainer;
@@ -27,6 +24,7 @@ import dev.tessera.train.Recipe;
 import dev.tessera.train.TrainOptions;
 import dev.tessera.train.TrainingListener;
 import dev.tessera.train.TrainingLoop;
+import dev.tessera.train.TrainingOutcome;
 import dev.tessera.train.TrainingState;
 
 import java.io.IOException;
@@ -163,7 +161,7 @@ public final class Study {
         long steps = plan.get(id).get("max_steps").asLong();
         double secPerStep = plan.get(id).get("seconds_per_step").asDouble();
         Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, steps, dir, true)), id);
-        Pretrainer.Result res = new Pretrainer(r, options()).run();
+        TrainingOutcome res = new Pretrainer(r, options()).run();
         if (res.finalDir() == null) return null;
         TrainingState st = Checkpointer.readState(res.finalDir());
         ObjectNode rec = JSON.createObjectNode();
@@ -173,21 +171,23 @@ public final class Study {
                 .put("tokens_per_second", st.tokensSeen() / Math.max(1e-9, st.trainSeconds()))
                 .put("mask_rate", r.training().maskRate()).put("eval_mask_rate", r.training().evalMaskRate())
                 .put("padded", r.batch().padded()).put("checkpoint", res.finalDir().toString());
-        rec.put("parameters", HfCheckpoint.load(res.finalDir()).weights().values().stream().mapToLong(t -> t.data().length).sum());
-        ArrayNode curve = rec.putArray("curve");
-        for (TrainingState.EvalPoint e : st.evalHistory()) {
-            ObjectNode c = curve.addObject();
-            c.put("step", e.step());
-            if (e.trainSeconds() != null) c.put("train_seconds", e.trainSeconds());
-            e.metrics().forEach((k, v) -> c.put(k, v));
-        }
-        ObjectNode ex = rec.putObject("by_length");
-        for (int len : p.evalLengths()) {
-            if (arch.equals("bert") && len > p.maxSeqLen()) continue; // learned positions past max_seq_len were never trained
-            Map<String, Double> m = Pretrainer.evaluateCheckpoint(res.finalDir(), shardDir().resolve("eval"), len,
-                    p.evalMaskRate(), p.evalBatches(), Math.max(p.microbatchTokens(), len), spec.seed(), spec.threads());
-            ObjectNode o = ex.putObject(Integer.toString(len));
-            m.forEach(o::put);
+        try (CheckpointEvaluator ev = CheckpointEvaluator.open(res.finalDir(), spec.threads())) {
+            rec.put("parameters", ev.model().weights().values().stream().mapToLong(t -> t.data().length).sum());
+            ArrayNode curve = rec.putArray("curve");
+            for (TrainingState.EvalPoint e : st.evalHistory()) {
+                ObjectNode c = curve.addObject();
+                c.put("step", e.step());
+                if (e.trainSeconds() != null) c.put("train_seconds", e.trainSeconds());
+                e.metrics().forEach((k, v) -> c.put(k, v));
+            }
+            ObjectNode ex = rec.putObject("by_length");
+            for (int len : p.evalLengths()) {
+                if (arch.equals("bert") && len > p.maxSeqLen()) continue; // learned positions past max_seq_len were never trained
+                Map<String, Double> m = ev.evaluateMlm(shardDir().resolve("eval"), len, p.evalMaskRate(), p.evalBatches(),
+                        Math.max(p.microbatchTokens(), len), spec.seed());
+                ObjectNode o = ex.putObject(Integer.toString(len));
+                m.forEach(o::put);
+            }
         }
         return rec;
     }
@@ -204,16 +204,20 @@ public final class Study {
     /** Seconds per optimizer step of {@code arch}, timed over a few steps (the first, warm-up, left out). */
     private double calibrate(String arch) {
         Path dir = work.resolve("calibrate-" + arch);
-        deleteTree(dir);
-        Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, CALIBRATION_STEPS, dir, false)), "calibration");
         List<Long> times = new ArrayList<>();
-        TrainingListener timer = new TrainingListener() {
-            @Override public void started(String what, long startStep, long totalSteps, long numParams) { times.add(System.nanoTime()); }
-            @Override public void step(StepStats s) { times.add(System.nanoTime()); }
-            @Override public void info(String line) { log.info(line); }
-        };
-        new Pretrainer(r, TrainOptions.defaults().withThreads(spec.threads()).withListener(timer).withCancel(cancelled)).run();
-        deleteTree(dir);
+        try {
+            AtomicDirectories.deleteTree(dir);
+            Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, CALIBRATION_STEPS, dir, false)), "calibration");
+            TrainingListener timer = new TrainingListener() {
+                @Override public void started(String what, long startStep, long totalSteps, long numParams) { times.add(System.nanoTime()); }
+                @Override public void step(StepStats s) { times.add(System.nanoTime()); }
+                @Override public void info(String line) { log.info(line); }
+            };
+            new Pretrainer(r, TrainOptions.defaults().withThreads(spec.threads()).withListener(timer).withCancel(cancelled)).run();
+            AtomicDirectories.deleteTree(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         if (times.size() < 3) throw new IllegalStateException("calibration of " + arch + " did not run");
         return (times.get(times.size() - 1) - times.get(1)) / 1e9 / (times.size() - 2);
     }
@@ -259,7 +263,7 @@ public final class Study {
         m.put("training", map("epochs", f.epochs(), "log_interval", 10, "checkpoint_interval", 200, "keep_checkpoints", 1,
                 "output_dir", dir.toString()));
         Recipe r = Recipe.parse(yaml(m), id);
-        Finetuner.Result res = new Finetuner(r, options()).run();
+        TrainingOutcome res = new Finetuner(r, options()).run();
         if (res.finalDir() == null) return null;
         TrainingState st = Checkpointer.readState(res.finalDir());
         // scored once, on the final model (no selection on test data)
@@ -290,17 +294,10 @@ public final class Study {
 
     /** Accuracy, F1 and loss of a finetuned checkpoint on {@code rows}. */
     private Map<String, Double> score(Path checkpoint, List<LabelledExample> rows, int maxLen) {
-        BertModel bert = HfCheckpoint.load(checkpoint);
         LabelSet labels = LabelSet.classes(spec.finetune().classes());
-        try (TextTokenizer tok = TextTokenizer.load(checkpoint)) {
-            FinetuneEncoder enc = new FinetuneEncoder(tok::ids, Pretrainer.specials(tok, checkpoint), maxLen);
-            List<FinetuneEncoder.Encoded> encoded = enc.encodeAll(rows, labels, Path.of(spec.finetune().test()));
-            int budget = Math.max(8192, maxLen);
-            try (NativeModel model = TrainingLoop.createModel(NativeConfig.of(bert.config(), 0f, 0f, budget, 64), "cpu",
-                    spec.threads(), TrainingListener.NONE)) {
-                model.loadWeights(bert.weights());
-                return Evaluator.evaluate(model, encoded, labels, null, budget, 64, Integer.MAX_VALUE);
-            }
+        try (CheckpointEvaluator ev = CheckpointEvaluator.open(checkpoint, spec.threads())) {
+            List<FinetuneEncoder.Encoded> encoded = ev.encoder(maxLen).encodeAll(rows, labels, Path.of(spec.finetune().test()));
+            return ev.evaluate(encoded, labels, null, Math.max(8192, maxLen), 64);
         }
     }
 
@@ -402,15 +399,6 @@ public final class Study {
             return (ObjectNode) JSON.readTree(file.toFile());
         } catch (IOException | ClassCastException e) {
             throw new IllegalArgumentException("cannot read " + file + " (delete it to start the study afresh): " + e.getMessage());
-        }
-    }
-
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

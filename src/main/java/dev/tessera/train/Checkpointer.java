@@ -5,19 +5,18 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.tessera.io.AtomicDirectories;
 import dev.tessera.io.AtomicFiles;
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.hf.SafetensorsReader;
 import dev.tessera.hf.SafetensorsWriter;
+import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Tensor;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -42,8 +41,6 @@ public final class Checkpointer {
     public static final String STATE = "training_state.json";
     public static final String OPTIMIZER = "optimizer.safetensors";
     public static final String LATEST = "latest";
-    static final List<String> TOKENIZER_FILES = List.of("tokenizer.json", "vocab.txt", "tokenizer_config.json",
-            "special_tokens_map.json");
 
     static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
@@ -93,7 +90,7 @@ public final class Checkpointer {
 
     private void copyTokenizer(Path dir) throws IOException {
         if (tokenizerDir == null) return;
-        for (String f : TOKENIZER_FILES) {
+        for (String f : CheckpointFiles.TOKENIZER) {
             Path src = tokenizerDir.resolve(f);
             if (Files.isRegularFile(src)) {
                 byte[] bytes = Files.readAllBytes(src);
@@ -102,7 +99,6 @@ public final class Checkpointer {
         }
     }
 
-    /** The newest complete step checkpoint: the one {@code latest} names, else the highest complete step-* dir. */
     /** The checkpoint a run resumes from; with {@code required} (--resume), its absence is an error. */
     public Optional<Path> resumePoint(boolean required) {
         Optional<Path> latest = latest();
@@ -110,6 +106,7 @@ public final class Checkpointer {
         return latest;
     }
 
+    /** The newest complete step checkpoint: the one {@code latest} names, else the highest complete step-* dir. */
     public Optional<Path> latest() {
         recover();
         Path pointer = root.resolve(LATEST);
@@ -131,16 +128,8 @@ public final class Checkpointer {
 
     /** A kill between the two renames of a replacement leaves only {@code .old-NAME}: put it back. */
     private void recover() {
-        if (!Files.isDirectory(root)) return;
-        try (Stream<Path> s = Files.list(root)) {
-            for (Path p : s.toList()) {
-                String n = p.getFileName().toString();
-                if (n.startsWith(".old-")) {
-                    Path target = root.resolve(n.substring(5));
-                    if (!Files.exists(target)) Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);
-                    else deleteTree(p);
-                }
-            }
+        try {
+            AtomicDirectories.recoverAll(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot recover checkpoints in " + root, e);
         }
@@ -150,7 +139,7 @@ public final class Checkpointer {
         try (Stream<Path> s = Files.list(root)) {
             List<Path> steps = new ArrayList<>(s.filter(p -> p.getFileName().toString().startsWith("step-"))
                     .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList());
-            for (int i = keep; i < steps.size(); i++) deleteTree(steps.get(i));
+            for (int i = keep; i < steps.size(); i++) AtomicDirectories.deleteTree(steps.get(i));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prune checkpoints in " + root, e);
         }
@@ -164,8 +153,21 @@ public final class Checkpointer {
         }
     }
 
+    /**
+     * Restores what {@link #saveStep} saved into {@code model}: the weights, then the AdamW moments; returns the
+     * training state (step, data position, histories) for the loop to continue from.
+     */
+    public static TrainingState restore(Path dir, NativeModel model) {
+        TrainingState state = readState(dir);
+        model.loadWeights(HfCheckpoint.load(dir).weights());
+        float[][] mv = readMoments(dir, model.numParams());
+        model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
+        model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
+        return state;
+    }
+
     /** {adam_m, adam_v} of a checkpoint, each of {@code numParams} floats. */
-    public static float[][] readMoments(Path dir, long numParams) {
+    private static float[][] readMoments(Path dir, long numParams) {
         Map<String, Tensor> t = SafetensorsReader.read(dir.resolve(OPTIMIZER));
         Tensor m = t.get("adam_m"), v = t.get("adam_v");
         if (m == null || v == null || m.data().length != numParams || v.data().length != numParams) {
@@ -173,9 +175,5 @@ public final class Checkpointer {
                     + " floats (was the model changed since the checkpoint?)");
         }
         return new float[][] {m.data(), v.data()};
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        AtomicDirectories.deleteTree(p);
     }
 }

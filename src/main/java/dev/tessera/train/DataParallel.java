@@ -1,5 +1,6 @@
 package dev.tessera.train;
 
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.kernels.NativeDist;
 import dev.tessera.kernels.NativeException;
 import dev.tessera.kernels.NativeLibrary;
@@ -82,7 +83,7 @@ public final class DataParallel implements AutoCloseable {
     public static String fingerprint(Recipe recipe, Path tokenizerDir) {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
-            for (String f : new String[] {"vocab.txt", "tokenizer.json"}) {
+            for (String f : CheckpointFiles.VOCABULARY) {
                 Path p = tokenizerDir.resolve(f);
                 if (Files.isRegularFile(p)) md.update(Files.readAllBytes(p));
             }

@@ -42,7 +42,7 @@ public final class Evaluator {
         int row = 0;
         float[][] out = new float[1][];
         for (Batch b : batches) {
-            float loss = model.forward(TrainingLoop.toNative(b), 0, 0, false, out);
+            float loss = model.forward(b, 0, 0, false, out);
             int s = b.numSequences();
             lossSum += (double) loss * s;
             if (reg) {

@@ -20,28 +20,28 @@ public final class FinetuneData {
     /** All rows of {@code files} (the format from {@code format}, or each file's extension). */
     public static List<LabelledExample> read(List<String> files, String format, Columns columns) {
         List<LabelledExample> out = new ArrayList<>();
-        for (String f : files) {
-            Path p = Path.of(f);
-            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("data file not found: " + p);
-            DatasetFormat fmt = format == null ? DatasetFormat.fromExtension(p) : DatasetFormat.parse(format);
-            out.addAll(LabelledDataset.read(p, fmt, columns));
-        }
+        for (String f : files) out.addAll(rows(Path.of(f), format, columns));
         return out;
     }
 
-    /** Encodes every file (errors name the file and line of a bad label). */
+    /** Encodes every file (errors name the file and line of a bad label); a file without examples is an error. */
     public static List<FinetuneEncoder.Encoded> encode(FinetuneEncoder enc, List<String> files, String format, Columns columns,
                                                        LabelSet labels) {
         List<FinetuneEncoder.Encoded> out = new ArrayList<>();
         for (String f : files) {
             Path p = Path.of(f);
-            if (!Files.isRegularFile(p)) throw new IllegalArgumentException("data file not found: " + p);
-            DatasetFormat fmt = format == null ? DatasetFormat.fromExtension(p) : DatasetFormat.parse(format);
-            List<LabelledExample> rows = LabelledDataset.read(p, fmt, columns);
+            List<LabelledExample> rows = rows(p, format, columns);
             if (rows.isEmpty()) throw new IllegalArgumentException(p + " has no examples");
             out.addAll(enc.encodeAll(rows, labels, p));
         }
         return out;
+    }
+
+    /** The rows of one file, in {@code format} or the one its extension names. */
+    private static List<LabelledExample> rows(Path p, String format, Columns columns) {
+        if (!Files.isRegularFile(p)) throw new IllegalArgumentException("data file not found: " + p);
+        DatasetFormat fmt = format == null ? DatasetFormat.fromExtension(p) : DatasetFormat.parse(format);
+        return LabelledDataset.read(p, fmt, columns);
     }
 
     /** The label set of a recipe: regression, the recipe's labels, or the sorted labels of the training data. */

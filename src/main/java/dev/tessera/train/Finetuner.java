@@ -7,10 +7,8 @@ import dev.tessera.data.DataPosition;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.data.LabelledExample;
-import dev.tessera.data.SpecialTokens;
 import dev.tessera.glue.GlueTask;
 import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
@@ -26,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Finetuning of a recipe ({@code kind: finetune}): classification or regression on a labelled dataset,
@@ -39,77 +36,49 @@ import java.util.Optional;
  * The dev split is evaluated after every epoch (and every {@code eval_interval} steps); the best model by
  * the task's main metric is kept servable in {@code output/best}, the last one in {@code output/final}.
  */
-public final class Finetuner {
-
-    public record Result(long startStep, long steps, long totalSteps, Path outputDir, Path bestDir, Path finalDir,
-                         List<Double> stepLosses, String mainMetric, Map<String, Double> bestMetrics,
-                         Map<String, Double> lastMetrics, boolean cancelled) {}
-
-    private Recipe recipe; // confined (paths resolved and checked) when the run starts
-    private final TrainOptions options;
+public final class Finetuner extends Trainer {
 
     public Finetuner(Recipe recipe, TrainOptions options) {
-        if (recipe.kind() != Recipe.Kind.FINETUNE) throw new IllegalArgumentException("not a finetuning recipe (kind: " + recipe.kind() + ")");
-        this.recipe = recipe;
-        this.options = options;
+        super(recipe, options, Recipe.Kind.FINETUNE, "finetuning");
     }
 
-    public Path outputDir() {
-        return options.outputDirFor(recipe);
-    }
-
-    public Result run() {
-        recipe = recipe.confined(options.access()); // paths checked and resolved now, when the run starts
-        Path tokDir = Path.of(recipe.data().tokenizer());
-        // several processes: rendezvous first, so that ranks with another recipe are refused before anything is written
-        try (DataParallel dp = options.distributed()
-                ? DataParallel.join(recipe.training().device(), DataParallel.fingerprint(recipe, tokDir), System.getenv())
-                : DataParallel.SINGLE) {
-            return run(dp);
-        }
-    }
-
-    private Result run(DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
+    @Override
+    TrainingOutcome run(TrainingSetup run) {
         Recipe.Data data = recipe.data();
-        Path init = Path.of(recipe.model().initFrom()), tokDir = Path.of(data.tokenizer());
+        Path init = Path.of(recipe.model().initFrom()), tokDir = run.tokenizerDir;
         if (!Files.isDirectory(init)) throw new IllegalArgumentException("model.init_from: no checkpoint directory " + init);
-        Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = dp.isRoot() ? ckpt.resumePoint(options.requireResume()) : Optional.empty();
-
         BertModel base = HfCheckpoint.load(init);
         GlueTask task = recipe.glueTask().orElse(null);
         Columns cols = data.columns().toColumns();
-        try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
-            SpecialTokens specials = Pretrainer.specials(tok, tokDir);
-            if (tok.vocabSize() > base.config().vocabSize()) {
-                throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
-                        + " tokens but the model in " + init + " only " + base.config().vocabSize());
-            }
-            int maxLen = recipe.model().maxSeqLen();
-            if (base.config().variant() == Variant.BERT && maxLen > base.config().maxPositionEmbeddings()) {
-                throw new IllegalArgumentException("model.max_seq_len " + maxLen + " exceeds the checkpoint's "
-                        + base.config().maxPositionEmbeddings() + " learned positions");
-            }
-            List<LabelledExample> trainRows = FinetuneData.read(data.train(), data.format(), cols);
-            if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
-            LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
-            FinetuneEncoder enc = new FinetuneEncoder(tok::ids, specials, maxLen);
-            List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels);
-            List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
-                    : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
-            log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
-                    labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
-            ModelConfig cfg = labels.isRegression()
-                    ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
-                    : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
-            return train(base, cfg, train, dev, labels, task, ckpt, resumeFrom.orElse(null), dp);
+        TextTokenizer tok = run.tokenizer;
+        if (tok.vocabSize() > base.config().vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
+                    + " tokens but the model in " + init + " only " + base.config().vocabSize());
         }
+        int maxLen = recipe.model().maxSeqLen();
+        if (base.config().variant() == Variant.BERT && maxLen > base.config().maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("model.max_seq_len " + maxLen + " exceeds the checkpoint's "
+                    + base.config().maxPositionEmbeddings() + " learned positions");
+        }
+        List<LabelledExample> trainRows = FinetuneData.read(data.train(), data.format(), cols);
+        if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
+        LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
+        FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
+        List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels);
+        List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
+                : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
+        run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
+                labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
+        ModelConfig cfg = labels.isRegression()
+                ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
+                : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
+        return train(base, cfg, train, dev, labels, task, run);
     }
 
-    private Result train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train, List<FinetuneEncoder.Encoded> dev,
-                         LabelSet labels, GlueTask task, Checkpointer ckpt, Path resumeFrom, DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
+    private TrainingOutcome train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train,
+                                  List<FinetuneEncoder.Encoded> dev, LabelSet labels, GlueTask task, TrainingSetup run) {
+        TrainingListener log = run.log;
+        Checkpointer ckpt = run.checkpointer;
         Recipe.Training tr = recipe.training();
         int budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch(), n = train.size();
         long seed = recipe.seed();
@@ -149,14 +118,8 @@ public final class Finetuner {
                     orderEpoch = epoch;
                 }
                 int from = (int) ((step % perEpoch) * global), to = Math.min(n, from + global);
-                List<Batch> parts = FinetuneEncoder.batches(train, Arrays.copyOfRange(order, from, to), global, budget);
-                List<NativeBatch> micro = new ArrayList<>(parts.size());
-                long tokens = 0;
-                for (Batch b : parts) {
-                    tokens += b.numTokens();
-                    micro.add(TrainingLoop.toNative(b));
-                }
-                return new TrainingLoop.Step(micro, tokens, epoch);
+                List<Batch> micro = FinetuneEncoder.batches(train, Arrays.copyOfRange(order, from, to), global, budget);
+                return new TrainingLoop.Step(micro, micro.stream().mapToLong(Batch::numTokens).sum(), epoch);
             }
 
             @Override public boolean evaluationDue(long stepsDone, long totalSteps) {
@@ -177,7 +140,7 @@ public final class Finetuner {
                 log.info(String.format("new best %s %.4f at step %d -> %s", main, v, step, dir));
             }
         };
-        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom, dp);
+        TrainingOutcome out = run.train(cfg, ncfg, total, work);
         Path bestDir = null;
         Map<String, Double> bestMetrics = work.bestMetrics;
         if (Files.isDirectory(ckpt.root().resolve("best"))) bestDir = ckpt.root().resolve("best");
@@ -186,8 +149,7 @@ public final class Finetuner {
             TrainingState bs = Checkpointer.readState(bestDir);
             for (var e : bs.evalHistory()) if (bs.bestStep() != null && e.step() == bs.bestStep()) bestMetrics = e.metrics();
         }
-        return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), bestDir, out.finalDir(),
-                out.stepLosses(), main, bestMetrics, out.lastEval(), out.cancelled());
+        return out.withBest(bestDir, bestMetrics);
     }
 
     /** Random init, then every tensor the checkpoint has with the same shape (the encoder must all be there). */

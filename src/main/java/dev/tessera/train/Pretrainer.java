@@ -8,8 +8,7 @@ import dev.tessera.data.MlmMasker;
 import dev.tessera.data.PretrainLoader;
 import dev.tessera.data.ShardSet;
 import dev.tessera.data.SpecialTokens;
-import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.ModelConfig;
@@ -23,7 +22,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Masked-language-model pretraining of a recipe ({@code kind: pretrain}) on the native module.
@@ -35,71 +33,38 @@ import java.util.Optional;
  * everything a resume needs (weights, AdamW moments, step, data position), so a resumed run computes the
  * same losses as an uninterrupted one.
  */
-public final class Pretrainer {
-
-    /**
-     * @param stepLosses the loss of every step this invocation ran, in order (for tests and reports)
-     * @param finalDir   the servable {@code final} directory, or null when the run stopped early
-     */
-    public record Result(long startStep, long steps, long totalSteps, Path outputDir, Path finalDir,
-                         List<Double> stepLosses, Map<String, Double> lastEval, boolean cancelled) {}
+public final class Pretrainer extends Trainer {
 
     /** Seed salt of the held-out masks: fixed, so every evaluation sees the same masked tokens. */
     static final long EVAL_SALT = 0x5EED_E7A1L;
 
-    private Recipe recipe; // confined (paths resolved and checked) when the run starts
-    private final TrainOptions options;
-
     public Pretrainer(Recipe recipe, TrainOptions options) {
-        if (recipe.kind() != Recipe.Kind.PRETRAIN) throw new IllegalArgumentException("not a pretraining recipe (kind: " + recipe.kind() + ")");
-        this.recipe = recipe;
-        this.options = options;
+        super(recipe, options, Recipe.Kind.PRETRAIN, "pretraining");
     }
 
-    public Path outputDir() {
-        return options.outputDirFor(recipe);
-    }
-
-    public Result run() {
-        recipe = recipe.confined(options.access()); // paths checked and resolved now, when the run starts
+    @Override
+    TrainingOutcome run(TrainingSetup run) {
         Recipe.Data data = recipe.data();
-        Path tokDir = Path.of(data.tokenizer());
-        // several processes: rendezvous first, so that ranks with another recipe are refused before anything is written
-        try (DataParallel dp = options.distributed()
-                ? DataParallel.join(recipe.training().device(), DataParallel.fingerprint(recipe, tokDir), System.getenv())
-                : DataParallel.SINGLE) {
-            return run(dp);
+        ModelConfig cfg = recipe.modelConfig();
+        if (run.tokenizer.vocabSize() > cfg.vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer in " + run.tokenizerDir + " has " + run.tokenizer.vocabSize()
+                    + " tokens but model.vocab is " + cfg.vocabSize());
+        }
+        int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
+        Path shardRoot = Path.of(data.shardDir());
+        // rank 0 tokenizes first; the others then open its shards (a shared directory) or build their own
+        if (!run.dp.isRoot()) run.dp.waitForRoot();
+        try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), run, threads);
+             ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), run, threads)) {
+            if (run.dp.isRoot()) run.dp.waitForRoot();
+            return train(train, eval, cfg, run);
         }
     }
 
-    private Result run(DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
-        Recipe.Data data = recipe.data();
-        Path tokDir = Path.of(data.tokenizer());
-        Checkpointer ckpt = new Checkpointer(outputDir(), tokDir, recipe.training().keepCheckpoints());
-        Optional<Path> resumeFrom = dp.isRoot() ? ckpt.resumePoint(options.requireResume()) : Optional.empty();
-        try (TextTokenizer tok = TextTokenizer.load(tokDir)) {
-            SpecialTokens specials = specials(tok, tokDir);
-            ModelConfig cfg = recipe.modelConfig();
-            if (tok.vocabSize() > cfg.vocabSize()) {
-                throw new IllegalArgumentException("the tokenizer in " + tokDir + " has " + tok.vocabSize()
-                        + " tokens but model.vocab is " + cfg.vocabSize());
-            }
-            int threads = options.threads() > 0 ? options.threads() : Runtime.getRuntime().availableProcessors();
-            Path shardRoot = Path.of(data.shardDir());
-            // rank 0 tokenizes first; the others then open its shards (a shared directory) or build their own
-            if (!dp.isRoot()) dp.waitForRoot();
-            try (ShardSet train = shards(shardRoot.resolve("train"), data.train(), tok, tokDir, threads, log);
-                 ShardSet eval = data.eval().isEmpty() ? null : shards(shardRoot.resolve("eval"), data.eval(), tok, tokDir, threads, log)) {
-                if (dp.isRoot()) dp.waitForRoot();
-                return train(train, eval, specials, cfg, ckpt, resumeFrom.orElse(null), dp);
-            }
-        }
-    }
-
-    private Result train(ShardSet trainSet, ShardSet evalSet, SpecialTokens specials, ModelConfig cfg, Checkpointer ckpt,
-                         Path resumeFrom, DataParallel dp) {
-        TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
+    private TrainingOutcome train(ShardSet trainSet, ShardSet evalSet, ModelConfig cfg, TrainingSetup run) {
+        TrainingListener log = run.log;
+        DataParallel dp = run.dp;
+        SpecialTokens specials = run.specials;
         Recipe.Training tr = recipe.training();
         int maxLen = recipe.model().maxSeqLen(), budget = recipe.batch().microbatchTokens(), global = recipe.batch().globalBatch();
         long seed = recipe.seed();
@@ -116,7 +81,7 @@ public final class Pretrainer {
                 recipe.model().attentionDropout().floatValue(), budget, maxSeqs);
         log.info(String.format("pretraining %,d sequences (%,d tokens) per epoch, %d steps of %d sequences%s",
                 loader.numSequences(), trainSet.numTokens(), total, global, padded ? ", padded batches" : ""));
-        List<NativeBatch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
+        List<Batch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
         TrainingLoop.Work work = new TrainingLoop.Work() {
             @Override public String kind() { return "pretrain"; }
             @Override public String mainMetric() { return "mlm_loss"; }
@@ -127,7 +92,7 @@ public final class Pretrainer {
 
             @Override public TrainingLoop.Step batches(long step) {
                 List<Batch> parts = loader.nextGlobalBatch(global, budget);
-                List<NativeBatch> micro = new ArrayList<>(parts.size());
+                List<Batch> micro = new ArrayList<>(parts.size());
                 long tokens = 0;
                 for (int i = 0; i < parts.size(); i++) {
                     if (!dp.owns(i)) { // another rank's: only its tokens count here
@@ -138,7 +103,7 @@ public final class Pretrainer {
                     Batch b = masker.mask(parts.get(i), step, i);
                     tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
-                    micro.add(TrainingLoop.toNative(b));
+                    micro.add(b);
                 }
                 return new TrainingLoop.Step(micro, tokens, loader.position().epoch());
             }
@@ -149,61 +114,38 @@ public final class Pretrainer {
 
             @Override public Map<String, Double> evaluate(NativeModel model) { return Pretrainer.evaluate(model, evalBatches); }
         };
-        var out = new TrainingLoop(recipe, options, cfg, ncfg, total, ckpt).run(work, resumeFrom, dp);
-        return new Result(out.startStep(), out.steps(), out.totalSteps(), out.outputDir(), out.finalDir(),
-                out.stepLosses(), out.lastEval(), out.cancelled());
+        return run.train(cfg, ncfg, total, work);
     }
 
     /** The held-out microbatches, masked once with a fixed seed: every evaluation scores the same targets. */
-    private List<NativeBatch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
-        PretrainLoader l = new PretrainLoader(set, recipe.model().maxSeqLen(), specials, recipe.seed(), DataPosition.START);
-        MlmMasker masker = new MlmMasker(recipe.training().evalMaskRate(), cfg.vocabSize(), specials, recipe.seed() ^ EVAL_SALT);
-        List<NativeBatch> out = new ArrayList<>();
-        for (int i = 0; i < recipe.training().evalBatches() && l.position().epoch() == 0 && l.numSequences() > 0; i++) {
-            out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(recipe.batch().microbatchTokens(), maxSeqs), 0, i)));
+    private List<Batch> evalBatches(ShardSet set, SpecialTokens specials, ModelConfig cfg, int maxSeqs) {
+        return heldOut(set, recipe.model().maxSeqLen(), specials, recipe.seed(), recipe.training().evalMaskRate(),
+                cfg.vocabSize(), recipe.training().evalBatches(), recipe.batch().microbatchTokens(), maxSeqs);
+    }
+
+    /**
+     * The first {@code batches} microbatches of {@code tokenBudget} tokens (at most {@code maxSeqs} sequences of at
+     * most {@code maxLen} tokens) of {@code set} in its seeded order, masked at {@code maskRate} with a fixed seed;
+     * fewer when the set ends first.
+     */
+    static List<Batch> heldOut(ShardSet set, int maxLen, SpecialTokens specials, long seed, double maskRate, int vocabSize,
+                               int batches, int tokenBudget, int maxSeqs) {
+        PretrainLoader l = new PretrainLoader(set, maxLen, specials, seed, DataPosition.START);
+        MlmMasker masker = new MlmMasker(maskRate, vocabSize, specials, seed ^ EVAL_SALT);
+        List<Batch> out = new ArrayList<>();
+        for (int i = 0; i < batches && l.position().epoch() == 0 && l.numSequences() > 0; i++) {
+            out.add(masker.mask(l.nextMicrobatch(tokenBudget, maxSeqs), 0, i));
         }
         return out;
     }
 
-    /**
-     * Held-out MLM loss and masked-token accuracy of a checkpoint (with an MLM head) on token shards built
-     * by a pretraining run ({@code shard_dir}/eval), cut into sequences of at most {@code maxLen} tokens and
-     * masked at {@code maskRate} with a fixed seed: the first {@code batches} microbatches of
-     * {@code tokenBudget} tokens. Used to compare architectures at one mask rate and across lengths.
-     */
-    public static Map<String, Double> evaluateCheckpoint(Path checkpoint, Path evalShards, int maxLen, double maskRate,
-                                                         int batches, int tokenBudget, long seed, int threads) {
-        var bert = HfCheckpoint.load(checkpoint);
-        ModelConfig cfg = bert.config();
-        if (cfg.variant() == dev.tessera.model.Variant.BERT && maxLen > cfg.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("length " + maxLen + " exceeds the " + cfg.maxPositionEmbeddings() + " learned positions");
-        }
-        SpecialTokens specials;
-        try (TextTokenizer tok = TextTokenizer.load(checkpoint)) {
-            specials = specials(tok, checkpoint);
-        }
-        int budget = Math.max(tokenBudget, maxLen), maxSeqs = budget / 3 + 1;
-        try (ShardSet set = ShardSet.open(evalShards);
-             NativeModel model = TrainingLoop.createModel(NativeConfig.of(cfg, 0f, 0f, budget, maxSeqs), "cpu", threads,
-                     TrainingListener.NONE)) {
-            model.loadWeights(bert.weights());
-            PretrainLoader l = new PretrainLoader(set, maxLen, specials, seed, DataPosition.START);
-            MlmMasker masker = new MlmMasker(maskRate, cfg.vocabSize(), specials, seed ^ EVAL_SALT);
-            List<NativeBatch> out = new ArrayList<>();
-            for (int i = 0; i < batches && l.position().epoch() == 0; i++) {
-                out.add(TrainingLoop.toNative(masker.mask(l.nextMicrobatch(budget, maxSeqs), 0, i)));
-            }
-            return evaluate(model, out);
-        }
-    }
-
     /** MLM loss (mean over all masked tokens) and masked-token accuracy, without dropout. */
-    static Map<String, Double> evaluate(NativeModel model, List<NativeBatch> batches) {
+    static Map<String, Double> evaluate(NativeModel model, List<Batch> batches) {
         double lossSum = 0;
         long targets = 0, correct = 0;
         int v = model.config().vocabSize();
         float[][] logits = new float[1][];
-        for (NativeBatch b : batches) {
+        for (Batch b : batches) {
             float loss = model.forward(b, 0, 0, false, logits);
             int[] labels = b.mlmLabels();
             int row = 0;
@@ -225,19 +167,10 @@ public final class Pretrainer {
         return m;
     }
 
-    /** [PAD] [UNK] [CLS] [SEP] [MASK] ids of a BERT vocabulary; each must exist. */
-    public static SpecialTokens specials(TextTokenizer tok, Path source) {
-        String[] names = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
-        int[] ids = new int[names.length];
-        for (int i = 0; i < names.length; i++) {
-            ids[i] = tok.tokenId(names[i]);
-            if (ids[i] < 0) throw new IllegalArgumentException("the tokenizer in " + source + " has no " + names[i] + " token");
-        }
-        return new SpecialTokens(ids[0], ids[1], ids[2], ids[3], ids[4]);
-    }
-
     /** Token shards of {@code files}, built once; the fingerprint changes with the files and the tokenizer. */
-    private ShardSet shards(Path dir, List<String> files, TextTokenizer tok, Path tokDir, int threads, TrainingListener log) {
+    private ShardSet shards(Path dir, List<String> files, TrainingSetup run, int threads) {
+        TextTokenizer tok = run.tokenizer;
+        Path tokDir = run.tokenizerDir;
         List<Path> paths = files.stream().map(Path::of).toList();
         StringBuilder fp = new StringBuilder("v1|" + recipe.data().format() + "|" + recipe.data().textField());
         try {
@@ -246,7 +179,7 @@ public final class Pretrainer {
                 fp.append('|').append(p.toAbsolutePath()).append(':').append(Files.size(p)).append(':')
                         .append(Files.getLastModifiedTime(p).toMillis());
             }
-            for (String f : List.of("tokenizer.json", "vocab.txt")) {
+            for (String f : CheckpointFiles.VOCABULARY) {
                 Path t = tokDir.resolve(f);
                 if (Files.isRegularFile(t)) fp.append("|tok:").append(java.util.Arrays.hashCode(Files.readAllBytes(t)));
             }
@@ -259,7 +192,7 @@ public final class Pretrainer {
         ShardSet set = ShardSet.openOrBuild(dir, fp.toString(),
                 () -> CorpusReader.documents(paths, format, recipe.data().textField()), tok::ids,
                 recipe.data().docsPerShard(), threads, options.access().mayWrite(dir.toString()));
-        log.info(String.format("%s %s: %,d documents, %,d tokens (%.1f s)", existed ? "shards" : "tokenized into", dir,
+        run.log.info(String.format("%s %s: %,d documents, %,d tokens (%.1f s)", existed ? "shards" : "tokenized into", dir,
                 set.numDocs(), set.numTokens(), (System.nanoTime() - t0) / 1e9));
         return set;
     }

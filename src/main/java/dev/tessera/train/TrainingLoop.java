@@ -2,8 +2,6 @@ package dev.tessera.train;
 
 import dev.tessera.data.Batch;
 import dev.tessera.data.DataPosition;
-import dev.tessera.hf.HfCheckpoint;
-import dev.tessera.kernels.NativeBatch;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
@@ -43,11 +41,7 @@ public final class TrainingLoop {
     static final int MICRO_SHIFT = 16;
 
     /** The data of one optimizer step: its microbatches, their tokens, and the epoch they come from. */
-    public record Step(List<NativeBatch> micro, long tokens, int epoch) {}
-
-    /** What the loop did; {@code finalDir} is null when it stopped before the last step. */
-    public record Outcome(long startStep, long steps, long totalSteps, Path outputDir, Path finalDir,
-                          List<Double> stepLosses, Map<String, Double> lastEval, boolean cancelled) {}
+    public record Step(List<Batch> micro, long tokens, int epoch) {}
 
     /** Saves the current model (weights only, no moments) as a named directory of the output, e.g. "best". */
     public interface Saver {
@@ -113,7 +107,7 @@ public final class TrainingLoop {
     }
 
     /** Runs {@code work} from {@code resumeFrom} (a checkpoint directory, or null for a fresh start) to the end or a stop. */
-    public Outcome run(Work work, Path resumeFrom) {
+    public TrainingOutcome run(Work work, Path resumeFrom) {
         return run(work, resumeFrom, DataParallel.SINGLE);
     }
 
@@ -121,7 +115,7 @@ public final class TrainingLoop {
      * Runs {@code work} as one rank of {@code dp}: {@code resumeFrom} is rank 0's (the other ranks pass null and
      * receive rank 0's state).
      */
-    public Outcome run(Work work, Path resumeFrom, DataParallel dp) {
+    public TrainingOutcome run(Work work, Path resumeFrom, DataParallel dp) {
         TrainingListener log = dp.isRoot() ? options.listener() : TrainingListener.NONE;
         Recipe.Training tr = recipe.training();
         long total = totalSteps;
@@ -132,11 +126,7 @@ public final class TrainingLoop {
             // [resumed, step, epoch, index, tokens, trainSeconds]: rank 0's, sent to every rank
             double[] start = new double[6];
             if (dp.isRoot() && resumeFrom != null) {
-                TrainingState st = Checkpointer.readState(resumeFrom);
-                model.loadWeights(HfCheckpoint.load(resumeFrom).weights());
-                float[][] mv = Checkpointer.readMoments(resumeFrom, model.numParams());
-                model.write(NativeModel.Buffer.ADAM_M, 0, mv[0]);
-                model.write(NativeModel.Buffer.ADAM_V, 0, mv[1]);
+                TrainingState st = Checkpointer.restore(resumeFrom, model);
                 run.step = st.step();
                 run.tokensSeen = st.tokensSeen();
                 run.trainSeconds = st.trainSeconds();
@@ -233,7 +223,9 @@ public final class TrainingLoop {
                 dp.waitForRoot();
             }
             if (cancelled) log.info("cancelled at step " + run.step + "; resume continues from there");
-            return new Outcome(startStep, run.step, total, checkpointer.root(), finalDir, stepLosses, lastEval, cancelled);
+            // the loop selects no model: a Work that keeps a best one says so (TrainingOutcome.withBest)
+            return new TrainingOutcome(startStep, run.step, total, checkpointer.root(), finalDir, null, stepLosses,
+                    work.mainMetric(), Map.of(), lastEval, cancelled);
         }
     }
 
@@ -273,7 +265,7 @@ public final class TrainingLoop {
      * One optimizer step {@code step} (0-based) over this rank's share of {@code micro}; returns {mean loss of
      * all the step's microbatches, number of ranks asking to stop}.
      */
-    private double[] optimizerStep(NativeModel model, List<NativeBatch> micro, long step, LrSchedule schedule, DataParallel dp) {
+    private double[] optimizerStep(NativeModel model, List<Batch> micro, long step, LrSchedule schedule, DataParallel dp) {
         Recipe.Optimizer opt = recipe.optimizer();
         model.zeroGrad();
         // world/k: the mean over the ranks of the ranks' sums is the mean over all k microbatches
@@ -296,11 +288,6 @@ public final class TrainingLoop {
         model.adamwStep((float) lastLr, (float) schedule.peakLr(), (float) opt.beta1(), (float) opt.beta2(),
                 opt.eps().floatValue(), opt.weightDecay().floatValue(), step + 1);
         return new double[] {loss / micro.size(), stop};
-    }
-
-    /** The data pipeline's batch as the native module's. */
-    public static NativeBatch toNative(Batch b) {
-        return new NativeBatch(b.inputIds(), b.tokenTypeIds(), b.cuSeqlens(), b.mlmLabels(), b.classLabels(), b.targets());
     }
 
     /**

@@ -7,6 +7,7 @@ import dev.tessera.train.Pretrainer;
 import dev.tessera.train.Recipe;
 import dev.tessera.train.TinyFixtures;
 import dev.tessera.train.TrainOptions;
+import dev.tessera.train.TrainingOutcome;
 import dev.tessera.train.TrainingState;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -106,7 +107,7 @@ class DataParallelTest {
     void equivalence() {
         // 1 rank x 2 threads, in this JVM
         Path single = dir.resolve("single");
-        Pretrainer.Result one = new Pretrainer(Recipe.parse(read(recipe), "r"),
+        TrainingOutcome one = new Pretrainer(Recipe.parse(read(recipe), "r"),
                 TrainOptions.defaults().withOutputDir(single).withThreads(2)).run();
         assertEquals(STEPS, one.stepLosses().size());
         // 2 ranks x 1 thread, two JVMs through the launcher
@@ -126,7 +127,7 @@ class DataParallelTest {
         assertTrue(a.get(STEPS - 1) < a.get(0) - 1.0, "the run did not learn: " + a);
 
         // control: the same recipe with another seed is far outside the tolerance, so the bound can fail
-        Pretrainer.Result other = new Pretrainer(Recipe.parse(read(recipe).replace("seed: 7", "seed: 8"), "r"),
+        TrainingOutcome other = new Pretrainer(Recipe.parse(read(recipe).replace("seed: 7", "seed: 8"), "r"),
                 TrainOptions.defaults().withOutputDir(dir.resolve("control")).withThreads(2)).run();
         assertTrue(maxRelLossDiff(a, other.stepLosses()) > 100 * LOSS_RTOL);
     }
@@ -288,7 +289,7 @@ class DataParallelTest {
         }
         Files.writeString(out.resolve(Checkpointer.LATEST), from.getFileName() + "\n");
         long at = Checkpointer.readState(from).step();
-        Pretrainer.Result res = new Pretrainer(Recipe.parse(read(recipe), "r"),
+        TrainingOutcome res = new Pretrainer(Recipe.parse(read(recipe), "r"),
                 TrainOptions.defaults().withOutputDir(out).withThreads(2)).run();
         assertEquals(at, res.startStep());
         List<Double> single = losses(dir.resolve("single")), resumed = losses(out);

@@ -112,18 +112,18 @@ class JobServiceTest {
     @Test
     void badSubmissionsListEveryProblem(@TempDir Path jobs) {
         try (JobService s = new JobService(settings(jobs))) {
-            var e = assertThrows(InvalidJobException.class, () -> s.submit("pretrain",
+            var e = assertThrows(JobException.Invalid.class, () -> s.submit("pretrain",
                     "kind: pretrain\nmodel: {hidden: 30, heads: 4}\noptimizer: {lr: -1}\n", null, Map.of(), null));
             assertTrue(e.problems().stream().anyMatch(p -> p.contains("model.hidden")), e.problems().toString());
             assertTrue(e.problems().stream().anyMatch(p -> p.contains("optimizer.lr")), e.problems().toString());
-            e = assertThrows(InvalidJobException.class, () -> s.submit("finetune",
+            e = assertThrows(JobException.Invalid.class, () -> s.submit("finetune",
                     TinyFixtures.pretrainYaml(data, 10, 100), null, Map.of("data.train", List.of(data + "/nope.txt")), null));
             assertTrue(e.problems().stream().anyMatch(p -> p.contains("pretrain recipe but kind is finetune")), e.problems().toString());
-            e = assertThrows(InvalidJobException.class, () -> s.submit("finetune", "x", "y.yaml", null, "bad name!"));
+            e = assertThrows(JobException.Invalid.class, () -> s.submit("finetune", "x", "y.yaml", null, "bad name!"));
             assertEquals(3, e.problems().size(), e.problems().toString()); // recipe twice, name, no models dir
-            e = assertThrows(InvalidJobException.class, () -> s.submit("finetune", null, data + "/y.yaml", null, null));
+            e = assertThrows(JobException.Invalid.class, () -> s.submit("finetune", null, data + "/y.yaml", null, null));
             assertEquals(List.of("recipe_path: file not found: " + data + "/y.yaml"), e.problems());
-            e = assertThrows(InvalidJobException.class, () -> s.submit("pretrain",
+            e = assertThrows(JobException.Invalid.class, () -> s.submit("pretrain",
                     TinyFixtures.pretrainYaml(data, 10, 100), null, Map.of("data.train", List.of(data + "/nope.txt")), null));
             assertTrue(e.problems().stream().anyMatch(p -> p.contains("/nope.txt")), e.problems().toString());
             assertTrue(s.list().isEmpty());
@@ -175,7 +175,7 @@ class JobServiceTest {
         String yaml = TinyFixtures.pretrainYaml(data, 10, 100);
         try (JobService s = new JobService(settings)) { // not started: nothing leaves the queue
             s.submit("pretrain", yaml, null, Map.of(), null);
-            assertThrows(JobService.QueueFullException.class, () -> s.submit("pretrain", yaml, null, Map.of(), null));
+            assertThrows(JobException.QueueFull.class, () -> s.submit("pretrain", yaml, null, Map.of(), null));
         }
         String id;
         try (JobService s = new JobService(settings)) {

@@ -2,6 +2,7 @@ package dev.tessera.kernels;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tessera.data.Batch;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
@@ -149,7 +150,7 @@ class NativeModelTest {
                 c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
                 c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
         JsonNode b = js.get("batch");
-        NativeBatch batch = new NativeBatch(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
+        Batch batch = Batch.of(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
                 ints(b.get("mlm_labels")), null, null);
         try (NativeModel m = NativeModel.create(nc, NativeLibrary.Backend.CPU)) {
             float[] params = floats(dir.resolve("params.bin"));
@@ -177,24 +178,24 @@ class NativeModelTest {
         ModelConfig c = config(Variant.MOSAIC_BERT, Head.CLASSIFICATION, List.of("a", "b"));
         try (NativeModel m = NativeModel.fromBertModel(randomModel(c, 9), 0.1f, 0.1f, 16, 4, NativeLibrary.Backend.CPU)) {
             int[] ids = new int[12];
-            NativeBatch ok = new NativeBatch(ids, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 1}, null);
+            Batch ok = Batch.of(ids, null, Batch.cuSeqlens(5, 7), null, new int[] {0, 1}, null);
             float loss = m.forward(ok, 1, 1, true);
             assertTrue(Float.isFinite(loss) && loss > 0);
             m.backward(1f);
 
             NativeException e = assertThrows(NativeException.class,
-                    () -> m.forward(new NativeBatch(new int[20], null, NativeBatch.cuSeqlens(10, 10), null, new int[] {0, 1}, null), 1, 1, true));
+                    () -> m.forward(Batch.of(new int[20], null, Batch.cuSeqlens(10, 10), null, new int[] {0, 1}, null), 1, 1, true));
             assertEquals(NativeException.BUDGET, e.status());
             assertTrue(e.getMessage().contains("token budget"), e.getMessage());
 
             int[] badIds = new int[12];
             badIds[4] = 64;
             e = assertThrows(NativeException.class,
-                    () -> m.forward(new NativeBatch(badIds, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 1}, null), 1, 1, true));
+                    () -> m.forward(Batch.of(badIds, null, Batch.cuSeqlens(5, 7), null, new int[] {0, 1}, null), 1, 1, true));
             assertEquals(NativeException.TOKEN_RANGE, e.status());
 
             e = assertThrows(NativeException.class,
-                    () -> m.forward(new NativeBatch(ids, null, NativeBatch.cuSeqlens(5, 7), null, new int[] {0, 2}, null), 1, 1, true));
+                    () -> m.forward(Batch.of(ids, null, Batch.cuSeqlens(5, 7), null, new int[] {0, 2}, null), 1, 1, true));
             assertEquals(NativeException.LABEL_RANGE, e.status());
 
             e = assertThrows(NativeException.class, () -> m.backward(1f));

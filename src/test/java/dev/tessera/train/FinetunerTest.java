@@ -56,7 +56,7 @@ class FinetunerTest {
         Recipe r = Recipe.parse(glueYaml("sst2", pretrained, dir.resolve("sst2-out")), "test");
         assertEquals(GlueTask.SST2.learningRate(), r.optimizer().lr());
         assertEquals(0.0, r.schedule().finalLrFraction());
-        Finetuner.Result res = new Finetuner(r, TrainOptions.defaults().withThreads(1)).run();
+        TrainingOutcome res = new Finetuner(r, TrainOptions.defaults().withThreads(1)).run();
         assertEquals("accuracy", res.mainMetric());
         assertEquals(List.of("accuracy", "loss", "examples"), List.copyOf(res.lastMetrics().keySet()));
         BertModel best = HfCheckpoint.load(res.bestDir());
@@ -76,13 +76,13 @@ class FinetunerTest {
         String three = TinyFixtures.finetuneYaml(dir, pretrained, 1, mnliOut).replace("labels: [neg, pos]", "labels: [neg, pos, other]");
         TrainOptions[] o = new TrainOptions[1];
         List<String> lines = infos(o);
-        Finetuner.Result r3 = new Finetuner(Recipe.parse(three, "three"), o[0]).run();
+        TrainingOutcome r3 = new Finetuner(Recipe.parse(three, "three"), o[0]).run();
         assertTrue(lines.stream().anyMatch(l -> l.contains("bert.pooler.dense.weight")), lines.toString());
         BertModel m3 = HfCheckpoint.load(r3.finalDir());
         assertEquals(3, m3.config().numLabels());
         // "RTE" from "MNLI": 2 labels -> new classifier, pooler from the checkpoint
         lines = infos(o);
-        Finetuner.Result r2 = new Finetuner(Recipe.parse(glueYaml("sst2", r3.finalDir(), dir.resolve("two")), "two"), o[0]).run();
+        TrainingOutcome r2 = new Finetuner(Recipe.parse(glueYaml("sst2", r3.finalDir(), dir.resolve("two")), "two"), o[0]).run();
         assertTrue(lines.contains("initialised new head tensors [classifier.weight, classifier.bias]"), lines.toString());
         assertEquals(Head.CLASSIFICATION, HfCheckpoint.load(r2.finalDir()).config().head());
         // same 3 labels again -> the whole head is loaded
@@ -95,11 +95,11 @@ class FinetunerTest {
     @Test
     void finetuneResumeGivesTheSameLosses() {
         String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 2, dir.resolve("ft-whole")).replace("dropout: 0.0", "dropout: 0.1");
-        Finetuner.Result whole = new Finetuner(Recipe.parse(yaml, "w"), TrainOptions.defaults().withThreads(1)).run();
+        TrainingOutcome whole = new Finetuner(Recipe.parse(yaml, "w"), TrainOptions.defaults().withThreads(1)).run();
         String killed = yaml.replace(dir.resolve("ft-whole").toString(), dir.resolve("ft-killed").toString());
-        Finetuner.Result a = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1).withStopAfter(13L)).run();
+        TrainingOutcome a = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1).withStopAfter(13L)).run();
         assertEquals(13, a.steps());
-        Finetuner.Result b = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1)).run();
+        TrainingOutcome b = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1)).run();
         assertEquals(13, b.startStep());
         assertEquals(whole.stepLosses().subList(13, 20), b.stepLosses());
         assertEquals(whole.bestMetrics(), b.bestMetrics());

@@ -22,7 +22,7 @@ class PaddedBatchTest {
         TinyFixtures.write(dir);
     }
 
-    private static Pretrainer.Result run(String name, Map<String, Object> overrides, List<Long> tokens) {
+    private static TrainingOutcome run(String name, Map<String, Object> overrides, List<Long> tokens) {
         Map<String, Object> ov = new java.util.LinkedHashMap<>(Map.of("model.dropout", 0.0, "batch.microbatch_tokens", 512,
                 "model.variant", "bert", "training.output_dir", dir.resolve(name).toString()));
         ov.putAll(overrides);
@@ -35,8 +35,8 @@ class PaddedBatchTest {
 
     @Test
     void paddedBatchesGiveTheLossesOfUnpaddedOnes() {
-        Pretrainer.Result plain = run("plain", Map.of(), null);
-        Pretrainer.Result padded = run("padded", Map.of("batch.padded", true), null);
+        TrainingOutcome plain = run("plain", Map.of(), null);
+        TrainingOutcome padded = run("padded", Map.of("batch.padded", true), null);
         assertEquals(plain.stepLosses().size(), padded.stepLosses().size());
         for (int i = 0; i < plain.stepLosses().size(); i++) {
             assertEquals(plain.stepLosses().get(i), padded.stepLosses().get(i), 1e-4, "step " + i);
@@ -65,11 +65,11 @@ class PaddedBatchTest {
 
     @Test
     void evalMaskRateFixesTheHeldOutMasks() {
-        Pretrainer.Result a = run("rate30", Map.of("training.mask_rate", 0.30, "training.eval_mask_rate", 0.15), null);
-        Pretrainer.Result b = run("rate15", Map.of("training.mask_rate", 0.15), null);
+        TrainingOutcome a = run("rate30", Map.of("training.mask_rate", 0.30, "training.eval_mask_rate", 0.15), null);
+        TrainingOutcome b = run("rate15", Map.of("training.mask_rate", 0.15), null);
         // the same held-out targets whatever the training rate
-        assertEquals(b.lastEval().get("eval_targets"), a.lastEval().get("eval_targets"));
-        Pretrainer.Result c = run("rate30b", Map.of("training.mask_rate", 0.30), null);
-        assertTrue(c.lastEval().get("eval_targets") > a.lastEval().get("eval_targets"));
+        assertEquals(b.lastMetrics().get("eval_targets"), a.lastMetrics().get("eval_targets"));
+        TrainingOutcome c = run("rate30b", Map.of("training.mask_rate", 0.30), null);
+        assertTrue(c.lastMetrics().get("eval_targets") > a.lastMetrics().get("eval_targets"));
     }
 }

@@ -23,14 +23,14 @@ class PretrainerTest {
         TinyFixtures.write(dir);
     }
 
-    private static Pretrainer.Result run(String yaml, Path out, Long stopAfter) {
+    private static TrainingOutcome run(String yaml, Path out, Long stopAfter) {
         Recipe r = Recipe.parse(yaml, "test");
         return new Pretrainer(r, TrainOptions.defaults().withOutputDir(out).withStopAfter(stopAfter).withThreads(1)).run();
     }
 
     @Test
     void lossDecreasesAndFinalCheckpointIsServable() throws Exception {
-        Pretrainer.Result res = run(TinyFixtures.pretrainYaml(dir, 80, 40), dir.resolve("run-decrease"), null);
+        TrainingOutcome res = run(TinyFixtures.pretrainYaml(dir, 80, 40), dir.resolve("run-decrease"), null);
         List<Double> l = res.stepLosses();
         assertEquals(80, l.size());
         double first = l.subList(0, 5).stream().mapToDouble(d -> d).average().orElseThrow();
@@ -60,13 +60,13 @@ class PretrainerTest {
     @Test
     void resumeAfterKillContinuesWithTheSameLosses() {
         String yaml = TinyFixtures.pretrainYaml(dir, 12, 3);
-        Pretrainer.Result whole = run(yaml, dir.resolve("run-whole"), null);
+        TrainingOutcome whole = run(yaml, dir.resolve("run-whole"), null);
         Path out = dir.resolve("run-killed");
-        Pretrainer.Result first = run(yaml, out, 7L);   // "killed" after step 7; checkpoint at 7
+        TrainingOutcome first = run(yaml, out, 7L);   // "killed" after step 7; checkpoint at 7
         assertEquals(7, first.steps());
         assertNull(first.finalDir());
         assertEquals(whole.stepLosses().subList(0, 7), first.stepLosses());
-        Pretrainer.Result resumed = run(yaml, out, null);
+        TrainingOutcome resumed = run(yaml, out, null);
         assertEquals(7, resumed.startStep());
         // bit-exact: same weights, moments, data position, masks and dropout keys; same thread count
         assertEquals(whole.stepLosses().subList(7, 12), resumed.stepLosses());
