@@ -30,8 +30,9 @@ static void colsum_acc(float* dst, const float* src, int N, int C) {
     }
 }
 
-void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
-    tsr_sgemm(0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
+void cpu_matmul_fwd_prec(int prec, float* out, const float* inp, const float* w, const float* bias, int N, int C,
+                         int OC) {
+    tsr_gemm(prec, 0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
     if (bias) {
 #pragma omp parallel for if ((int64_t)N * OC > PAR_MIN)
         for (int r = 0; r < N; r++) {
@@ -41,11 +42,20 @@ void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* b
     }
 }
 
+void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    cpu_matmul_fwd_prec(TSR_GEMM_FP32, out, inp, w, bias, N, C, OC);
+}
+
+void cpu_matmul_bwd_prec(int prec, float* dinp, float* dw, float* dbias, const float* dout, const float* inp,
+                         const float* w, int N, int C, int OC, float dinp_beta, float dw_beta) {
+    if (dinp) tsr_gemm(prec, 0, 0, N, C, OC, dout, OC, w, C, dinp, C, dinp_beta);
+    if (dw) tsr_gemm(prec, 1, 0, OC, C, N, dout, OC, inp, C, dw, C, dw_beta);
+    if (dbias) colsum_acc(dbias, dout, N, OC);
+}
+
 void cpu_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
                     int C, int OC, float dinp_beta) {
-    if (dinp) tsr_sgemm(0, 0, N, C, OC, dout, OC, w, C, dinp, C, dinp_beta);
-    if (dw) tsr_sgemm(1, 0, OC, C, N, dout, OC, inp, C, dw, C, 1.0f);
-    if (dbias) colsum_acc(dbias, dout, N, OC);
+    cpu_matmul_bwd_prec(TSR_GEMM_FP32, dinp, dw, dbias, dout, inp, w, N, C, OC, dinp_beta, 1.0f);
 }
 
 void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,

@@ -8,6 +8,12 @@ void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* b
 /* dinp (+)= dout·w (overwrite when dinp_beta == 0); dw += doutᵀ·inp; dbias += Σ dout; NULL = skip */
 void cpu_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
                     int C, int OC, float dinp_beta);
+/* the same with the matrix products in `prec` (TSR_GEMM_FP32 / TSR_GEMM_BF16 of sgemm.h); bias sums fp32;
+ * backward: dw = dw_beta·dw + doutᵀ·inp (dw_beta 0 or 1) */
+void cpu_matmul_fwd_prec(int prec, float* out, const float* inp, const float* w, const float* bias, int N, int C,
+                         int OC);
+void cpu_matmul_bwd_prec(int prec, float* dinp, float* dw, float* dbias, const float* dout, const float* inp,
+                         const float* w, int N, int C, int OC, float dinp_beta, float dw_beta);
 void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                        int C, float eps);
 void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,

@@ -24,6 +24,14 @@ int tsr_sgemm_take_failure(void);
  * freed at thread exit. NULL when out of memory. */
 float* tsr_thread_workspace(size_t floats);
 
+/* Precision of tsr_gemm: fp32, or bf16 inputs (op(A), op(B) rounded to nearest even bf16) with fp32
+ * sums on AVX512-BF16. On a CPU without it TSR_GEMM_BF16 computes in fp32 (the fallback). */
+enum { TSR_GEMM_FP32 = 0, TSR_GEMM_BF16 = 1 };
+void tsr_gemm(int precision, int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B,
+              int ldb, float* C, int ldc, float beta);
+/* 1 if TSR_GEMM_BF16 runs the bf16 kernels here (AVX512-BF16 present, TSR_NO_BF16/TSR_NO_AVX512 unset) */
+int tsr_gemm_bf16_supported(void);
+
 /* "avx512", "avx2" or "scalar" */
 const char* tsr_sgemm_isa(void);
 #endif

@@ -33,6 +33,7 @@ public final class NativeLibrary {
     final MethodHandle modelCreate, modelDestroy, initParams, numParams, numTensors, tensorInfo;
     final MethodHandle bufferRead, bufferWrite, checkFinite, validateBatch, logitsCount;
     final MethodHandle forward, backward, zeroGrad, clipGradNorm, adamwStep;
+    final MethodHandle setPrecision, getPrecision, cpuBf16;
 
     private NativeLibrary(Path path) {
         this.path = path;
@@ -64,6 +65,9 @@ public final class NativeLibrary {
         clipGradNorm = fn("tsr_clip_grad_norm", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, ADDRESS));
         adamwStep = fn("tsr_adamw_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_LONG));
+        setPrecision = fn("tsr_set_precision", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        getPrecision = fn("tsr_get_precision", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        cpuBf16 = fn("tsr_cpu_bf16", FunctionDescriptor.of(JAVA_INT));
     }
 
     /**
@@ -138,6 +142,15 @@ public final class NativeLibrary {
     public String cpuIsa() {
         try {
             return cstring((MemorySegment) cpuIsa.invokeExact());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Whether the CPU backend runs bf16 matrix products on AVX512-BF16 here (else bf16 precision computes in fp32). */
+    public boolean cpuBf16() {
+        try {
+            return (int) cpuBf16.invokeExact() != 0;
         } catch (Throwable t) {
             throw rethrow(t);
         }
