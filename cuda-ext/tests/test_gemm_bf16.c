@@ -14,6 +14,8 @@
  *     fp32 bound of 1 (a silent fp32 fallback would pass 1 and 2 otherwise, so it is caught here);
  *     without it (TSR_NO_BF16=1, the second ctest entry) the fallback must meet the fp32 bound
  *     |C - ref| <= (K + 2)·u32·S instead.
+ *  4. B packed once ahead (tsr_bf16_pack_b_all + tsr_gemm_bf16_packed, the weights' path) gives the same
+ *     bits as packing it in the call.
  */
 #include <math.h>
 #include <stdint.h>
@@ -54,6 +56,18 @@ static void run_case(int tA, int tB, int M, int N, int K, int pad, float beta, i
     for (size_t i = 0; i < nb; i++) B[i] = (float)((urand() - 0.5) * pow(2.0, 6 * urand() - 3));
     for (size_t i = 0; i < nc; i++) C0[i] = C[i] = (float)(urand() - 0.5);
     tsr_gemm(TSR_GEMM_BF16, tA, tB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    if (bf16_on) { /* B packed once (as the model packs its weights): the same numbers, bit for bit */
+        tsr_bf16_pack pk = {aligned_alloc(64, (tsr_bf16_pack_words(K, N) * 4 + 63) & ~(size_t)63), 0, 0};
+        float* Cp = malloc(nc * sizeof(float));
+        memcpy(Cp, C0, nc * sizeof(float));
+        tsr_bf16_pack_b_all(tB, K, N, B, ldb, &pk);
+        tsr_gemm_bf16_packed(tA, M, N, K, A, lda, &pk, Cp, ldc, beta);
+        int same = 1;
+        for (int i = 0; i < M; i++) same &= memcmp(Cp + (size_t)i * ldc, C + (size_t)i * ldc, (size_t)N * sizeof(float)) == 0;
+        EXPECT(same, "pre-packed B tA=%d tB=%d M=%d N=%d K=%d: differs from packing per call", tA, tB, M, N, K);
+        free(pk.words);
+        free(Cp);
+    }
     const double u = 1.0 / 256, u32 = 1.0 / 16777216;
     long bad1 = -1, bad2 = -1, badf = -1;
     double max_over_fp32 = 0;

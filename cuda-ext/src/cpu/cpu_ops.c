@@ -30,16 +30,18 @@ static void colsum_acc(float* dst, const float* src, int N, int C) {
     }
 }
 
+void cpu_bias_add(float* out, const float* bias, int N, int OC) {
+#pragma omp parallel for if ((int64_t)N * OC > PAR_MIN)
+    for (int r = 0; r < N; r++) {
+        float* o = out + (size_t)r * OC;
+        for (int c = 0; c < OC; c++) o[c] += bias[c];
+    }
+}
+
 void cpu_matmul_fwd_prec(int prec, float* out, const float* inp, const float* w, const float* bias, int N, int C,
                          int OC) {
     tsr_gemm(prec, 0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
-    if (bias) {
-#pragma omp parallel for if ((int64_t)N * OC > PAR_MIN)
-        for (int r = 0; r < N; r++) {
-            float* o = out + (size_t)r * OC;
-            for (int c = 0; c < OC; c++) o[c] += bias[c];
-        }
-    }
+    if (bias) cpu_bias_add(out, bias, N, OC);
 }
 
 void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {

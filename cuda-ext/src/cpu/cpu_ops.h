@@ -14,6 +14,8 @@ void cpu_matmul_fwd_prec(int prec, float* out, const float* inp, const float* w,
                          int OC);
 void cpu_matmul_bwd_prec(int prec, float* dinp, float* dw, float* dbias, const float* dout, const float* inp,
                          const float* w, int N, int C, int OC, float dinp_beta, float dw_beta);
+/* out[N,OC] += bias */
+void cpu_bias_add(float* out, const float* bias, int N, int OC);
 void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
                        int C, float eps);
 void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,

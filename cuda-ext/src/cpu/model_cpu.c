@@ -45,6 +45,13 @@ typedef struct {
      * anything else that reads or writes the gradient block first materialises the zeros */
     int lazy_zero, n_deferred;
     int64_t *deferred_off, *deferred_n;
+    /* bf16 on AVX512-BF16: every linear weight packed to bf16 once per parameter update, for the forward
+     * (w as op(B) = wᵀ) and for the backward's data product (op(B) = w); rebuilt by the next forward after
+     * a parameter write, AdamW step, precision change, and by every forward once a raw parameter pointer
+     * (tsr_buffer_ptr) has been handed out */
+    struct { const float* w; tsr_bf16_pack fwd, bwd; } * packs;
+    uint32_t* pack_mem;
+    int packs_valid, params_exposed;
     int precision;        /* TSR_PRECISION_*: the matrix products' inputs (fp32 or bf16; sums always fp32) */
     struct profile* prof; /* TSR_PROFILE=1: per-op wall time, printed to stderr when the model is freed */
 } cpu_impl;
@@ -216,6 +223,8 @@ static void cpu_model_free(tsr_model* m) {
     }
     for (int i = 0; i < 4; i++) free(c->blocks[i]);
     free(c->deferred_off);
+    free(c->packs);
+    free(c->pack_mem);
     free(c->arena);
     free(c->L);
     free(c);
@@ -293,6 +302,7 @@ static void grads_materialize(const tsr_model* m) {
 
 static int cpu_buffer_ptr(tsr_model* m, int which, float** out) {
     if (which == TSR_BUF_GRADS) grads_materialize(m);
+    if (which == TSR_BUF_PARAMS) IMPL(m)->params_exposed = 1;
     *out = IMPL(m)->blocks[which];
     return TSR_OK;
 }
@@ -304,7 +314,7 @@ static int cpu_buffer_read(const tsr_model* m, int which, int64_t off, int64_t n
 static int cpu_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, const float* src) {
     if (which == TSR_BUF_GRADS) grads_materialize(m);
     memcpy(IMPL(m)->blocks[which] + off, src, (size_t)n * sizeof(float));
-    if (which == TSR_BUF_PARAMS) IMPL(m)->have_fwd = 0; /* saved activations are stale */
+    if (which == TSR_BUF_PARAMS) IMPL(m)->have_fwd = IMPL(m)->packs_valid = 0; /* saved activations, packs are stale */
     return TSR_OK;
 }
 static int check_finite_impl(const tsr_model* m, int which, int64_t* first_bad) {
@@ -350,17 +360,89 @@ static void rows_dropout_mask(uint8_t* mask, int R, int width, const int32_t* ro
         cpu_dropout_mask(mask + (size_t)r * width, width, p, seed, step, site, (uint64_t)rows[r] * (uint64_t)width);
 }
 
+/* index of w's bf16 packs, or -1 (fp32, no AVX512-BF16, or not packed) */
+static int find_pack(const cpu_impl* c, const float* w) {
+    if (!c->packs_valid) return -1;
+    for (int i = 0; i < c->n_deferred; i++)
+        if (c->packs[i].w == w) return i;
+    return -1;
+}
+
+/* rows x cols of the product that weight tensor `off` enters: its shape, except BERT's query weight,
+ * which starts the fused [3H, H] QKV matrix (key and value weights follow it in the block) */
+static void weight_dims(const tsr_model* m, int64_t off, int* rows, int* cols) {
+    *rows = *cols = 0;
+    for (int j = 0; j < m->num_tensors; j++)
+        if (m->tensors[j].offset == off) {
+            *rows = m->tensors[j].shape[0];
+            *cols = m->tensors[j].shape[1];
+        }
+    for (int l = 0; l < m->cfg.num_layers; l++)
+        if (m->layout.layers[l].qkv_w == off) *rows = 3 * m->cfg.hidden_size;
+}
+
+/* (re)packs every linear weight for bf16 when needed; on allocation failure the products pack per call */
+static void ensure_packs(tsr_model* m) {
+    cpu_impl* c = IMPL(m);
+    if (c->precision != TSR_GEMM_BF16 || !tsr_gemm_bf16_supported()) {
+        c->packs_valid = 0;
+        return;
+    }
+    if (c->packs_valid && !c->params_exposed) return;
+    int n = c->n_deferred, rows, cols;
+    if (!c->packs) { /* the weights are the tensors whose gradient zeros are deferred (see there) */
+        size_t words = 0;
+        for (int i = 0; i < n; i++) {
+            weight_dims(m, c->deferred_off[i], &rows, &cols);
+            words += (tsr_bf16_pack_words(cols, rows) + 15) / 16 * 16 + (tsr_bf16_pack_words(rows, cols) + 15) / 16 * 16;
+        }
+        c->packs = calloc((size_t)(n ? n : 1), sizeof *c->packs);
+        c->pack_mem = aligned_alloc(64, words * 4 + 64);
+        if (!c->packs || !c->pack_mem) {
+            free(c->packs);
+            free(c->pack_mem);
+            c->packs = NULL;
+            c->pack_mem = NULL;
+            return;
+        }
+        uint32_t* at = c->pack_mem;
+        for (int i = 0; i < n; i++) {
+            weight_dims(m, c->deferred_off[i], &rows, &cols);
+            c->packs[i].w = c->blocks[0] + c->deferred_off[i];
+            c->packs[i].fwd.words = at;
+            at += (tsr_bf16_pack_words(cols, rows) + 15) / 16 * 16;
+            c->packs[i].bwd.words = at;
+            at += (tsr_bf16_pack_words(rows, cols) + 15) / 16 * 16;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        weight_dims(m, c->deferred_off[i], &rows, &cols);
+        /* forward: out = x·wᵀ, op(B)[k=in, j=out] = w[j, k]; backward data: dx = dy·w, op(B) = w [out, in] */
+        tsr_bf16_pack_b_all(1, cols, rows, c->packs[i].w, cols, &c->packs[i].fwd);
+        tsr_bf16_pack_b_all(0, rows, cols, c->packs[i].w, cols, &c->packs[i].bwd);
+    }
+    c->packs_valid = 1;
+}
+
 /* linear layers in the model's precision, timed under "mm fwd <what>" / "mm bwd-data|bwd-weight <what>" */
 #define MM_FWD(what, out, inp, w, bias, N, C, OC)                                                         \
     do {                                                                                                \
         double t0_ = c->prof ? prof_now() : 0;                                                          \
-        cpu_matmul_fwd_prec(c->precision, out, inp, w, bias, N, C, OC);                                  \
+        int k_ = find_pack(c, w);                                                                       \
+        if (k_ >= 0) {                                                                                  \
+            tsr_gemm_bf16_packed(0, N, OC, C, inp, C, &c->packs[k_].fwd, out, OC, 0.0f);                 \
+            if (bias) cpu_bias_add(out, bias, N, OC);                                                   \
+        } else {                                                                                        \
+            cpu_matmul_fwd_prec(c->precision, out, inp, w, bias, N, C, OC);                              \
+        }                                                                                               \
         if (c->prof) prof_add(c->prof, "mm fwd " what, t0_, N, OC, C);                                   \
     } while (0)
 #define MM_BWD(what, dinp, dw, dbias, dout, inp, w, N, C, OC, beta)                                       \
     do {                                                                                                \
         double t0_ = c->prof ? prof_now() : 0;                                                          \
-        cpu_matmul_bwd_prec(c->precision, dinp, NULL, NULL, dout, inp, w, N, C, OC, beta, 1.0f);         \
+        int k_ = find_pack(c, w);                                                                       \
+        if (k_ >= 0) tsr_gemm_bf16_packed(0, N, C, OC, dout, OC, &c->packs[k_].bwd, dinp, C, beta);      \
+        else cpu_matmul_bwd_prec(c->precision, dinp, NULL, NULL, dout, inp, w, N, C, OC, beta, 1.0f);    \
         if (c->prof) prof_add(c->prof, "mm bwd-data " what, t0_, N, C, OC);                              \
         t0_ = c->prof ? prof_now() : 0;                                                                 \
         cpu_matmul_bwd_prec(c->precision, NULL, dw, dbias, dout, inp, w, N, C, OC, beta, c->lazy_zero ? 0.0f : 1.0f); \
@@ -382,6 +464,7 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
     const float ph = training ? g->hidden_dropout : 0.0f, pa = training ? g->attention_dropout : 0.0f;
     int st;
     c->have_fwd = 0;
+    PROF(c, "bf16 weight packing", ensure_packs(m));
     c->T = T;
     c->S = S;
     c->max_seqlen = b->max_seqlen;
@@ -780,6 +863,7 @@ static int cpu_scale_grads(tsr_model* m, float k) {
 static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
     cpu_impl* c = IMPL(m);
     grads_materialize(m);
+    c->packs_valid = 0;
     PROF(c, "opt adamw", cpu_adamw(c->blocks[0], c->blocks[1], c->blocks[2], c->blocks[3], m->num_params, lr, initial_lr, b1,
                                    b2, eps, wd, step));
     c->have_fwd = 0;
@@ -886,6 +970,7 @@ static int op_adamw(float* p, const float* g, float* mm, float* v, int64_t n, fl
 
 static int cpu_set_precision(tsr_model* m, int precision) {
     IMPL(m)->precision = precision == TSR_PRECISION_BF16 ? TSR_GEMM_BF16 : TSR_GEMM_FP32;
+    IMPL(m)->packs_valid = 0;
     return TSR_OK;
 }
 

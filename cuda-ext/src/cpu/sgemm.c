@@ -305,15 +305,16 @@ int tsr_gemm_bf16_supported(void) {
     return g_bf16;
 }
 
-/* serial block: fp32, or bf16 inputs with fp32 sums */
+/* serial block: fp32, or bf16 inputs with fp32 sums, B packed here or pre-packed (pk, columns from joff) */
 static void block(int bf16, int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B,
-                  int ldb, float* C, int ldc, float beta, float* ws) {
-    if (bf16) tsr_gemm_bf16_serial(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+                  int ldb, const tsr_bf16_pack* pk, int joff, float* C, int ldc, float beta, float* ws) {
+    if (pk) tsr_gemm_bf16_packed_serial(transA, M, N, K, A, lda, pk->words, pk->N, joff, C, ldc, beta, ws);
+    else if (bf16) tsr_gemm_bf16_serial(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
     else gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
 }
 
 static void gemm_parallel(int bf16, int transA, int transB, int M, int N, int K, const float* A, int lda,
-                          const float* B, int ldb, float* C, int ldc, float beta) {
+                          const float* B, int ldb, const tsr_bf16_pack* pk, float* C, int ldc, float beta) {
     if (M <= 0 || N <= 0) return;
     pick_kernel();
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -326,7 +327,7 @@ static void gemm_parallel(int bf16, int transA, int transB, int M, int N, int K,
             note_failure();
             return;
         }
-        block(bf16, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+        block(bf16, transA, transB, M, N, K, A, lda, B, ldb, pk, 0, C, ldc, beta, ws);
         return;
     }
     /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile (12 x 32 for
@@ -346,11 +347,11 @@ static void gemm_parallel(int bf16, int transA, int transB, int M, int N, int K,
             if (!ws) note_failure();
             if (ws) {
                 if (split_m)
-                    block(bf16, transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
-                          C + (size_t)c0 * ldc, ldc, beta, ws);
+                    block(bf16, transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb, pk,
+                          0, C + (size_t)c0 * ldc, ldc, beta, ws);
                 else
                     block(bf16, transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
-                          C + c0, ldc, beta, ws);
+                          pk, c0, C + c0, ldc, beta, ws);
             }
         }
     }
@@ -358,11 +359,33 @@ static void gemm_parallel(int bf16, int transA, int transB, int M, int N, int K,
 
 void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                float* C, int ldc, float beta) {
-    gemm_parallel(0, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    gemm_parallel(0, transA, transB, M, N, K, A, lda, B, ldb, NULL, C, ldc, beta);
 }
 
 void tsr_gemm(int precision, int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B,
               int ldb, float* C, int ldc, float beta) {
     int bf16 = precision == TSR_GEMM_BF16 && tsr_gemm_bf16_supported();
-    gemm_parallel(bf16, transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta);
+    gemm_parallel(bf16, transA, transB, M, N, K, A, lda, B, ldb, NULL, C, ldc, beta);
+}
+
+size_t tsr_bf16_pack_words(int K, int N) { return tsr_gemm_bf16_supported() ? tsr_bf16_packed_words(K, N) : 0; }
+
+void tsr_bf16_pack_b_all(int transB, int K, int N, const float* B, int ldb, tsr_bf16_pack* pk) {
+    pk->K = K;
+    pk->N = N;
+    int chunks = (N + 31) / 32;
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt > chunks) nt = chunks;
+#pragma omp parallel num_threads(nt) if (nt > 1 && (double)K * N > 65536)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int c0 = (int)((long)chunks * t / n) * 32, c1 = (int)((long)chunks * (t + 1) / n) * 32;
+        if (c1 > N) c1 = N;
+        if (c0 < c1) tsr_bf16_pack_b(transB, K, N, B, ldb, c0, c1 - c0, pk->words);
+    }
+}
+
+void tsr_gemm_bf16_packed(int transA, int M, int N, int K, const float* A, int lda, const tsr_bf16_pack* pk, float* C,
+                          int ldc, float beta) {
+    gemm_parallel(1, transA, 0, M, N, K, A, lda, NULL, 0, pk, C, ldc, beta);
 }

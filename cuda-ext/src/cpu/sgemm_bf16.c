@@ -145,23 +145,50 @@ static void pack_B(int transB, const float* B, int ldb, int j0, int nc, int p0, 
     }
 }
 
-void tsr_gemm_bf16_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-                          float* C, int ldc, float beta, float* ws) {
+/* words of a whole packed B (K x N): per k block, ceil(kc/2) pairs x N rounded up to the panel width */
+size_t tsr_bf16_packed_words(int K, int N) {
+    size_t npad = (size_t)(N + BNR - 1) / BNR * BNR, total = 0;
+    for (int pc = 0; pc < K; pc += BKC) total += (size_t)((K - pc < BKC ? K - pc : BKC) + 1) / 2 * npad;
+    return total;
+}
+
+void tsr_bf16_pack_b(int transB, int K, int N, const float* B, int ldb, int j0, int nc, uint32_t* out) {
+    size_t npad = (size_t)(N + BNR - 1) / BNR * BNR, at = 0;
+    for (int pc = 0; pc < K; pc += BKC) {
+        int kc = K - pc < BKC ? K - pc : BKC, kp = (kc + 1) / 2;
+        pack_B(transB, B, ldb, j0, nc, pc, kc, out + at + (size_t)j0 * kp);
+        at += (size_t)kp * npad;
+    }
+}
+
+/* Bpk: NULL (pack B here), or B packed whole by tsr_bf16_pack_b with width Ntot, of which this call
+ * computes columns [joff, joff + N) */
+static void gemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                 const uint32_t* Bpk, int Ntot, int joff, float* C, int ldc, float beta, float* ws) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (beta == 0.0f)
             for (int i = 0; i < M; i++) memset(C + (size_t)i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
+    const size_t npad = (size_t)(Ntot + BNR - 1) / BNR * BNR;
     uint32_t* Ap = (uint32_t*)ws;
     uint32_t* Bp = Ap + (size_t)BMC * BKC / 2;
     float* tile = (float*)(Bp + (size_t)BKC * BNC / 2);
     for (int jc = 0; jc < N; jc += BNC) {
         int nc = N - jc < BNC ? N - jc : BNC;
+        size_t at = 0; /* start of k block pc in Bpk */
         for (int pc = 0; pc < K; pc += BKC) {
             int kc = K - pc < BKC ? K - pc : BKC, kp = (kc + 1) / 2;
             int acc = pc > 0 || beta != 0.0f;
-            pack_B(transB, B, ldb, jc, nc, pc, kc, Bp);
+            const uint32_t* Bb;
+            if (Bpk) {
+                Bb = Bpk + at + (size_t)(joff + jc) * kp;
+                at += (size_t)kp * npad;
+            } else {
+                pack_B(transB, B, ldb, jc, nc, pc, kc, Bp);
+                Bb = Bp;
+            }
             for (int ic = 0; ic < M; ic += BMC) {
                 int mc = M - ic < BMC ? M - ic : BMC;
                 pack_A(transA, A, lda, ic, mc, pc, kc, Ap);
@@ -171,7 +198,7 @@ void tsr_gemm_bf16_serial(int transA, int transB, int M, int N, int K, const flo
                         int mr = mc - ir < BMR ? mc - ir : BMR;
                         float* Ct = C + (size_t)(ic + ir) * ldc + jc + jr;
                         const uint32_t* a = Ap + (size_t)ir * kp;
-                        const uint32_t* b = Bp + (size_t)jr * kp;
+                        const uint32_t* b = Bb + (size_t)jr * kp;
                         if (mr == BMR && nr == BNR) {
                             kernel_bf16_12x32(kp, a, b, Ct, ldc, acc);
                         } else {
@@ -185,4 +212,14 @@ void tsr_gemm_bf16_serial(int transA, int transB, int M, int N, int K, const flo
             }
         }
     }
+}
+
+void tsr_gemm_bf16_serial(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                          float* C, int ldc, float beta, float* ws) {
+    gemm(transA, transB, M, N, K, A, lda, B, ldb, NULL, N, 0, C, ldc, beta, ws);
+}
+
+void tsr_gemm_bf16_packed_serial(int transA, int M, int N, int K, const float* A, int lda, const uint32_t* Bpk, int Ntot,
+                                 int joff, float* C, int ldc, float beta, float* ws) {
+    gemm(transA, 0, M, N, K, A, lda, NULL, 0, Bpk, Ntot, joff, C, ldc, beta, ws);
 }
