@@ -442,6 +442,31 @@ static void zero_grad_semantics(const char* root, const char* name) {
     OK(tsr_backward(m, 1.0f));
     OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
     EXPECT(memcmp(g1, g2, (size_t)P * sizeof(float)) == 0, "%s: zero_grad + the same backward reproduces g1 exactly", name);
+    /* clipping: the scaled gradients read back as g1·k; AdamW on the pending scale moves the parameters
+     * exactly as on gradients scaled in place (read back first, which writes the scale) */
+    float norm = 0, *pa = malloc((size_t)P * sizeof(float)), *pb = malloc((size_t)P * sizeof(float));
+    float* zero = calloc((size_t)P, sizeof(float));
+    for (int variant = 0; variant < 2; variant++) {
+        OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+        OK(tsr_buffer_write(m, TSR_BUF_ADAM_M, 0, P, zero));
+        OK(tsr_buffer_write(m, TSR_BUF_ADAM_V, 0, P, zero));
+        OK(tsr_zero_grad(m));
+        OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+        OK(tsr_backward(m, 1.0f));
+        OK(tsr_clip_grad_norm(m, 1e-2f, &norm));
+        if (variant == 1) {
+            OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
+            double k = 1e-2 / ((double)norm + 1e-6), werr = 0;
+            for (long i = 0; i < P; i++) werr = fmax(werr, fabs(g2[i] - g1[i] * k) / (1e-30 + fabs(g1[i] * k)));
+            EXPECT(werr <= 1e-6, "%s: clipped gradients read back: worst relative diff from g1·k %.3g", name, werr);
+        }
+        OK(tsr_adamw_step(m, 1e-3f, 1e-3f, 0.9f, 0.98f, 1e-6f, 1e-5f, 1));
+        OK(tsr_buffer_read(m, TSR_BUF_PARAMS, 0, P, variant ? pb : pa));
+    }
+    EXPECT(memcmp(pa, pb, (size_t)P * sizeof(float)) == 0, "%s: AdamW on a pending clip scale differs from scaled gradients", name);
+    free(pa);
+    free(pb);
+    free(zero);
     printf("  %s: tsr_zero_grad semantics (zeros read back, accumulation 2x within rel L2 %.1e, no stale gradient)\n", name, worst);
     tsr_model_destroy(m);
     free(g1); free(g2); free(params); free(js);

@@ -631,13 +631,18 @@ void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, con
 
 void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr, float b1, float b2,
                float eps, float wd, int64_t step) {
+    cpu_adamw_scaled(p, g, 1.0f, m, v, n, lr, initial_lr, b1, b2, eps, wd, step);
+}
+
+void cpu_adamw_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
+                      float b1, float b2, float eps, float wd, int64_t step) {
     float decay = 1.0f - wd * (initial_lr > 0 ? lr / initial_lr : 1.0f);
     float bc1 = 1.0f - (float)pow(b1, (double)step);
     float bc2 = 1.0f - (float)pow(b2, (double)step);
     float step_size = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = g[i] * gscale;
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;

@@ -64,4 +64,7 @@ void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, con
                    const int32_t* pos, int T, int C);
 void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr, float b1, float b2,
                float eps, float wd, int64_t step);
+/* the same with gradients g·gscale (a pending clip scale) */
+void cpu_adamw_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
+                      float b1, float b2, float eps, float wd, int64_t step);
 #endif

@@ -44,6 +44,11 @@ typedef struct {
      * first written by one matmul of the backward, which then overwrites instead of accumulating);
      * anything else that reads or writes the gradient block first materialises the zeros */
     int lazy_zero, n_deferred;
+    /* tsr_clip_grad_norm's scaling is pending in grad_scale (AdamW applies it as it reads g; anything else
+     * writes it first); grads_finite: the last norm found every gradient finite (no change since), so
+     * AdamW's finiteness check need not read the block again */
+    float grad_scale;
+    int grads_finite;
     int64_t *deferred_off, *deferred_n;
     /* bf16 on AVX512-BF16: every linear weight packed to bf16 once per parameter update, for the forward
      * (w as op(B) = wᵀ) and for the backward's data product (op(B) = w); rebuilt by the next forward after
@@ -235,6 +240,7 @@ static int cpu_model_init(tsr_model* m) {
     cpu_impl* c = calloc(1, sizeof *c);
     if (!c) return tsr_set_error(TSR_ERR_OOM, "CPU backend: out of memory");
     m->impl = c;
+    c->grad_scale = 1.0f;
     const char* prof = getenv("TSR_PROFILE");
     if (prof && *prof && strcmp(prof, "0")) c->prof = calloc(1, sizeof *c->prof);
     size_t n = (size_t)m->num_params;
@@ -292,16 +298,32 @@ static void par_zero(float* p, int64_t n) {
     for (int64_t c0 = 0; c0 < n; c0 += 1 << 16) memset(p + c0, 0, (size_t)((n - c0 < (1 << 16) ? n - c0 : 1 << 16)) * sizeof(float));
 }
 
-/* the zeros tsr_zero_grad deferred, written now (before anything else touches the gradient block) */
-static void grads_materialize(const tsr_model* m) {
+/* the zeros tsr_zero_grad deferred, written now */
+static void zeros_materialize(const tsr_model* m) {
     cpu_impl* c = IMPL(m);
     if (!c->lazy_zero) return;
     for (int i = 0; i < c->n_deferred; i++) par_zero(c->blocks[1] + c->deferred_off[i], c->deferred_n[i]);
     c->lazy_zero = 0;
 }
 
+/* deferred zeros and a pending clip scale, written now (before anything else touches the gradient block) */
+static void grads_materialize(const tsr_model* m) {
+    cpu_impl* c = IMPL(m);
+    zeros_materialize(m);
+    if (c->grad_scale == 1.0f) return;
+    float* g = c->blocks[1];
+    const float k = c->grad_scale;
+    int64_t n = m->num_params;
+#pragma omp parallel for simd if (n > 65536)
+    for (int64_t i = 0; i < n; i++) g[i] *= k;
+    c->grad_scale = 1.0f;
+}
+
 static int cpu_buffer_ptr(tsr_model* m, int which, float** out) {
-    if (which == TSR_BUF_GRADS) grads_materialize(m);
+    if (which == TSR_BUF_GRADS) {
+        grads_materialize(m);
+        IMPL(m)->grads_finite = 0; /* may be written through the pointer */
+    }
     if (which == TSR_BUF_PARAMS) IMPL(m)->params_exposed = 1;
     *out = IMPL(m)->blocks[which];
     return TSR_OK;
@@ -312,13 +334,22 @@ static int cpu_buffer_read(const tsr_model* m, int which, int64_t off, int64_t n
     return TSR_OK;
 }
 static int cpu_buffer_write(tsr_model* m, int which, int64_t off, int64_t n, const float* src) {
-    if (which == TSR_BUF_GRADS) grads_materialize(m);
+    if (which == TSR_BUF_GRADS) {
+        grads_materialize(m);
+        IMPL(m)->grads_finite = 0;
+    }
     memcpy(IMPL(m)->blocks[which] + off, src, (size_t)n * sizeof(float));
     if (which == TSR_BUF_PARAMS) IMPL(m)->have_fwd = IMPL(m)->packs_valid = 0; /* saved activations, packs are stale */
     return TSR_OK;
 }
 static int check_finite_impl(const tsr_model* m, int which, int64_t* first_bad) {
-    if (which == TSR_BUF_GRADS) grads_materialize(m);
+    if (which == TSR_BUF_GRADS) {
+        if (IMPL(m)->grads_finite) {
+            if (first_bad) *first_bad = -1;
+            return TSR_OK;
+        }
+        grads_materialize(m);
+    }
     const float* b = IMPL(m)->blocks[which];
     int64_t n = m->num_params, bad = -1;
     /* x·0 is 0 for finite x and NaN for NaN/Inf: a vectorizable screen per chunk, exact scan only on a hit */
@@ -649,6 +680,8 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
     /* deferred zeros (tsr_zero_grad): every MM_BWD below overwrites its weight gradient; without MLM
      * targets the head's are not written at all */
     if (g->head == TSR_HEAD_MLM && c->n_tgt == 0) grads_materialize(m);
+    if (c->grad_scale != 1.0f) grads_materialize(m); /* the pending clip scale applies to what is there now */
+    c->grads_finite = 0;
 
     /* ---- head: produce dY = dLoss/d(final hidden states) ---- */
     memset(dY, 0, TH * sizeof(float));
@@ -812,13 +845,17 @@ static void zero_grad_impl(tsr_model* m) {
 }
 
 static int cpu_zero_grad(tsr_model* m) {
-    PROF(IMPL(m), "opt zero-grad", zero_grad_impl(m));
+    cpu_impl* c = IMPL(m);
+    c->grad_scale = 1.0f;
+    PROF(c, "opt zero-grad", zero_grad_impl(m));
+    c->grads_finite = 1;
     return TSR_OK;
 }
 
 static int grad_sumsq_impl(tsr_model* m, double* out) {
-    grads_materialize(m);
+    zeros_materialize(m);
     const float* g = IMPL(m)->blocks[1];
+    const float k = IMPL(m)->grad_scale; /* Σ (g·k)², k the pending clip scale, as if it were applied */
     int64_t n = m->num_params;
     double s = 0;
     /* float partial sums over chunks of 1024 (vectorized), combined in double */
@@ -827,19 +864,20 @@ static int grad_sumsq_impl(tsr_model* m, double* out) {
         int64_t c1 = c0 + 1024 < n ? c0 + 1024 : n;
         float part = 0;
 #pragma omp simd reduction(+ : part)
-        for (int64_t i = c0; i < c1; i++) part += g[i] * g[i];
+        for (int64_t i = c0; i < c1; i++) part += (g[i] * k) * (g[i] * k);
         s += part;
     }
     *out = s;
+    IMPL(m)->grads_finite = isfinite(s); /* a finite sum of squares: every element is finite */
     return TSR_OK;
 }
 
+/* pending: applied by AdamW as it reads the gradients, or by grads_materialize before any other use */
 static int scale_grads_impl(tsr_model* m, float k) {
-    grads_materialize(m);
-    float* g = IMPL(m)->blocks[1];
-    int64_t n = m->num_params;
-#pragma omp parallel for if (n > 65536)
-    for (int64_t i = 0; i < n; i++) g[i] *= k;
+    cpu_impl* c = IMPL(m);
+    if (c->grad_scale != 1.0f) grads_materialize(m); /* one pending factor at a time: same rounding as eager */
+    c->grad_scale = k;
+    if (!(isfinite(k) && fabsf(k) <= 1.0f)) c->grads_finite = 0; /* could overflow */
     return TSR_OK;
 }
 
@@ -862,10 +900,10 @@ static int cpu_scale_grads(tsr_model* m, float k) {
 
 static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
     cpu_impl* c = IMPL(m);
-    grads_materialize(m);
+    zeros_materialize(m);
     c->packs_valid = 0;
-    PROF(c, "opt adamw", cpu_adamw(c->blocks[0], c->blocks[1], c->blocks[2], c->blocks[3], m->num_params, lr, initial_lr, b1,
-                                   b2, eps, wd, step));
+    PROF(c, "opt adamw", cpu_adamw_scaled(c->blocks[0], c->blocks[1], c->grad_scale, c->blocks[2], c->blocks[3],
+                                          m->num_params, lr, initial_lr, b1, b2, eps, wd, step));
     c->have_fwd = 0;
     return TSR_OK;
 }
