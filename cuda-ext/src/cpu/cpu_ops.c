@@ -152,9 +152,47 @@ void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n) {
     for (int64_t i = nv; i < n; i++) dinp[i] += (phi_scalar(inp[i]) + inp[i] * pdf_scalar(inp[i])) * dout[i];
 }
 
-static inline void geglu_row(float* o, const float* g, int I) {
+/* 1 when the AVX-512 elementwise paths may run (the sgemm dispatch picked AVX-512) */
+static int use_avx512(void) {
+    static int v = -1;
+    if (v < 0) v = strcmp(tsr_sgemm_isa(), "avx512") == 0;
+    return v;
+}
+
+__attribute__((target("avx512f"))) static inline __m512 gelu_grad512(__m512 x) {
+    __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(0.39894228040143268f),
+                               tsr_exp512(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(x, x))));
+    return _mm512_fmadd_ps(x, pdf, tsr_phi512(x));
+}
+
+/* columns [0, 16·⌊I/16⌋) of a GeGLU row on 16 lanes; returns where the 8-lane code continues */
+__attribute__((target("avx512f"))) static int geglu_row512(float* o, const float* g, int I) {
     const float* v = g + I;
     int c = 0;
+    for (; c + 16 <= I; c += 16) {
+        __m512 x = _mm512_loadu_ps(g + c);
+        _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_mul_ps(x, tsr_phi512(x)), _mm512_loadu_ps(v + c)));
+    }
+    return c;
+}
+
+__attribute__((target("avx512f"))) static int geglu_bwd_row512(float* dg, const float* g, const float* dy, int I) {
+    const float* v = g + I;
+    float* dv = dg + I;
+    int c = 0;
+    for (; c + 16 <= I; c += 16) {
+        __m512 x = _mm512_loadu_ps(g + c), d = _mm512_loadu_ps(dy + c);
+        __m512 gel = _mm512_mul_ps(x, tsr_phi512(x));
+        _mm512_storeu_ps(dv + c, _mm512_fmadd_ps(gel, d, _mm512_loadu_ps(dv + c)));
+        __m512 dgv = _mm512_mul_ps(_mm512_mul_ps(gelu_grad512(x), _mm512_loadu_ps(v + c)), d);
+        _mm512_storeu_ps(dg + c, _mm512_add_ps(_mm512_loadu_ps(dg + c), dgv));
+    }
+    return c;
+}
+
+static inline void geglu_row(float* o, const float* g, int I) {
+    const float* v = g + I;
+    int c = use_avx512() ? geglu_row512(o, g, I) : 0;
     for (; c + 8 <= I; c += 8) {
         __m256 x = _mm256_loadu_ps(g + c);
         _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_mul_ps(x, tsr_phi256(x)), _mm256_loadu_ps(v + c)));
@@ -179,7 +217,7 @@ void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int 
         const float* dy = dout + (size_t)r * I;
         float* dg = dinp + (size_t)r * 2 * I;
         float* dv = dg + I;
-        int c = 0;
+        int c = use_avx512() ? geglu_bwd_row512(dg, g, dy, I) : 0;
         for (; c + 8 <= I; c += 8) {
             __m256 x = _mm256_loadu_ps(g + c), d = _mm256_loadu_ps(dy + c);
             __m256 gel = _mm256_mul_ps(x, tsr_phi256(x));
