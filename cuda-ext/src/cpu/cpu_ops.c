@@ -81,8 +81,19 @@ void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, c
     }
 }
 
+static void layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                          const float* mean, const float* rstd, int N, int C, int set);
 void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                        const float* mean, const float* rstd, int N, int C) {
+    layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 0);
+}
+void cpu_layernorm_bwd_set(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                           const float* mean, const float* rstd, int N, int C) {
+    layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 1);
+}
+
+static void layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                          const float* mean, const float* rstd, int N, int C, int set) {
 #pragma omp parallel for if ((int64_t)N * C > PAR_MIN)
     for (int r = 0; r < N; r++) {
         const float* x = inp + (size_t)r * C;
@@ -99,7 +110,8 @@ void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, con
         sum_gx /= C;
         for (int c = 0; c < C; c++) {
             float xh = (x[c] - mu) * rs;
-            dx[c] += rs * (dy[c] * w[c] - sum_g - xh * sum_gx);
+            float v = rs * (dy[c] * w[c] - sum_g - xh * sum_gx);
+            dx[c] = set ? v : dx[c] + v;
         }
     }
     /* weight/bias gradients: columns split across threads */
@@ -209,7 +221,11 @@ void cpu_geglu_fwd_serial(float* out, const float* inp, int64_t N, int I) {
     for (int64_t r = 0; r < N; r++) geglu_row(out + (size_t)r * I, inp + (size_t)r * 2 * I, I);
 }
 
-void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) {
+static void geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I, int set);
+void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) { geglu_bwd(dinp, inp, dout, N, I, 0); }
+void cpu_geglu_bwd_set(float* dinp, const float* inp, const float* dout, int N, int I) { geglu_bwd(dinp, inp, dout, N, I, 1); }
+
+static void geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I, int set) {
 #pragma omp parallel for if ((int64_t)N * I > PAR_MIN)
     for (int r = 0; r < N; r++) {
         const float* g = inp + (size_t)r * 2 * I;
@@ -217,6 +233,7 @@ void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int 
         const float* dy = dout + (size_t)r * I;
         float* dg = dinp + (size_t)r * 2 * I;
         float* dv = dg + I;
+        if (set) memset(dg, 0, (size_t)2 * I * sizeof(float)); /* the row, while it is in cache */
         int c = use_avx512() ? geglu_bwd_row512(dg, g, dy, I) : 0;
         for (; c + 8 <= I; c += 8) {
             __m256 x = _mm256_loadu_ps(g + c), d = _mm256_loadu_ps(dy + c);
@@ -330,6 +347,7 @@ typedef struct {
     float p, scale;
     uint64_t seed, step;
     uint32_t site;
+    int set; /* backward without subset rows: overwrite dqkv (every element is written by one task) */
 } attn_args;
 
 typedef struct {
@@ -506,7 +524,8 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
                 Pt = Pd;
             }
             /* dV += P̃ᵀ·dO ; dP̃ = dO·Vᵀ */
-            tsr_sgemm_serial(1, 0, L, D, Lq, Pt, L, dO, HD, dv, ld, 1.0f, ws);
+            const float beta = a->set ? 0.0f : 1.0f;
+            tsr_sgemm_serial(1, 0, L, D, Lq, Pt, L, dO, HD, dv, ld, beta, ws);
             tsr_sgemm_serial(0, 1, Lq, L, D, dO, HD, v, ld, dP, L, 0.0f, ws);
             /* dS = P ⊙ (dP - D_i) with dP = dP̃ ⊙ mask/(1-p); the score scale folded in */
             for (int i = 0; i < Lq; i++) {
@@ -522,7 +541,7 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
             /* dQ += dS·K ; dK += dSᵀ·Q */
             if (!t.tok) {
                 float* dq = dqkv + (size_t)t.start * ld + h * D;
-                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
+                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dq, ld, beta, ws);
             } else {
                 tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dqbuf, D, 0.0f, ws);
                 for (int i = 0; i < Lq; i++) {
@@ -530,7 +549,7 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
                     for (int c = 0; c < D; c++) dq[c] += dqbuf[(size_t)i * D + c];
                 }
             }
-            tsr_sgemm_serial(1, 0, L, D, Lq, dP, L, t.q, t.qld, dk, ld, 1.0f, ws);
+            tsr_sgemm_serial(1, 0, L, D, Lq, dP, L, t.q, t.qld, dk, ld, beta, ws);
         }
         if (own) free(ws);
     }
@@ -539,21 +558,28 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
 
 int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
                       int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_fwd_impl(&a, out, lse);
 }
 
 int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                       const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
                       uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
+    return attention_bwd_impl(&a, dqkv, dout, out, lse);
+}
+
+int cpu_attention_bwd_set(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                          const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                          uint64_t seed, uint64_t step, uint32_t site) {
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 1};
     return attention_bwd_impl(&a, dqkv, dout, out, lse);
 }
 
 int cpu_attention_rows_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
                            int D, const int32_t* rows, const int32_t* row_cu, int n_rows, const float* slopes, float p,
                            uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_fwd_impl(&a, out, lse);
 }
 
@@ -561,7 +587,7 @@ int cpu_attention_rows_bwd(float* dqkv, const float* dout, const float* qkv, con
                            const int32_t* cu, int S, int max_seqlen, int NH, int D, const int32_t* rows,
                            const int32_t* row_cu, int n_rows, const float* slopes, float p, uint64_t seed, uint64_t step,
                            uint32_t site) {
-    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_bwd_impl(&a, dqkv, dout, out, lse);
 }
 

@@ -20,12 +20,17 @@ void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, c
                        int C, float eps);
 void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                        const float* mean, const float* rstd, int N, int C);
+/* the same, dinp overwritten instead of accumulated */
+void cpu_layernorm_bwd_set(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                           const float* mean, const float* rstd, int N, int C);
 void cpu_gelu_fwd(float* out, const float* inp, int64_t n);
 void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n);
 void cpu_geglu_fwd(float* out, const float* inp, int N, int I);
 /* the same on the calling thread only (no OpenMP), for callers with their own thread pool */
 void cpu_geglu_fwd_serial(float* out, const float* inp, int64_t N, int I);
 void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I);
+/* the same, dinp overwritten instead of accumulated */
+void cpu_geglu_bwd_set(float* dinp, const float* inp, const float* dout, int N, int I);
 void cpu_tanh_fwd(float* out, const float* inp, int64_t n);
 /* returns 0 or TSR_ERR_OOM */
 int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
@@ -33,6 +38,10 @@ int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* c
 int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                       const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
                       uint64_t seed, uint64_t step, uint32_t site);
+/* the same, dqkv overwritten instead of accumulated */
+int cpu_attention_bwd_set(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                          const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                          uint64_t seed, uint64_t step, uint32_t site);
 /* One (sequence, head) task of the forward, serial (no OpenMP; for callers with their own thread pool):
  * the sequence is tokens [start, start+L) of qkv [T, 3·NH·D]; writes out[start..start+L, h·D..h·D+D)
  * and, unless lse is NULL, lse[h, start..start+L). slopes NULL = no ALiBi; scale multiplies q·k.

@@ -34,7 +34,7 @@ typedef struct {
     float *c_in, *c_d, *c_t, *c_drop, *c_logits;
     uint8_t* c_mask;
     /* backward scratch */
-    float *dY, *dX, *dR2, *dH, *dR1, *dAO, *dATT, *dBIG, *dMID, *dM1, *dM2, *dC1, *dC2;
+    float *dY, *dX, *dR2, *dR1, *dAO, *dATT, *dBIG, *dMID, *dM1, *dM2, *dC1, *dC2;
     /* state of the last forward */
     int have_fwd, T, S, max_seqlen, n_tgt;
     int subset; /* the last layer ran only on the MLM targets (rows tgt_idx, per sequence row_cu) */
@@ -211,7 +211,6 @@ static void layout_acts(tsr_model* m, carver* cv) {
     c->dY = carve(cv, T * H * F);
     c->dX = carve(cv, T * H * F);
     c->dR2 = carve(cv, T * H * F);
-    c->dH = carve(cv, T * H * F);
     c->dR1 = carve(cv, T * H * F);
     c->dAO = carve(cv, T * H * F);
     c->dATT = carve(cv, T * H * F);
@@ -566,6 +565,7 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
             PROF(c, "dropout fwd", rows_dropout_mask(a->mask_ao, R, H, rows, ph, seed, step, TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_OUT)));
             PROF(c, "dropout fwd", cpu_dropout_apply(a->r1, a->r1, a->mask_ao, (int64_t)R * H, ph));
         }
+#pragma omp parallel for if ((int64_t)R * H > 16384)
         for (int r = 0; r < R; r++) {
             const float* xr = x + (size_t)(rows ? rows[r] : r) * H;
             float* o1 = a->r1 + (size_t)r * H;
@@ -591,6 +591,7 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
                 PROF(c, "dropout fwd", cpu_dropout_apply(a->r2, a->r2, a->mask_ffn, (int64_t)R * H, ph));
             }
         }
+#pragma omp parallel for simd if ((int64_t)R * H > 16384)
         for (int64_t i = 0; i < (int64_t)R * H; i++) a->r2[i] += a->h[i];
         PROF(c, "layernorm fwd", cpu_layernorm_fwd(a->y, a->mean2, a->rstd2, a->r2, P(o->ln2_w), P(o->ln2_b), R, H, eps));
         x = a->y;
@@ -731,41 +732,45 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
         const int32_t* rows = c->subset && l == g->num_layers - 1 ? c->tgt_idx : NULL;
         const int R = rows ? c->n_tgt : T;
         const size_t RH = (size_t)R * H;
-        /* y = LN2(r2) */
-        memset(c->dR2, 0, RH * sizeof(float));
-        PROF(c, "layernorm bwd", cpu_layernorm_bwd(c->dR2, G(o->ln2_w), G(o->ln2_b), dY, a->r2, P(o->ln2_w), a->mean2, a->rstd2, R, H));
-        memcpy(c->dH, c->dR2, RH * sizeof(float)); /* residual */
+        /* y = LN2(r2); dR2 then also collects the FFN input's gradient (residual: dH = dR2 + FFN'), so it is dH */
+        PROF(c, "layernorm bwd", cpu_layernorm_bwd_set(c->dR2, G(o->ln2_w), G(o->ln2_b), dY, a->r2, P(o->ln2_w), a->mean2, a->rstd2, R, H));
+        float* dH = c->dR2;
         if (mosaic) {
             MM_BWD("ffn-out", c->dMID, G(o->ff2_w), G(o->ff2_b), c->dR2, a->a, P(o->ff2_w), R, I, H, 0.0f);
             dropout_bwd_inplace(c->dMID, a->mask_ffn, (int64_t)R * I, ph);
-            memset(c->dBIG, 0, (size_t)R * 2 * I * sizeof(float));
-            PROF(c, "geglu bwd", cpu_geglu_bwd(c->dBIG, a->ff1, c->dMID, R, I));
-            MM_BWD("ffn-in", c->dH, G(o->ff1_w), NULL, c->dBIG, a->h, P(o->ff1_w), R, H, 2 * I, 1.0f);
+            PROF(c, "geglu bwd", cpu_geglu_bwd_set(c->dBIG, a->ff1, c->dMID, R, I));
+            MM_BWD("ffn-in", dH, G(o->ff1_w), NULL, c->dBIG, a->h, P(o->ff1_w), R, H, 2 * I, 1.0f);
         } else {
-            memcpy(c->dAO, c->dR2, RH * sizeof(float));
-            dropout_bwd_inplace(c->dAO, a->mask_ffn, (int64_t)RH, ph);
-            MM_BWD("ffn-out", c->dMID, G(o->ff2_w), G(o->ff2_b), c->dAO, a->a, P(o->ff2_w), R, I, H, 0.0f);
+            const float* dout = c->dR2;
+            if (ph > 0) {
+                PROF(c, "dropout bwd", cpu_dropout_apply(c->dAO, c->dR2, a->mask_ffn, (int64_t)RH, ph));
+                dout = c->dAO;
+            }
+            MM_BWD("ffn-out", c->dMID, G(o->ff2_w), G(o->ff2_b), dout, a->a, P(o->ff2_w), R, I, H, 0.0f);
             memset(c->dBIG, 0, (size_t)R * I * sizeof(float));
             cpu_gelu_bwd(c->dBIG, a->ff1, c->dMID, (int64_t)R * I);
-            MM_BWD("ffn-in", c->dH, G(o->ff1_w), G(o->ff1_b), c->dBIG, a->h, P(o->ff1_w), R, H, I, 1.0f);
+            MM_BWD("ffn-in", dH, G(o->ff1_w), G(o->ff1_b), c->dBIG, a->h, P(o->ff1_w), R, H, I, 1.0f);
         }
         /* h = LN1(r1) */
-        memset(c->dR1, 0, RH * sizeof(float));
-        PROF(c, "layernorm bwd", cpu_layernorm_bwd(c->dR1, G(o->ln1_w), G(o->ln1_b), c->dH, a->r1, P(o->ln1_w), a->mean1, a->rstd1, R, H));
-        memcpy(c->dAO, c->dR1, RH * sizeof(float));
-        dropout_bwd_inplace(c->dAO, a->mask_ao, (int64_t)RH, ph);
-        MM_BWD("attn-out", c->dATT, G(o->ao_w), G(o->ao_b), c->dAO, a->att, P(o->ao_w), R, H, H, 0.0f);
-        memset(c->dBIG, 0, (size_t)T * 3 * H * sizeof(float));
+        PROF(c, "layernorm bwd", cpu_layernorm_bwd_set(c->dR1, G(o->ln1_w), G(o->ln1_b), dH, a->r1, P(o->ln1_w), a->mean1, a->rstd1, R, H));
+        const float* dAO = c->dR1;
+        if (ph > 0) {
+            PROF(c, "dropout bwd", cpu_dropout_apply(c->dAO, c->dR1, a->mask_ao, (int64_t)RH, ph));
+            dAO = c->dAO;
+        }
+        MM_BWD("attn-out", c->dATT, G(o->ao_w), G(o->ao_b), dAO, a->att, P(o->ao_w), R, H, H, 0.0f);
+        if (rows) memset(c->dBIG, 0, (size_t)T * 3 * H * sizeof(float)); /* dQ only at the rows: zeros elsewhere */
         const float* slopes = mosaic ? m->alibi_slopes : NULL;
         uint32_t site = TSR_DROPOUT_SITE(l, TSR_DROP_ATTN_PROBS);
         double ta_ = c->prof ? prof_now() : 0;
         st = rows ? cpu_attention_rows_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D, rows,
                                            c->row_cu, R, slopes, c->p_attn, c->seed, c->step, site)
-                  : cpu_attention_bwd(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D, slopes,
-                                      c->p_attn, c->seed, c->step, site);
+                  : cpu_attention_bwd_set(c->dBIG, c->dATT, a->qkv, a->att, a->lse, c->cu, S, c->max_seqlen, NH, D, slopes,
+                                          c->p_attn, c->seed, c->step, site);
         if (c->prof) prof_add(c->prof, "attention bwd", ta_, 0, 0, 0);
         if (st) return tsr_set_error(st, "CPU attention backward: out of memory");
-        /* residual into the layer input (only the target rows in a subset layer) */
+        /* residual into the layer input (only the target rows in a subset layer); the full layer's dR1 takes
+         * the QKV input gradient in place and becomes the next dY (buffers rotate, no copy) */
         if (rows) {
             memset(c->dX, 0, TH * sizeof(float));
             for (int r = 0; r < R; r++) {
@@ -773,18 +778,20 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
                 const float* s1 = c->dR1 + (size_t)r * H;
                 for (int k = 0; k < H; k++) d[k] += s1[k];
             }
+            MM_BWD("qkv", c->dX, G(o->qkv_w), G(o->qkv_b), c->dBIG, x, P(o->qkv_w), T, H, 3 * H, 1.0f);
+            float* t = dY;
+            dY = c->dX;
+            c->dX = t;
         } else {
-            memcpy(c->dX, c->dR1, TH * sizeof(float));
+            MM_BWD("qkv", c->dR1, G(o->qkv_w), G(o->qkv_b), c->dBIG, x, P(o->qkv_w), T, H, 3 * H, 1.0f);
+            float* t = dY;
+            dY = c->dR1;
+            c->dR1 = t;
         }
-        MM_BWD("qkv", c->dX, G(o->qkv_w), G(o->qkv_b), c->dBIG, x, P(o->qkv_w), T, H, 3 * H, 1.0f);
-        float* t = dY;
-        dY = c->dX;
-        c->dX = t;
     }
     /* ---- embeddings ---- */
     dropout_bwd_inplace(dY, c->emb_mask, (int64_t)TH, ph);
-    memset(c->dR1, 0, TH * sizeof(float));
-    PROF(c, "layernorm bwd", cpu_layernorm_bwd(c->dR1, G(Lo->emb_ln_w), G(Lo->emb_ln_b), dY, c->emb, P(Lo->emb_ln_w), c->emb_mean, c->emb_rstd, T, H));
+    PROF(c, "layernorm bwd", cpu_layernorm_bwd_set(c->dR1, G(Lo->emb_ln_w), G(Lo->emb_ln_b), dY, c->emb, P(Lo->emb_ln_w), c->emb_mean, c->emb_rstd, T, H));
     PROF(c, "embeddings bwd", cpu_embed_bwd(G(Lo->wte), G(Lo->wtt), mosaic ? NULL : G(Lo->wpe), c->dR1, c->ids, c->types, c->pos, T, H));
     c->dY = dY; /* c->dX already holds the other scratch buffer */
     c->have_fwd = 0;
