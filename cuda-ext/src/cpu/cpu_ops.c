@@ -459,7 +459,7 @@ int cpu_attention_fwd_one(float* out, float* lse, const float* qkv, int start, i
                           const float* slopes, float scale) {
     if (L <= 0) return TSR_OK;
     const int32_t cu[2] = {start, start + L};
-    attn_args a = {qkv, cu, NULL, NULL, 1, L, NH, D, T, 0, slopes, 0.0f, scale, 0, 0, 0};
+    attn_args a = {qkv, cu, NULL, NULL, 1, L, NH, D, T, 0, slopes, 0.0f, scale, 0, 0, 0, 0};
     const size_t wsz = tsr_sgemm_workspace_floats();
     int own;
     float* ws = attn_workspace(wsz + (size_t)L * L + 32, &own);
