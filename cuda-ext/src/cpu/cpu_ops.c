@@ -624,27 +624,56 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
     }
 }
 
-/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r] and x_r <- softmax(x_r) in
- * place (one exp pass; backward then only scales, see cpu_ce_grad_from_probs). Targets >= 0. */
-void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V) {
+/* row max and the softmax numerator on 16 lanes (the 8-lane tsr_row_max / tsr_exp_sub_sum otherwise) */
+__attribute__((target("avx512f"))) static double exp_sub_sum512(float* x, int n, float* mx_out) {
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + j));
+    float mx = _mm512_reduce_max_ps(vm);
+    for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    __m512 vs = _mm512_setzero_ps();
+    vm = _mm512_set1_ps(mx);
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 e = tsr_exp512(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        _mm512_storeu_ps(x + j, e);
+        vs = _mm512_add_ps(vs, e);
+    }
+    double sum = _mm512_reduce_add_ps(vs);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - mx);
+        sum += x[j];
+    }
+    *mx_out = mx;
+    return sum;
+}
+
+/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r]; x_r <- exp(x_r - max_r) in
+ * place and inv[r] = 1 / Σ_j exp(x_rj - max_r) (one exp pass; the backward's single pass over the row
+ * normalises and scales, see cpu_ce_grad_from_exp). Targets >= 0. */
+void cpu_softmax_ce_exp_inplace(float* loss_rows, float* logits, float* inv, const int32_t* targets, int N, int V) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
         float* x = logits + (size_t)r * V;
-        float xt = x[targets[r]];
-        float mx = tsr_row_max(x, V);
-        double sum = tsr_exp_sub_sum(x, V, mx);
+        float xt = x[targets[r]], mx;
+        double sum;
+        if (use_avx512()) {
+            sum = exp_sub_sum512(x, V, &mx);
+        } else {
+            mx = tsr_row_max(x, V);
+            sum = tsr_exp_sub_sum(x, V, mx);
+        }
         loss_rows[r] = mx + (float)log(sum) - xt;
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < V; j++) x[j] *= inv;
+        inv[r] = (float)(1.0 / sum);
     }
 }
 
-/* probabilities -> scale·(softmax - onehot), in place */
-void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale) {
+/* exp(x - max) rows and their 1/Σ -> scale·(softmax - onehot), in place */
+void cpu_ce_grad_from_exp(float* x_exp, const float* inv, const int32_t* targets, int N, int V, float scale) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
-        float* x = probs + (size_t)r * V;
-        for (int j = 0; j < V; j++) x[j] *= scale;
+        float* x = x_exp + (size_t)r * V;
+        const float k = inv[r] * scale;
+        for (int j = 0; j < V; j++) x[j] *= k;
         x[targets[r]] -= scale;
     }
 }

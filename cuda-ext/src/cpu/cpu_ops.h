@@ -65,8 +65,10 @@ void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_
 /* loss_rows[N]; dlogits += scale·(softmax - onehot) if non-NULL */
 void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
                     float scale);
-void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V);
-void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale);
+/* training MLM loss in two halves: forward leaves exp(x - max) rows and inv = 1/Σ per row; backward turns
+ * them into scale·(softmax - onehot) in place (one pass over the logits each) */
+void cpu_softmax_ce_exp_inplace(float* loss_rows, float* logits, float* inv, const int32_t* targets, int N, int V);
+void cpu_ce_grad_from_exp(float* x_exp, const float* inv, const int32_t* targets, int N, int V, float scale);
 void cpu_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
                    const float* wtt, const float* wpe, int T, int C);
 void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, const int32_t* ids, const int32_t* types,

@@ -29,7 +29,7 @@ typedef struct {
     uint8_t* emb_mask;
     layer_acts* L;
     /* MLM head */
-    float *m_x, *m_d, *m_g, *m_ln, *m_mean, *m_rstd, *m_logits, *loss_rows;
+    float *m_x, *m_d, *m_g, *m_ln, *m_mean, *m_rstd, *m_logits, *m_inv, *loss_rows;
     /* classifier head */
     float *c_in, *c_d, *c_t, *c_drop, *c_logits;
     uint8_t* c_mask;
@@ -193,6 +193,7 @@ static void layout_acts(tsr_model* m, carver* cv) {
         c->m_mean = carve(cv, Mt * F);
         c->m_rstd = carve(cv, Mt * F);
         c->m_logits = carve(cv, Mt * V * F);
+        c->m_inv = carve(cv, Mt * F);
         c->loss_rows = carve(cv, Mt * F);
         c->dM1 = carve(cv, Mt * H * F);
         c->dM2 = carve(cv, Mt * H * F);
@@ -614,8 +615,8 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
             MM_FWD("mlm-decoder", c->m_logits, c->m_ln, P(Lo->wte), P(Lo->mlm_dec_b), n, H, g->vocab_size);
             if (logits_out) memcpy(logits_out, c->m_logits, (size_t)n * g->vocab_size * sizeof(float));
             if (has_labels) {
-                if (training) /* logits become probabilities: backward only scales them */
-                    PROF(c, "softmax-ce fwd", cpu_softmax_ce_probs_inplace(c->loss_rows, c->m_logits, c->tgt_lbl, n, g->vocab_size));
+                if (training) /* logits become exp(x - max) and 1/Σ: backward normalises and scales in one pass */
+                    PROF(c, "softmax-ce fwd", cpu_softmax_ce_exp_inplace(c->loss_rows, c->m_logits, c->m_inv, c->tgt_lbl, n, g->vocab_size));
                 else
                     cpu_softmax_ce(c->loss_rows, NULL, c->m_logits, c->tgt_lbl, n, g->vocab_size, 0.0f);
                 for (int i = 0; i < n; i++) loss += c->loss_rows[i];
@@ -689,8 +690,8 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
     if (g->head == TSR_HEAD_MLM) {
         int n = c->n_tgt, V = g->vocab_size;
         if (n > 0) {
-            float* dl = c->m_logits; /* probabilities (training forward) -> dlogits in place */
-            PROF(c, "softmax-ce bwd", cpu_ce_grad_from_probs(dl, c->tgt_lbl, n, V, loss_scale / n));
+            float* dl = c->m_logits; /* exp(x - max) rows (training forward) -> dlogits in place */
+            PROF(c, "softmax-ce bwd", cpu_ce_grad_from_exp(dl, c->m_inv, c->tgt_lbl, n, V, loss_scale / n));
             /* decoder tied to wte: logits = ln · wteᵀ + b */
             MM_BWD("mlm-decoder", c->dM1, G(Lo->wte), G(Lo->mlm_dec_b), dl, c->m_ln, P(Lo->wte), n, H, V, 0.0f);
             memset(c->dM2, 0, (size_t)n * H * sizeof(float));
