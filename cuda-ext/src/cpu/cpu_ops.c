@@ -66,10 +66,13 @@ void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, c
     for (int r = 0; r < N; r++) {
         const float* x = inp + (size_t)r * C;
         float* o = out + (size_t)r * C;
+        /* simd reductions: 8 partial sums per row (a fixed order, so still independent of the threads) */
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += x[c];
         float mu = s / C;
         float v = 0;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) {
             float d = x[c] - mu;
             v += d * d;
@@ -101,6 +104,7 @@ static void layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, 
         float* dx = dinp + (size_t)r * C;
         float mu = mean[r], rs = rstd[r];
         float sum_g = 0, sum_gx = 0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
         for (int c = 0; c < C; c++) {
             float g = dy[c] * w[c];
             sum_g += g;
