@@ -3,9 +3,11 @@
 PyTorch-eager peer of cuda-ext/tests/bench_train.c: the same small MosaicBERT (or BERT) with an MLM
 head, the same batch (same LCG), run the way an eager PyTorch user runs it: padded to [B, seq] with an
 attention mask (+ ALiBi bias), MLM head on the masked tokens only (as the MosaicBERT reference does),
-torch.optim.AdamW and clip_grad_norm_. fp32, torch.set_num_threads(threads).
+torch.optim.AdamW and clip_grad_norm_, torch.set_num_threads(threads). precision 0: fp32; 1: forward
+under torch.autocast("cpu", dtype=torch.bfloat16) (what a PyTorch user turns on for bf16 on CPU:
+bf16 matmuls, fp32 master weights and optimizer).
 Step = zero_grad + forward + backward + clip(1.0) + AdamW. Prints one JSON line.
-    train_cpu_torch.py layers hidden heads intermediate seq batch steps threads variant
+    train_cpu_torch.py layers hidden heads intermediate seq batch steps threads variant [precision vocab]
 """
 import json
 import math
@@ -15,11 +17,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-args = [4, 256, 4, 1024, 128, 16, 10, 0, 0]
-for i, a in enumerate(sys.argv[1:10]):
+args = [4, 256, 4, 1024, 128, 16, 10, 0, 0, 0, 30528]
+for i, a in enumerate(sys.argv[1:12]):
     args[i] = int(a)
-layers, H, NH, I, seq, B, steps, threads, variant = args
-V = 30528
+layers, H, NH, I, seq, B, steps, threads, variant, precision, V = args
 if threads > 0:
     torch.set_num_threads(threads)
 
@@ -109,7 +110,9 @@ class Model(torch.nn.Module):
         for layer in self.layers:
             x = layer(x, bias)
         sel = labels >= 0
-        t = self.t_ln(F.gelu(self.t_dense(x[sel])))
+        # .float(): torch 1.13's CPU autocast hands layer_norm a bf16 input with fp32 weights and fails; the
+        # other LayerNorms get fp32 sums (residual + bf16 matmul output). A no-op in fp32.
+        t = self.t_ln(F.gelu(self.t_dense(x[sel])).float())
         logits = t @ self.wte.weight.t() + self.dec_bias
         return F.cross_entropy(logits, labels[sel])
 
@@ -126,12 +129,14 @@ for s in range(warm + steps):
     if s == warm:
         t0, c0 = time.perf_counter(), time.process_time()
     opt.zero_grad()
-    loss = model(input_ids, mask, mlm)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == 1):
+        loss = model(input_ids, mask, mlm)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
 dt = (time.perf_counter() - t0) / steps
 cpu_s = (time.process_time() - c0) / steps  # CPU seconds of all threads per step
-print(json.dumps({"impl": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(), "tokens": T,
+print(json.dumps({"impl": "pytorch-eager", "precision": "bf16-autocast" if precision == 1 else "fp32",
+                  "torch": torch.__version__, "threads": torch.get_num_threads(), "tokens": T,
                   "padded_tokens": B * seq, "params": sum(p.numel() for p in model.parameters()),
                   "step_s": round(dt, 4), "cpu_s": round(cpu_s, 4), "tokens_per_s": round(T / dt, 1), "loss": round(float(loss), 4)}))

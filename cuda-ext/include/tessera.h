@@ -82,6 +82,9 @@ TSR_API int tsr_set_num_threads(int n);
 TSR_API int tsr_get_num_threads(void);
 /* "avx512", "avx2" or "scalar": the sgemm kernel the CPU backend dispatched to at run time. */
 TSR_API const char* tsr_cpu_isa(void);
+/* 1 if this CPU runs TSR_PRECISION_BF16 matrix products on AVX512-BF16 (vdpbf16ps), else 0 (then bf16
+ * precision computes them in fp32). Environment TSR_NO_BF16=1 (or TSR_NO_AVX512=1) forces 0. */
+TSR_API int tsr_cpu_bf16(void);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Model configuration                                                                        */
@@ -125,6 +128,19 @@ TSR_API int tsr_model_backend(const tsr_model* model);
 /* BERT-style initialisation: Linear and embedding weights ~ N(0, std) (truncation-free), biases 0,
  * LayerNorm weight 1 / bias 0. Drawn with Philox from `seed`, so identical on every backend. */
 TSR_API int tsr_init_params(tsr_model* model, uint64_t seed, float std);
+
+/*
+ * Precision of the model's matrix products (every linear layer and the MLM decoder: forward and both
+ * backward products). TSR_PRECISION_BF16 is mixed precision as in the MosaicBERT recipe: the operands
+ * are rounded to bf16 (nearest even) and the products summed in fp32; parameters, gradients, AdamW
+ * moments, LayerNorm statistics, softmax, attention and every elementwise op stay fp32.
+ * CPU backend: default FP32; BF16 runs on AVX512-BF16 (tsr_cpu_bf16()), and on a CPU without it the
+ * products stay fp32 (the results are then those of FP32). CUDA backend: its matrix products are
+ * always bf16; asking it for FP32 is TSR_ERR_INVALID_ARG.
+ */
+enum { TSR_PRECISION_FP32 = 0, TSR_PRECISION_BF16 = 1 };
+TSR_API int tsr_set_precision(tsr_model* model, int precision);
+TSR_API int tsr_get_precision(const tsr_model* model, int* precision_out);
 
 /* Total number of float32 parameters (= length of every block below). */
 TSR_API int64_t tsr_num_params(const tsr_model* model);
@@ -233,6 +249,9 @@ TSR_API int tsr_forward(tsr_model* model, const tsr_batch* batch, float* loss_ou
  * tsr_forward, parameter write (tsr_buffer_write of TSR_BUF_PARAMS, tsr_init_params) or
  * tsr_adamw_step. */
 TSR_API int tsr_backward(tsr_model* model, float loss_scale);
+/* Clears the gradient block. (CPU: most of the zeros are written by the next tsr_backward, whose weight
+ * products then overwrite instead of accumulating; every read of the block through this API sees zeros.
+ * A pointer from tsr_buffer_ptr(TSR_BUF_GRADS) taken before must be taken again to see them.) */
 TSR_API int tsr_zero_grad(tsr_model* model);
 /* norm_out (may be NULL) = global L2 norm of the gradient block (computed in double).
  * If max_norm > 0 and norm > max_norm, grads *= max_norm / (norm + 1e-6) (torch's clip_grad_norm_).

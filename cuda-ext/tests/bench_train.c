@@ -3,7 +3,9 @@
  * an MLM head, a batch of unpadded sequences whose lengths and tokens come from the same LCG as
  * bench/train_cpu_torch.py, so both sides train on the identical batch.
  * Step = zero_grad + forward + backward + clip(1.0) + AdamW. Prints one JSON line.
- *   bench_train [layers hidden heads intermediate seq batch steps threads variant(0 mosaic,1 bert)]
+ *   bench_train [layers hidden heads intermediate seq batch steps threads variant(0 mosaic,1 bert)
+ *                precision(0 fp32, 1 bf16) vocab(default 30528)]
+ * TSR_PROFILE=1 adds the per-op profile of the steps (warm-up included) on stderr.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +31,11 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    int a[9] = {4, 256, 4, 1024, 128, 16, 10, 0, 0};
-    for (int i = 1; i < argc && i <= 9; i++) a[i - 1] = atoi(argv[i]);
+    int a[11] = {4, 256, 4, 1024, 128, 16, 10, 0, 0, 0, 30528};
+    for (int i = 1; i < argc && i <= 11; i++) a[i - 1] = atoi(argv[i]);
     int layers = a[0], H = a[1], NH = a[2], I = a[3], seq = a[4], B = a[5], steps = a[6], threads = a[7], variant = a[8];
-    const int V = 30528;
+    int precision = a[9];
+    const int V = a[10];
     if (threads > 0) tsr_set_num_threads(threads);
     /* batch: lengths uniform in [seq/4, seq], tokens uniform in [5, V), 30% of tokens labelled */
     lcg_state = 42;
@@ -62,6 +65,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     tsr_init_params(m, 1, 0.02f);
+    if (tsr_set_precision(m, precision)) {
+        fprintf(stderr, "precision: %s\n", tsr_last_error());
+        return 1;
+    }
     tsr_batch b = {T, B, 0, 0, ids, types, cu, labels, NULL, NULL};
     double t0 = 0, c0 = 0;
     float loss = 0, norm = 0;
@@ -82,9 +89,10 @@ int main(int argc, char** argv) {
     }
     double dt = (now() - t0) / steps;
     double cpu_s = (cpu_now() - c0) / steps; /* CPU seconds of all threads per step: robust to other load */
-    printf("{\"impl\": \"tessera-cpu\", \"isa\": \"%s\", \"threads\": %d, \"tokens\": %d, \"padded_tokens\": %d, \"masked\": %d, "
+    const char* prec = precision == TSR_PRECISION_BF16 ? (tsr_cpu_bf16() ? "bf16" : "bf16-fallback-fp32") : "fp32";
+    printf("{\"impl\": \"tessera-cpu\", \"precision\": \"%s\", \"isa\": \"%s\", \"threads\": %d, \"tokens\": %d, \"padded_tokens\": %d, \"masked\": %d, "
            "\"params\": %lld, \"step_s\": %.4f, \"cpu_s\": %.4f, \"tokens_per_s\": %.1f, \"fwd_s\": %.4f, \"bwd_s\": %.4f, \"opt_s\": %.4f, \"loss\": %.4f}\n",
-           tsr_cpu_isa(), tsr_get_num_threads(), T, B * seq, n_masked, (long long)tsr_num_params(m), dt, cpu_s, T / dt,
+           prec, tsr_cpu_isa(), tsr_get_num_threads(), T, B * seq, n_masked, (long long)tsr_num_params(m), dt, cpu_s, T / dt,
            t_fwd / steps, t_bwd / steps, t_opt / steps, loss);
     tsr_model_destroy(m);
     return 0;

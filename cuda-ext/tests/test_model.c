@@ -376,6 +376,198 @@ static void fd_model(const char* root, const char* name) {
     free(params); free(grads); free(js);
 }
 
+
+/* ---- tsr_zero_grad defers most zeros to the backward's weight matmuls: the block must behave as if
+ * zeroed eagerly (reads see zeros, accumulation over micro-batches adds, no stale gradient survives) */
+static void zero_grad_semantics(const char* root, const char* name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    long P = (long)jnum(js, "num_params");
+    float* params = read_f32(dir, "params.bin", P);
+    tsr_model* m = NULL;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    if (!m || !params) return;
+    OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+    float* g1 = malloc((size_t)P * sizeof(float));
+    float* g2 = malloc((size_t)P * sizeof(float));
+    float loss;
+    /* one batch */
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g1));
+    /* zero_grad after it: every element reads 0 */
+    OK(tsr_zero_grad(m));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
+    long nz = 0;
+    for (long i = 0; i < P; i++) nz += g2[i] != 0.0f;
+    EXPECT(nz == 0, "%s: %ld gradient elements non-zero after tsr_zero_grad", name, nz);
+    /* zero_grad twice, then the same batch twice (accumulated): 2·g1; the norm sees the same */
+    OK(tsr_zero_grad(m));
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
+    /* per tensor: the accumulation order differs (LayerNorm and bias sums add row by row onto the first
+     * backward's values), so fp32 rounding only: relative L2 <= 1e-5; a lost or stale term is O(1) */
+    double worst = 0, global2 = 0;
+    for (long i = 0; i < P; i++) global2 += 4.0 * g1[i] * g1[i];
+    for (int t = 0; t < tsr_num_tensors(m); t++) {
+        int64_t off, numel;
+        const char* tn;
+        tsr_tensor_info(m, t, &tn, &off, &numel, NULL, NULL);
+        double d2 = 0, r2 = 0;
+        for (int64_t i = off; i < off + numel; i++) {
+            d2 += (g2[i] - 2.0 * g1[i]) * (g2[i] - 2.0 * g1[i]);
+            r2 += 4.0 * g1[i] * g1[i];
+        }
+        /* floor: 1e-6 of the whole gradient's norm, for tensors whose exact gradient is 0 (BERT's key
+         * bias: softmax is shift-invariant) and which hold only rounding noise */
+        if (r2 > 1e-12 * global2) worst = fmax(worst, sqrt(d2 / r2));
+        EXPECT(sqrt(d2) <= 1e-5 * sqrt(r2) + 1e-6 * sqrt(global2), "%s: two accumulated backwards vs 2x one, %s: ||diff|| %.3g, ||2 g1|| %.3g, ||all|| %.3g",
+               name, tn, sqrt(d2), sqrt(r2), sqrt(global2));
+    }
+    /* a stale gradient must not leak into the next step: grads of step 1 = g1 again after zero_grad */
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
+    EXPECT(memcmp(g1, g2, (size_t)P * sizeof(float)) == 0, "%s: zero_grad + the same backward reproduces g1 exactly", name);
+    /* clipping: the scaled gradients read back as g1·k; AdamW on the pending scale moves the parameters
+     * exactly as on gradients scaled in place (read back first, which writes the scale) */
+    float norm = 0, *pa = malloc((size_t)P * sizeof(float)), *pb = malloc((size_t)P * sizeof(float));
+    float* zero = calloc((size_t)P, sizeof(float));
+    for (int variant = 0; variant < 2; variant++) {
+        OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+        OK(tsr_buffer_write(m, TSR_BUF_ADAM_M, 0, P, zero));
+        OK(tsr_buffer_write(m, TSR_BUF_ADAM_V, 0, P, zero));
+        OK(tsr_zero_grad(m));
+        OK(tsr_forward(m, &fb.b, &loss, NULL, 9, 1, 1));
+        OK(tsr_backward(m, 1.0f));
+        OK(tsr_clip_grad_norm(m, 1e-2f, &norm));
+        if (variant == 1) {
+            OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g2));
+            double k = 1e-2 / ((double)norm + 1e-6), werr = 0;
+            for (long i = 0; i < P; i++) werr = fmax(werr, fabs(g2[i] - g1[i] * k) / (1e-30 + fabs(g1[i] * k)));
+            EXPECT(werr <= 1e-6, "%s: clipped gradients read back: worst relative diff from g1·k %.3g", name, werr);
+        }
+        OK(tsr_adamw_step(m, 1e-3f, 1e-3f, 0.9f, 0.98f, 1e-6f, 1e-5f, 1));
+        OK(tsr_buffer_read(m, TSR_BUF_PARAMS, 0, P, variant ? pb : pa));
+    }
+    EXPECT(memcmp(pa, pb, (size_t)P * sizeof(float)) == 0, "%s: AdamW on a pending clip scale differs from scaled gradients", name);
+    free(pa);
+    free(pb);
+    free(zero);
+    printf("  %s: tsr_zero_grad semantics (zeros read back, accumulation 2x within rel L2 %.1e, no stale gradient)\n", name, worst);
+    tsr_model_destroy(m);
+    free(g1); free(g2); free(params); free(js);
+}
+
+/* ---- bf16 mixed precision (tsr_set_precision) ---------------------------------------------- */
+/*
+ * The fixtures' step in TSR_PRECISION_BF16 against the PyTorch fp32 reference (an independent
+ * implementation) and against this backend's own fp32 step (same dropout masks: same seed and step).
+ * Every matrix product rounds its two operands to bf16 (unit roundoff u = 2^-8 = 3.9e-3) and sums in
+ * fp32; one product's output then has a relative error of ~sqrt(2)·u = 5.5e-3 for random-sign data.
+ * The gradient furthest from the loss (the embeddings') passes through 4·layers + 2 = 10 rounded
+ * products of the fixtures' 2 layers; their errors add about in quadrature (sqrt(10)·5.5e-3 = 1.7e-2),
+ * and the LayerNorm weight/bias gradients are sums over tokens with cancellation, which doubles the
+ * relative error again (measured worst: 3.4e-2, mosaic_mlm's embedding LayerNorm weight).
+ * Tolerances: relative L2 per gradient tensor <= BF16_GRAD_L2 = 6e-2, loss within 1e-2 relative, logits
+ * within 3e-2·max|logit|, the loss after 3 AdamW steps within 2e-2 relative. The fp32 backend meets
+ * 1e-4 on the same checks, and a wrong gradient term is off by O(1), so these still tell a bug from
+ * rounding. A CPU without AVX512-BF16 (or TSR_NO_BF16=1) must give bit-identical results to fp32;
+ * with it, the results must differ from fp32 (the bf16 kernels ran).
+ */
+#define BF16_GRAD_L2 6e-2
+static void bf16_fixture(const char* root, const char* name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    long P = (long)jnum(js, "num_params"), NL = (long)jnum(js, "num_logits");
+    float* params = read_f32(dir, "params.bin", P);
+    float* grads_ref = read_f32(dir, "grads.bin", P);
+    float* logits_ref = read_f32(dir, "logits.bin", NL);
+    if (!params || !grads_ref || !logits_ref) { EXPECT(0, "missing fixture blocks in %s", dir); return; }
+    float* g[2];
+    float* lg[2];
+    float loss[2], loss_after[2];
+    for (int prec = 0; prec < 2; prec++) {
+        tsr_model* m = NULL;
+        OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+        if (!m) return;
+        OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+        EXPECT(tsr_set_precision(m, 7) == TSR_ERR_INVALID_ARG, "unknown precision -> INVALID_ARG");
+        EXPECT(tsr_set_precision(NULL, TSR_PRECISION_BF16) == TSR_ERR_INVALID_ARG, "NULL model -> INVALID_ARG");
+        OK(tsr_set_precision(m, prec ? TSR_PRECISION_BF16 : TSR_PRECISION_FP32));
+        int got = -1;
+        OK(tsr_get_precision(m, &got));
+        EXPECT(got == (prec ? TSR_PRECISION_BF16 : TSR_PRECISION_FP32), "tsr_get_precision %d", got);
+        g[prec] = malloc((size_t)P * sizeof(float));
+        lg[prec] = calloc((size_t)NL, sizeof(float));
+        OK(tsr_zero_grad(m));
+        OK(tsr_forward(m, &fb.b, &loss[prec], lg[prec], 1234, 1, 1));
+        OK(tsr_backward(m, 1.0f));
+        OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g[prec]));
+        double lrs[3];
+        jarr(js, "lrs", lrs, 3);
+        for (int s = 0; s < 3; s++) {
+            OK(tsr_zero_grad(m));
+            OK(tsr_forward(m, &fb.b, &loss_after[prec], NULL, 1234, (uint64_t)s + 1, 1));
+            OK(tsr_backward(m, 1.0f));
+            OK(tsr_clip_grad_norm(m, (float)jnum(js, "max_grad_norm"), NULL));
+            OK(tsr_adamw_step(m, (float)lrs[s], (float)jnum(js, "initial_lr"), (float)jnum(js, "beta1"),
+                              (float)jnum(js, "beta2"), (float)jnum(js, "eps"), (float)jnum(js, "weight_decay"), s + 1));
+        }
+        OK(tsr_forward(m, &fb.b, &loss_after[prec], NULL, 0, 0, 0));
+        tsr_model_destroy(m);
+    }
+    if (!tsr_cpu_bf16()) {
+        EXPECT(memcmp(g[0], g[1], (size_t)P * sizeof(float)) == 0 && loss[0] == loss[1] && loss_after[0] == loss_after[1],
+               "%s: without AVX512-BF16 bf16 precision must compute exactly the fp32 step", name);
+        printf("  %s bf16: no AVX512-BF16 here: identical to fp32 (checked)\n", name);
+    } else {
+        double loss_ref = jnum(js, "loss"), la_ref = jnum(js, "loss_after");
+        EXPECT(fabs(loss[1] - loss_ref) <= 1e-2 * fmax(1, fabs(loss_ref)), "%s bf16 loss %.6f vs reference %.6f", name,
+               loss[1], loss_ref);
+        EXPECT(fabs(loss_after[1] - la_ref) <= 2e-2 * fmax(1, fabs(la_ref)), "%s bf16 loss after 3 steps %.6f vs %.6f",
+               name, loss_after[1], la_ref);
+        double lmax = 0, dmax = 0;
+        for (long i = 0; i < NL; i++) {
+            lmax = fmax(lmax, fabs(logits_ref[i]));
+            dmax = fmax(dmax, fabs(lg[1][i] - logits_ref[i]));
+        }
+        EXPECT(dmax <= 3e-2 * fmax(1, lmax), "%s bf16 logits max diff %.3g (max |logit| %.3g)", name, dmax, lmax);
+        tsr_model* m = NULL;
+        OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+        double worst_ref = 0, worst_fp32 = 0;
+        compare_tensorwise(m, "bf16 grad vs PyTorch fp32", g[1], grads_ref, BF16_GRAD_L2, 1.0, &worst_ref);
+        compare_tensorwise(m, "bf16 grad vs fp32 step", g[1], g[0], BF16_GRAD_L2, 1.0, &worst_fp32);
+        tsr_model_destroy(m);
+        EXPECT(memcmp(g[0], g[1], (size_t)P * sizeof(float)) != 0, "%s: bf16 gradients equal fp32's: bf16 did not run", name);
+        printf("  %s bf16: loss %.6f (fp32 %.6f, ref %.6f), after 3 steps %.6f (ref %.6f), logits max diff %.2e, "
+               "worst tensor grad rel L2 vs PyTorch fp32 %.2e, vs fp32 step %.2e (tolerance %.0e)\n",
+               name, loss[1], loss[0], loss_ref, loss_after[1], la_ref, dmax, worst_ref, worst_fp32, BF16_GRAD_L2);
+    }
+    for (int i = 0; i < 2; i++) { free(g[i]); free(lg[i]); }
+    free(params); free(grads_ref); free(logits_ref); free(js);
+}
+
 int main(int argc, char** argv) {
     const char* root = argc > 1 ? argv[1] : "tests/fixtures";
     const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm"};
@@ -392,6 +584,8 @@ int main(int argc, char** argv) {
                sc ? tsr_last_error() : "set TSR_CUDA_TOL_SCALE to run them with bf16 bounds");
     }
     for (int i = 0; i < 4; i++) fd_model(root, cases[i]);
+    for (int i = 0; i < 4; i++) bf16_fixture(root, cases[i]);
+    for (int i = 0; i < 4; i++) zero_grad_semantics(root, cases[i]);
     printf("%d checks, %d failures\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

@@ -231,6 +231,7 @@ int tsr_model_create(const tsr_config* config, int backend, tsr_model** out) {
     if (m->cfg.max_mlm_targets == 0 || m->cfg.max_mlm_targets > m->cfg.max_tokens) m->cfg.max_mlm_targets = m->cfg.max_tokens;
     m->backend = backend;
     m->ops = ops;
+    m->precision = ops->set_precision ? TSR_PRECISION_FP32 : TSR_PRECISION_BF16;
     if (build_layout(m)) {
         tsr_model_destroy(m);
         return tsr_set_error(TSR_ERR_OOM, "tsr_model_create: out of memory (parameter table)");
@@ -263,6 +264,28 @@ int tsr_model_config(const tsr_model* m, tsr_config* out) {
 }
 
 int tsr_model_backend(const tsr_model* m) { return m ? m->backend : -1; }
+
+int tsr_set_precision(tsr_model* m, int precision) {
+    CHECK_MODEL(m);
+    if (precision != TSR_PRECISION_FP32 && precision != TSR_PRECISION_BF16)
+        return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_set_precision: unknown precision %d (0 fp32, 1 bf16)", precision);
+    if (!m->ops->set_precision) {
+        if (precision != TSR_PRECISION_BF16)
+            return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_set_precision: the %s backend computes matrix products in bf16 only",
+                                 m->ops->name);
+        return TSR_OK;
+    }
+    int st = m->ops->set_precision(m, precision);
+    if (st == TSR_OK) m->precision = precision;
+    return st;
+}
+
+int tsr_get_precision(const tsr_model* m, int* out) {
+    CHECK_MODEL(m);
+    if (!out) return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_get_precision: out is NULL");
+    *out = m->precision;
+    return TSR_OK;
+}
 int64_t tsr_num_params(const tsr_model* m) { return m ? m->num_params : -1; }
 int tsr_num_tensors(const tsr_model* m) { return m ? m->num_tensors : -1; }
 

@@ -51,6 +51,7 @@ struct tsr_model {
     tsr_layout layout;
     int can_backward;          /* set by a successful training forward with labels; API layer */
     float alibi_slopes[256];   /* MosaicBERT; num_heads <= 256 */
+    int precision;             /* TSR_PRECISION_* of the matrix products */
     void* impl;                /* backend state */
 };
 
@@ -100,6 +101,8 @@ typedef struct tsr_backend_ops {
                      int, int);
     int (*adamw_raw)(float*, const float*, float*, float*, int64_t, float, float, float, float, float,
                      float, int64_t);
+    /* TSR_PRECISION_* of the model's matrix products; NULL: the backend's products are always bf16 */
+    int (*set_precision)(tsr_model* m, int precision);
 } tsr_backend_ops;
 
 /* Thread-local error message; returns status for `return tsr_set_error(TSR_ERR_X, "...", ...)`. */

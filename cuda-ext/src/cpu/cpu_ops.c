@@ -30,22 +30,34 @@ static void colsum_acc(float* dst, const float* src, int N, int C) {
     }
 }
 
-void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
-    tsr_sgemm(0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
-    if (bias) {
+void cpu_bias_add(float* out, const float* bias, int N, int OC) {
 #pragma omp parallel for if ((int64_t)N * OC > PAR_MIN)
-        for (int r = 0; r < N; r++) {
-            float* o = out + (size_t)r * OC;
-            for (int c = 0; c < OC; c++) o[c] += bias[c];
-        }
+    for (int r = 0; r < N; r++) {
+        float* o = out + (size_t)r * OC;
+        for (int c = 0; c < OC; c++) o[c] += bias[c];
     }
+}
+
+void cpu_matmul_fwd_prec(int prec, float* out, const float* inp, const float* w, const float* bias, int N, int C,
+                         int OC) {
+    tsr_gemm(prec, 0, 1, N, OC, C, inp, C, w, C, out, OC, 0.0f);
+    if (bias) cpu_bias_add(out, bias, N, OC);
+}
+
+void cpu_matmul_fwd(float* out, const float* inp, const float* w, const float* bias, int N, int C, int OC) {
+    cpu_matmul_fwd_prec(TSR_GEMM_FP32, out, inp, w, bias, N, C, OC);
+}
+
+void cpu_matmul_bwd_prec(int prec, float* dinp, float* dw, float* dbias, const float* dout, const float* inp,
+                         const float* w, int N, int C, int OC, float dinp_beta, float dw_beta) {
+    if (dinp) tsr_gemm(prec, 0, 0, N, C, OC, dout, OC, w, C, dinp, C, dinp_beta);
+    if (dw) tsr_gemm(prec, 1, 0, OC, C, N, dout, OC, inp, C, dw, C, dw_beta);
+    if (dbias) colsum_acc(dbias, dout, N, OC);
 }
 
 void cpu_matmul_bwd(float* dinp, float* dw, float* dbias, const float* dout, const float* inp, const float* w, int N,
                     int C, int OC, float dinp_beta) {
-    if (dinp) tsr_sgemm(0, 0, N, C, OC, dout, OC, w, C, dinp, C, dinp_beta);
-    if (dw) tsr_sgemm(1, 0, OC, C, N, dout, OC, inp, C, dw, C, 1.0f);
-    if (dbias) colsum_acc(dbias, dout, N, OC);
+    cpu_matmul_bwd_prec(TSR_GEMM_FP32, dinp, dw, dbias, dout, inp, w, N, C, OC, dinp_beta, 1.0f);
 }
 
 void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, const float* w, const float* b, int N,
@@ -54,10 +66,13 @@ void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, c
     for (int r = 0; r < N; r++) {
         const float* x = inp + (size_t)r * C;
         float* o = out + (size_t)r * C;
+        /* simd reductions: 8 partial sums per row (a fixed order, so still independent of the threads) */
         float s = 0;
+#pragma omp simd reduction(+ : s)
         for (int c = 0; c < C; c++) s += x[c];
         float mu = s / C;
         float v = 0;
+#pragma omp simd reduction(+ : v)
         for (int c = 0; c < C; c++) {
             float d = x[c] - mu;
             v += d * d;
@@ -69,8 +84,19 @@ void cpu_layernorm_fwd(float* out, float* mean, float* rstd, const float* inp, c
     }
 }
 
+static void layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                          const float* mean, const float* rstd, int N, int C, int set);
 void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
                        const float* mean, const float* rstd, int N, int C) {
+    layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 0);
+}
+void cpu_layernorm_bwd_set(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                           const float* mean, const float* rstd, int N, int C) {
+    layernorm_bwd(dinp, dw, db, dout, inp, w, mean, rstd, N, C, 1);
+}
+
+static void layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, const float* inp, const float* w,
+                          const float* mean, const float* rstd, int N, int C, int set) {
 #pragma omp parallel for if ((int64_t)N * C > PAR_MIN)
     for (int r = 0; r < N; r++) {
         const float* x = inp + (size_t)r * C;
@@ -78,6 +104,7 @@ void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, con
         float* dx = dinp + (size_t)r * C;
         float mu = mean[r], rs = rstd[r];
         float sum_g = 0, sum_gx = 0;
+#pragma omp simd reduction(+ : sum_g, sum_gx)
         for (int c = 0; c < C; c++) {
             float g = dy[c] * w[c];
             sum_g += g;
@@ -87,7 +114,8 @@ void cpu_layernorm_bwd(float* dinp, float* dw, float* db, const float* dout, con
         sum_gx /= C;
         for (int c = 0; c < C; c++) {
             float xh = (x[c] - mu) * rs;
-            dx[c] += rs * (dy[c] * w[c] - sum_g - xh * sum_gx);
+            float v = rs * (dy[c] * w[c] - sum_g - xh * sum_gx);
+            dx[c] = set ? v : dx[c] + v;
         }
     }
     /* weight/bias gradients: columns split across threads */
@@ -140,9 +168,47 @@ void cpu_gelu_bwd(float* dinp, const float* inp, const float* dout, int64_t n) {
     for (int64_t i = nv; i < n; i++) dinp[i] += (phi_scalar(inp[i]) + inp[i] * pdf_scalar(inp[i])) * dout[i];
 }
 
-static inline void geglu_row(float* o, const float* g, int I) {
+/* 1 when the AVX-512 elementwise paths may run (the sgemm dispatch picked AVX-512) */
+static int use_avx512(void) {
+    static int v = -1;
+    if (v < 0) v = strcmp(tsr_sgemm_isa(), "avx512") == 0;
+    return v;
+}
+
+__attribute__((target("avx512f"))) static inline __m512 gelu_grad512(__m512 x) {
+    __m512 pdf = _mm512_mul_ps(_mm512_set1_ps(0.39894228040143268f),
+                               tsr_exp512(_mm512_mul_ps(_mm512_set1_ps(-0.5f), _mm512_mul_ps(x, x))));
+    return _mm512_fmadd_ps(x, pdf, tsr_phi512(x));
+}
+
+/* columns [0, 16·⌊I/16⌋) of a GeGLU row on 16 lanes; returns where the 8-lane code continues */
+__attribute__((target("avx512f"))) static int geglu_row512(float* o, const float* g, int I) {
     const float* v = g + I;
     int c = 0;
+    for (; c + 16 <= I; c += 16) {
+        __m512 x = _mm512_loadu_ps(g + c);
+        _mm512_storeu_ps(o + c, _mm512_mul_ps(_mm512_mul_ps(x, tsr_phi512(x)), _mm512_loadu_ps(v + c)));
+    }
+    return c;
+}
+
+__attribute__((target("avx512f"))) static int geglu_bwd_row512(float* dg, const float* g, const float* dy, int I) {
+    const float* v = g + I;
+    float* dv = dg + I;
+    int c = 0;
+    for (; c + 16 <= I; c += 16) {
+        __m512 x = _mm512_loadu_ps(g + c), d = _mm512_loadu_ps(dy + c);
+        __m512 gel = _mm512_mul_ps(x, tsr_phi512(x));
+        _mm512_storeu_ps(dv + c, _mm512_fmadd_ps(gel, d, _mm512_loadu_ps(dv + c)));
+        __m512 dgv = _mm512_mul_ps(_mm512_mul_ps(gelu_grad512(x), _mm512_loadu_ps(v + c)), d);
+        _mm512_storeu_ps(dg + c, _mm512_add_ps(_mm512_loadu_ps(dg + c), dgv));
+    }
+    return c;
+}
+
+static inline void geglu_row(float* o, const float* g, int I) {
+    const float* v = g + I;
+    int c = use_avx512() ? geglu_row512(o, g, I) : 0;
     for (; c + 8 <= I; c += 8) {
         __m256 x = _mm256_loadu_ps(g + c);
         _mm256_storeu_ps(o + c, _mm256_mul_ps(_mm256_mul_ps(x, tsr_phi256(x)), _mm256_loadu_ps(v + c)));
@@ -159,7 +225,11 @@ void cpu_geglu_fwd_serial(float* out, const float* inp, int64_t N, int I) {
     for (int64_t r = 0; r < N; r++) geglu_row(out + (size_t)r * I, inp + (size_t)r * 2 * I, I);
 }
 
-void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) {
+static void geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I, int set);
+void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I) { geglu_bwd(dinp, inp, dout, N, I, 0); }
+void cpu_geglu_bwd_set(float* dinp, const float* inp, const float* dout, int N, int I) { geglu_bwd(dinp, inp, dout, N, I, 1); }
+
+static void geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int I, int set) {
 #pragma omp parallel for if ((int64_t)N * I > PAR_MIN)
     for (int r = 0; r < N; r++) {
         const float* g = inp + (size_t)r * 2 * I;
@@ -167,7 +237,8 @@ void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int 
         const float* dy = dout + (size_t)r * I;
         float* dg = dinp + (size_t)r * 2 * I;
         float* dv = dg + I;
-        int c = 0;
+        if (set) memset(dg, 0, (size_t)2 * I * sizeof(float)); /* the row, while it is in cache */
+        int c = use_avx512() ? geglu_bwd_row512(dg, g, dy, I) : 0;
         for (; c + 8 <= I; c += 8) {
             __m256 x = _mm256_loadu_ps(g + c), d = _mm256_loadu_ps(dy + c);
             __m256 gel = _mm256_mul_ps(x, tsr_phi256(x));
@@ -280,6 +351,7 @@ typedef struct {
     float p, scale;
     uint64_t seed, step;
     uint32_t site;
+    int set; /* backward without subset rows: overwrite dqkv (every element is written by one task) */
 } attn_args;
 
 typedef struct {
@@ -391,7 +463,7 @@ int cpu_attention_fwd_one(float* out, float* lse, const float* qkv, int start, i
                           const float* slopes, float scale) {
     if (L <= 0) return TSR_OK;
     const int32_t cu[2] = {start, start + L};
-    attn_args a = {qkv, cu, NULL, NULL, 1, L, NH, D, T, 0, slopes, 0.0f, scale, 0, 0, 0};
+    attn_args a = {qkv, cu, NULL, NULL, 1, L, NH, D, T, 0, slopes, 0.0f, scale, 0, 0, 0, 0};
     const size_t wsz = tsr_sgemm_workspace_floats();
     int own;
     float* ws = attn_workspace(wsz + (size_t)L * L + 32, &own);
@@ -456,7 +528,8 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
                 Pt = Pd;
             }
             /* dV += P̃ᵀ·dO ; dP̃ = dO·Vᵀ */
-            tsr_sgemm_serial(1, 0, L, D, Lq, Pt, L, dO, HD, dv, ld, 1.0f, ws);
+            const float beta = a->set ? 0.0f : 1.0f;
+            tsr_sgemm_serial(1, 0, L, D, Lq, Pt, L, dO, HD, dv, ld, beta, ws);
             tsr_sgemm_serial(0, 1, Lq, L, D, dO, HD, v, ld, dP, L, 0.0f, ws);
             /* dS = P ⊙ (dP - D_i) with dP = dP̃ ⊙ mask/(1-p); the score scale folded in */
             for (int i = 0; i < Lq; i++) {
@@ -472,7 +545,7 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
             /* dQ += dS·K ; dK += dSᵀ·Q */
             if (!t.tok) {
                 float* dq = dqkv + (size_t)t.start * ld + h * D;
-                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dq, ld, 1.0f, ws);
+                tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dq, ld, beta, ws);
             } else {
                 tsr_sgemm_serial(0, 0, Lq, D, L, dP, L, k, ld, dqbuf, D, 0.0f, ws);
                 for (int i = 0; i < Lq; i++) {
@@ -480,7 +553,7 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
                     for (int c = 0; c < D; c++) dq[c] += dqbuf[(size_t)i * D + c];
                 }
             }
-            tsr_sgemm_serial(1, 0, L, D, Lq, dP, L, t.q, t.qld, dk, ld, 1.0f, ws);
+            tsr_sgemm_serial(1, 0, L, D, Lq, dP, L, t.q, t.qld, dk, ld, beta, ws);
         }
         if (own) free(ws);
     }
@@ -489,21 +562,28 @@ static int attention_bwd_impl(const attn_args* a, float* dqkv, const float* dout
 
 int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
                       int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_fwd_impl(&a, out, lse);
 }
 
 int cpu_attention_bwd(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
                       const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
                       uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
+    return attention_bwd_impl(&a, dqkv, dout, out, lse);
+}
+
+int cpu_attention_bwd_set(float* dqkv, const float* dout, const float* qkv, const float* out, const float* lse,
+                          const int32_t* cu, int S, int max_seqlen, int NH, int D, const float* slopes, float p,
+                          uint64_t seed, uint64_t step, uint32_t site) {
+    attn_args a = {qkv, cu, NULL, NULL, S, max_seqlen, NH, D, cu[S], 0, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 1};
     return attention_bwd_impl(&a, dqkv, dout, out, lse);
 }
 
 int cpu_attention_rows_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
                            int D, const int32_t* rows, const int32_t* row_cu, int n_rows, const float* slopes, float p,
                            uint64_t seed, uint64_t step, uint32_t site) {
-    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_fwd_impl(&a, out, lse);
 }
 
@@ -511,7 +591,7 @@ int cpu_attention_rows_bwd(float* dqkv, const float* dout, const float* qkv, con
                            const int32_t* cu, int S, int max_seqlen, int NH, int D, const int32_t* rows,
                            const int32_t* row_cu, int n_rows, const float* slopes, float p, uint64_t seed, uint64_t step,
                            uint32_t site) {
-    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site};
+    attn_args a = {qkv, cu, rows, row_cu, S, max_seqlen, NH, D, cu[S], n_rows, slopes, p, 1.0f / sqrtf((float)D), seed, step, site, 0};
     return attention_bwd_impl(&a, dqkv, dout, out, lse);
 }
 
@@ -548,27 +628,56 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
     }
 }
 
-/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r] and x_r <- softmax(x_r) in
- * place (one exp pass; backward then only scales, see cpu_ce_grad_from_probs). Targets >= 0. */
-void cpu_softmax_ce_probs_inplace(float* loss_rows, float* logits, const int32_t* targets, int N, int V) {
+/* row max and the softmax numerator on 16 lanes (the 8-lane tsr_row_max / tsr_exp_sub_sum otherwise) */
+__attribute__((target("avx512f"))) static double exp_sub_sum512(float* x, int n, float* mx_out) {
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + j));
+    float mx = _mm512_reduce_max_ps(vm);
+    for (; j < n; j++) mx = x[j] > mx ? x[j] : mx;
+    __m512 vs = _mm512_setzero_ps();
+    vm = _mm512_set1_ps(mx);
+    for (j = 0; j + 16 <= n; j += 16) {
+        __m512 e = tsr_exp512(_mm512_sub_ps(_mm512_loadu_ps(x + j), vm));
+        _mm512_storeu_ps(x + j, e);
+        vs = _mm512_add_ps(vs, e);
+    }
+    double sum = _mm512_reduce_add_ps(vs);
+    for (; j < n; j++) {
+        x[j] = expf(x[j] - mx);
+        sum += x[j];
+    }
+    *mx_out = mx;
+    return sum;
+}
+
+/* Training forward of the MLM loss: loss_rows[r] = -log softmax(x_r)[t_r]; x_r <- exp(x_r - max_r) in
+ * place and inv[r] = 1 / Σ_j exp(x_rj - max_r) (one exp pass; the backward's single pass over the row
+ * normalises and scales, see cpu_ce_grad_from_exp). Targets >= 0. */
+void cpu_softmax_ce_exp_inplace(float* loss_rows, float* logits, float* inv, const int32_t* targets, int N, int V) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
         float* x = logits + (size_t)r * V;
-        float xt = x[targets[r]];
-        float mx = tsr_row_max(x, V);
-        double sum = tsr_exp_sub_sum(x, V, mx);
+        float xt = x[targets[r]], mx;
+        double sum;
+        if (use_avx512()) {
+            sum = exp_sub_sum512(x, V, &mx);
+        } else {
+            mx = tsr_row_max(x, V);
+            sum = tsr_exp_sub_sum(x, V, mx);
+        }
         loss_rows[r] = mx + (float)log(sum) - xt;
-        float inv = (float)(1.0 / sum);
-        for (int j = 0; j < V; j++) x[j] *= inv;
+        inv[r] = (float)(1.0 / sum);
     }
 }
 
-/* probabilities -> scale·(softmax - onehot), in place */
-void cpu_ce_grad_from_probs(float* probs, const int32_t* targets, int N, int V, float scale) {
+/* exp(x - max) rows and their 1/Σ -> scale·(softmax - onehot), in place */
+void cpu_ce_grad_from_exp(float* x_exp, const float* inv, const int32_t* targets, int N, int V, float scale) {
 #pragma omp parallel for if ((int64_t)N * V > PAR_MIN)
     for (int r = 0; r < N; r++) {
-        float* x = probs + (size_t)r * V;
-        for (int j = 0; j < V; j++) x[j] *= scale;
+        float* x = x_exp + (size_t)r * V;
+        const float k = inv[r] * scale;
+        for (int j = 0; j < V; j++) x[j] *= k;
         x[targets[r]] -= scale;
     }
 }
@@ -619,13 +728,18 @@ void cpu_embed_bwd(float* dwte, float* dwtt, float* dwpe, const float* dout, con
 
 void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr, float b1, float b2,
                float eps, float wd, int64_t step) {
+    cpu_adamw_scaled(p, g, 1.0f, m, v, n, lr, initial_lr, b1, b2, eps, wd, step);
+}
+
+void cpu_adamw_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
+                      float b1, float b2, float eps, float wd, int64_t step) {
     float decay = 1.0f - wd * (initial_lr > 0 ? lr / initial_lr : 1.0f);
     float bc1 = 1.0f - (float)pow(b1, (double)step);
     float bc2 = 1.0f - (float)pow(b2, (double)step);
     float step_size = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
-        float gi = g[i];
+        float gi = g[i] * gscale;
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         m[i] = mi;

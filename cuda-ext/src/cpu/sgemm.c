@@ -5,6 +5,7 @@
  *   → jr (NR) → ir (MR): micro-kernel on packed panels, accumulators in registers.
  */
 #include "sgemm.h"
+#include "sgemm_bf16.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -290,26 +291,49 @@ void tsr_sgemm_serial(int transA, int transB, int M, int N, int K, const float* 
     gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
 }
 
-void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-               float* C, int ldc, float beta) {
+/* 1 when bf16 products can run here: AVX512-BF16 (and AVX512-BW for the packing), not vetoed by
+ * TSR_NO_AVX512 / TSR_NO_BF16 */
+static int g_bf16 = -1;
+static pthread_once_t g_bf16_once = PTHREAD_ONCE_INIT;
+static void bf16_once(void) {
+    __builtin_cpu_init();
+    g_bf16 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512bf16") && !getenv("TSR_NO_AVX512") && !getenv("TSR_NO_BF16");
+}
+int tsr_gemm_bf16_supported(void) {
+    pthread_once(&g_bf16_once, bf16_once);
+    return g_bf16;
+}
+
+/* serial block: fp32, or bf16 inputs with fp32 sums, B packed here or pre-packed (pk, columns from joff) */
+static void block(int bf16, int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B,
+                  int ldb, const tsr_bf16_pack* pk, int joff, float* C, int ldc, float beta, float* ws) {
+    if (pk) tsr_gemm_bf16_packed_serial(transA, M, N, K, A, lda, pk->words, pk->N, joff, C, ldc, beta, ws);
+    else if (bf16) tsr_gemm_bf16_serial(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+    else gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+}
+
+static void gemm_parallel(int bf16, int transA, int transB, int M, int N, int K, const float* A, int lda,
+                          const float* B, int ldb, const tsr_bf16_pack* pk, float* C, int ldc, float beta) {
     if (M <= 0 || N <= 0) return;
     pick_kernel();
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     double flops = 2.0 * M * N * K;
     if (flops < 2e6) nt = 1; /* not worth waking the team */
-    size_t wsz = tsr_sgemm_workspace_floats();
+    size_t wsz = bf16 ? tsr_gemm_bf16_workspace_floats() : tsr_sgemm_workspace_floats();
     if (nt <= 1) {
         float* ws = tsr_thread_workspace(wsz);
         if (!ws) {
             note_failure();
             return;
         }
-        gemm_block(transA, transB, M, N, K, A, lda, B, ldb, C, ldc, beta, ws);
+        block(bf16, transA, transB, M, N, K, A, lda, B, ldb, pk, 0, C, ldc, beta, ws);
         return;
     }
-    /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile */
+    /* split the larger of M and N into nt contiguous chunks aligned to the micro-tile (12 x 32 for
+     * AVX-512 fp32 and bf16 alike) */
     int split_m = M >= N;
-    int unit = split_m ? g_kern.mr : g_kern.nr;
+    int unit = bf16 ? (split_m ? 12 : 32) : (split_m ? g_kern.mr : g_kern.nr);
     int total = split_m ? M : N;
     int chunks = (total + unit - 1) / unit;
     if (chunks < nt) nt = chunks;
@@ -323,12 +347,45 @@ void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int 
             if (!ws) note_failure();
             if (ws) {
                 if (split_m)
-                    gemm_block(transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb,
-                               C + (size_t)c0 * ldc, ldc, beta, ws);
+                    block(bf16, transA, transB, c1 - c0, N, K, transA ? A + c0 : A + (size_t)c0 * lda, lda, B, ldb, pk,
+                          0, C + (size_t)c0 * ldc, ldc, beta, ws);
                 else
-                    gemm_block(transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
-                               C + c0, ldc, beta, ws);
+                    block(bf16, transA, transB, M, c1 - c0, K, A, lda, transB ? B + (size_t)c0 * ldb : B + c0, ldb,
+                          pk, c0, C + c0, ldc, beta, ws);
             }
         }
     }
+}
+
+void tsr_sgemm(int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               float* C, int ldc, float beta) {
+    gemm_parallel(0, transA, transB, M, N, K, A, lda, B, ldb, NULL, C, ldc, beta);
+}
+
+void tsr_gemm(int precision, int transA, int transB, int M, int N, int K, const float* A, int lda, const float* B,
+              int ldb, float* C, int ldc, float beta) {
+    int bf16 = precision == TSR_GEMM_BF16 && tsr_gemm_bf16_supported();
+    gemm_parallel(bf16, transA, transB, M, N, K, A, lda, B, ldb, NULL, C, ldc, beta);
+}
+
+size_t tsr_bf16_pack_words(int K, int N) { return tsr_gemm_bf16_supported() ? tsr_bf16_packed_words(K, N) : 0; }
+
+void tsr_bf16_pack_b_all(int transB, int K, int N, const float* B, int ldb, tsr_bf16_pack* pk) {
+    pk->K = K;
+    pk->N = N;
+    int chunks = (N + 31) / 32;
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt > chunks) nt = chunks;
+#pragma omp parallel num_threads(nt) if (nt > 1 && (double)K * N > 65536)
+    {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        int c0 = (int)((long)chunks * t / n) * 32, c1 = (int)((long)chunks * (t + 1) / n) * 32;
+        if (c1 > N) c1 = N;
+        if (c0 < c1) tsr_bf16_pack_b(transB, K, N, B, ldb, c0, c1 - c0, pk->words);
+    }
+}
+
+void tsr_gemm_bf16_packed(int transA, int M, int N, int K, const float* A, int lda, const tsr_bf16_pack* pk, float* C,
+                          int ldc, float beta) {
+    gemm_parallel(1, transA, 0, M, N, K, A, lda, NULL, 0, pk, C, ldc, beta);
 }

@@ -35,6 +35,7 @@ public final class NativeLibrary {
     final MethodHandle forward, backward, zeroGrad, clipGradNorm, adamwStep;
     final MethodHandle distInit, distRank, distWorldSize, distAllreduceGrads, distBroadcast,
             distAllreduceF64, distBroadcastF64, distBarrier, distFinalize;
+    final MethodHandle setPrecision, getPrecision, cpuBf16;
 
     private NativeLibrary(Path path) {
         this.path = path;
@@ -75,6 +76,9 @@ public final class NativeLibrary {
         distBroadcastF64 = fn("tsr_dist_broadcast_f64", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
         distBarrier = fn("tsr_dist_barrier", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
         distFinalize = fn("tsr_dist_finalize", FunctionDescriptor.of(JAVA_INT));
+        setPrecision = fn("tsr_set_precision", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+        getPrecision = fn("tsr_get_precision", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+        cpuBf16 = fn("tsr_cpu_bf16", FunctionDescriptor.of(JAVA_INT));
     }
 
     /**
@@ -149,6 +153,15 @@ public final class NativeLibrary {
     public String cpuIsa() {
         try {
             return cstring((MemorySegment) cpuIsa.invokeExact());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Whether the CPU backend runs bf16 matrix products on AVX512-BF16 here (else bf16 precision computes in fp32). */
+    public boolean cpuBf16() {
+        try {
+            return (int) cpuBf16.invokeExact() != 0;
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -31,6 +31,24 @@ public final class NativeModel implements AutoCloseable {
     /** Blocks of {@link #read}/{@link #write}. */
     public enum Buffer { PARAMS, GRADS, ADAM_M, ADAM_V }
 
+    /**
+     * Precision of the model's matrix products (tsr_set_precision): BF16 rounds both operands to bf16 and
+     * sums in fp32 (mixed precision; parameters, gradients, AdamW and LayerNorm stay fp32). Codes equal
+     * TSR_PRECISION_*.
+     */
+    public enum Precision {
+        FP32, BF16;
+
+        /** "fp32" or "bf16" (any case). */
+        public static Precision parse(String name) {
+            return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+                case "fp32" -> FP32;
+                case "bf16" -> BF16;
+                default -> throw new IllegalArgumentException("unknown precision '" + name + "'; valid: fp32, bf16");
+            };
+        }
+    }
+
     /** One entry of the parameter table. */
     public record TensorInfo(String name, long offset, int[] shape) {
         public long numel() { return Tensor.numel(shape); }
@@ -278,6 +296,31 @@ public final class NativeModel implements AutoCloseable {
         ensureOpen();
         try {
             lib.check((int) lib.adamwStep.invokeExact(handle, lr, initialLr, beta1, beta2, eps, weightDecay, step));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /**
+     * Sets the precision of the matrix products. On the CPU, BF16 runs on AVX512-BF16 when the CPU has it
+     * ({@link NativeLibrary#cpuBf16()}) and computes in fp32 otherwise; the CUDA backend's products are
+     * always bf16 (FP32 there is an error).
+     */
+    public void setPrecision(Precision p) {
+        ensureOpen();
+        try {
+            lib.check((int) lib.setPrecision.invokeExact(handle, p.ordinal()));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    public Precision precision() {
+        ensureOpen();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(JAVA_INT);
+            lib.check((int) lib.getPrecision.invokeExact(handle, out));
+            return Precision.values()[out.get(JAVA_INT, 0)];
         } catch (Throwable t) {
             throw NativeLibrary.rethrow(t);
         }

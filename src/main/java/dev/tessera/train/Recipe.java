@@ -85,7 +85,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
 
     /**
      * Duration (either {@code maxSteps} or {@code epochs}), intervals in optimizer steps, MLM mask rate,
-     * precision (fp32, or bf16 on GPU), output directory, {@code device} (cpu, or cuda when the native
+     * precision of the matrix products (fp32, or bf16: bf16 operands with fp32 sums, on AVX512-BF16 CPUs and on
+     * GPU, where the products are always bf16), output directory, {@code device} (cpu, or cuda when the native
      * library has it; otherwise the CPU is used with a log line), {@code evalBatches} (most microbatches
      * an evaluation reads: bounds its cost; pretraining only, finetuning evaluates the whole dev split),
      * {@code keepCheckpoints} (periodic checkpoints kept, the newest ones), {@code evalMaskRate} (pretraining:

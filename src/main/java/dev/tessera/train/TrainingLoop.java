@@ -121,7 +121,8 @@ public final class TrainingLoop {
         long total = totalSteps;
         LrSchedule schedule = recipe.lrSchedule(total);
         String hash = recipeHash(recipe);
-        try (NativeModel model = createModel(nativeConfig, tr.device(), options.threads(), log)) {
+        try (NativeModel model = createModel(nativeConfig, tr.device(), NativeModel.Precision.parse(tr.precision()),
+                options.threads(), log)) {
             Run run = new Run(model, work, hash);
             // [resumed, step, epoch, index, tokens, trainSeconds]: rank 0's, sent to every rank
             double[] start = new double[6];
@@ -295,6 +296,15 @@ public final class TrainingLoop {
      * otherwise the CPU (saying why through {@code listener}).
      */
     public static NativeModel createModel(NativeConfig config, String device, int threads, TrainingListener listener) {
+        return createModel(config, device, NativeModel.Precision.FP32, threads, listener);
+    }
+
+    /**
+     * As above, with the precision of the matrix products: bf16 on the CPU uses AVX512-BF16 where the CPU
+     * has it (else fp32, said through {@code listener}); the CUDA backend computes in bf16 whatever is asked.
+     */
+    public static NativeModel createModel(NativeConfig config, String device, NativeModel.Precision precision, int threads,
+                                          TrainingListener listener) {
         NativeLibrary lib = NativeLibrary.get();
         if (threads > 0) lib.setNumThreads(threads);
         NativeLibrary.Backend backend = backendFor(device);
@@ -302,9 +312,21 @@ public final class TrainingLoop {
             listener.info("device cuda requested but not usable (" + lib.backendUnavailableReason(NativeLibrary.Backend.CUDA)
                     + "); training on the CPU");
         }
-        listener.info("backend " + backend + (backend == NativeLibrary.Backend.CPU
-                ? " (" + lib.cpuIsa() + ", " + lib.numThreads() + " threads)" : ""));
-        return NativeModel.create(config, backend);
+        boolean cpu = backend == NativeLibrary.Backend.CPU;
+        String products = !cpu ? "" : precision == NativeModel.Precision.FP32 ? ", fp32 matrix products"
+                : lib.cpuBf16() ? ", bf16 matrix products (AVX512-BF16)"
+                : ", bf16 requested but this CPU lacks AVX512-BF16: fp32 matrix products";
+        listener.info("backend " + backend + (cpu ? " (" + lib.cpuIsa() + ", " + lib.numThreads() + " threads" + products + ")" : ""));
+        NativeModel model = NativeModel.create(config, backend);
+        if (cpu && precision == NativeModel.Precision.BF16) {
+            try {
+                model.setPrecision(precision);
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
+        }
+        return model;
     }
 
     /** The backend a recipe's {@code training.device} gets here: CUDA when requested and usable, else the CPU. */

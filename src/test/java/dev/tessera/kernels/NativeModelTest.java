@@ -173,6 +173,64 @@ class NativeModelTest {
         }
     }
 
+    /**
+     * bf16 mixed precision through the bindings on the torch fixture: per gradient tensor, relative L2
+     * distance to the float64-checked fp32 reference <= 6e-2 (the bf16 tolerance derived in
+     * cuda-ext/tests/test_model.c: 8-bit significands, 10 rounded products deep), loss within 1e-2;
+     * on a CPU without AVX512-BF16 the step must equal fp32's exactly.
+     */
+    @Test
+    void bf16PrecisionStepMatchesTorchFixtureWithinBf16Bounds() throws IOException {
+        Path dir = Path.of("cuda-ext/tests/fixtures/mosaic_mlm");
+        JsonNode js = new ObjectMapper().readTree(dir.resolve("case.json").toFile());
+        JsonNode c = js.get("config");
+        NativeConfig nc = new NativeConfig(Variant.MOSAIC_BERT, Head.MLM, c.get("vocab_size").asInt(), c.get("hidden_size").asInt(),
+                c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
+                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
+        JsonNode b = js.get("batch");
+        NativeBatch batch = new NativeBatch(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
+                ints(b.get("mlm_labels")), null, null);
+        float[] params = floats(dir.resolve("params.bin"));
+        float[] refGrads = floats(dir.resolve("grads.bin"));
+        float[][] grads = new float[2][];
+        float[] losses = new float[2];
+        List<NativeModel.TensorInfo> tensors = null;
+        for (NativeModel.Precision p : NativeModel.Precision.values()) {
+            try (NativeModel m = NativeModel.create(nc, NativeLibrary.Backend.CPU)) {
+                assertEquals(NativeModel.Precision.FP32, m.precision());
+                m.setPrecision(p);
+                assertEquals(p, m.precision());
+                m.write(NativeModel.Buffer.PARAMS, 0, params);
+                m.zeroGrad();
+                losses[p.ordinal()] = m.forward(batch, 1, 1, true);
+                m.backward(1f);
+                grads[p.ordinal()] = m.read(NativeModel.Buffer.GRADS);
+                tensors = m.tensors();
+            }
+        }
+        if (!NativeLibrary.get().cpuBf16()) {
+            assertEquals(losses[0], losses[1]);
+            assertArrayEquals(grads[0], grads[1]);
+            return;
+        }
+        double ref = js.get("loss").asDouble();
+        assertEquals(ref, losses[1], 1e-2 * Math.max(1, Math.abs(ref)));
+        boolean differs = false;
+        for (NativeModel.TensorInfo t : tensors) {
+            double d2 = 0, r2 = 0;
+            for (long i = t.offset(); i < t.offset() + t.numel(); i++) {
+                double d = grads[1][(int) i] - refGrads[(int) i];
+                d2 += d * d;
+                r2 += (double) refGrads[(int) i] * refGrads[(int) i];
+                differs |= grads[1][(int) i] != grads[0][(int) i];
+            }
+            assertTrue(Math.sqrt(d2) <= 6e-2 * Math.sqrt(r2) + 1e-6,
+                    t.name() + ": bf16 gradient rel L2 " + Math.sqrt(d2 / Math.max(r2, 1e-30)));
+        }
+        assertTrue(differs, "bf16 gradients equal fp32's: the bf16 kernels did not run");
+        assertThrows(IllegalArgumentException.class, () -> NativeModel.Precision.parse("fp16"));
+    }
+
     @Test
     void badInputIsAnExceptionWithTheLibraryStatus() {
         ModelConfig c = config(Variant.MOSAIC_BERT, Head.CLASSIFICATION, List.of("a", "b"));
