@@ -32,7 +32,10 @@ function post(agent, url, body) {
     req.end(body);
   });
 }
-const bodyOf = (texts, tessera) => JSON.stringify(texts.length === 1 ? { inputs: texts[0], truncate: true } : { inputs: texts, truncate: true });
+// TEI's /predict takes a batch as [["t1"], ["t2"], ...] (a flat list of more than two strings is refused, as in TEI);
+// the node peers take a flat list everywhere
+const bodyOf = (texts, server) => JSON.stringify(texts.length === 1 ? { inputs: texts[0], truncate: true }
+  : { inputs: server?.tessera && server.route === 'predict' ? texts.map((t) => [t]) : texts, truncate: true });
 
 async function closedLoop(server, texts, batch, clients, seconds) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
@@ -44,7 +47,7 @@ async function closedLoop(server, texts, batch, clients, seconds) {
     while (performance.now() < deadline) {
       const b = []; for (let i = 0; i < batch; i++) b.push(texts[(k + i) % texts.length]);
       k += batch;
-      const r = await post(agent, url, bodyOf(b));
+      const r = await post(agent, url, bodyOf(b, server));
       if (performance.now() > deadline) break; // finished after the window: not counted
       if (r.status === 200) { reqs++; seqs += batch; lat.push(r.ms); } else { errors++; firstError ??= `${r.status} ${r.body.slice(0, 200)}`; }
     }

@@ -115,23 +115,4 @@ public class JobsResource {
         }
         return Response.accepted(j).build();
     }
-
-    /**
-     * A job not accepted: 422 problem+json listing every problem of the submission, 429 when the queue is full.
-     * (Self-contained, to move into {@link ProblemMappers} beside the serving errors.)
-     */
-    @ServerExceptionMapper
-    public Response job(JobException e, UriInfo uri) {
-        return switch (e) {
-            case JobException.Invalid i -> Problem.response(422, "Invalid job", e.getMessage(), uri.getPath(), null,
-                    Map.of("problems", e.problems()));
-            case JobException.QueueFull q -> Problem.response(429, "Too many jobs", e.getMessage(), uri.getPath(), 60);
-        };
-    }
-
-    /** 403 problem+json naming each path that broke the confinement rules (tessera.jobs.data-roots, tessera.jobs.dir). */
-    @ServerExceptionMapper
-    public Response forbidden(ForbiddenPathException e, UriInfo uri) {
-        return Problem.response(403, "Path not allowed", e.getMessage(), uri.getPath(), null, Map.of("problems", e.problems()));
-    }
 }

@@ -1,5 +1,6 @@
 package dev.tessera.api;
 
+import dev.tessera.jobs.JobsConfig;
 import dev.tessera.jobs.JobService;
 import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.ServingConfig;
@@ -17,14 +18,13 @@ public class JobsSetup {
 
     @Produces
     @Singleton
-    JobService jobService(ServingConfig config, ModelRegistry registry) {
-        ServingConfig.Jobs jobs = config.jobs();
+    JobService jobService(JobsConfig jobs, ServingConfig config, ModelRegistry registry) {
         return new JobService(new JobService.Settings(Path.of(jobs.dir()), jobs.threads(), Path.of(config.models().dir()),
                 jobs.dataRoots().stream().map(Path::of).toList(), jobs.maxQueued(), jobs.retention(), registry::register, jobs.maxRecords()));
     }
 
-    void onStart(@Observes StartupEvent e, ServingConfig config, JobService service) {
-        if (config.jobs().enabled()) service.start();
+    void onStart(@Observes StartupEvent e, JobsConfig jobs, JobService service) {
+        if (jobs.enabled()) service.start();
     }
 
     void onStop(@Observes ShutdownEvent e, JobService service) {

@@ -75,13 +75,7 @@ public class ModelsResource {
     @Operation(summary = "Load a model's directory again and swap it in without a restart (admin)")
     public Map<String, Object> reload(@PathParam("name") String name) {
         if (!registry.ready()) throw ApiException.notReady();
-        try {
-            return describe(registry.reload(name));
-        } catch (IllegalArgumentException e) {
-            if (registry.find(name).isEmpty() && e.getMessage().startsWith("no model directory")) throw ApiException.unknownModel(name);
-            throw new ApiException(422, "Model not loaded", e.getMessage() + (registry.find(name).isPresent()
-                    ? "; the previous version is still served" : ""));
-        }
+        return describe(registry.reload(name)); // RegistryException: 404 or 422 (ProblemMappers)
     }
 
     @RolesAllowed(ApiKeys.ADMIN)

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.tessera.io.ForbiddenPathException;
+import dev.tessera.jobs.JobException;
+import dev.tessera.serving.RegistryException;
 import dev.tessera.serving.ServingException;
+import java.util.Map;
 import io.micrometer.core.instrument.MeterRegistry;
 import jakarta.inject.Inject;
 import java.util.Collection;
@@ -56,6 +60,31 @@ public class ProblemMappers {
                 yield Problem.response(424, "Inference failed", "the model failed to run this request; see the server's log",
                         path(), null);
             }
+        };
+    }
+
+    /** A job not accepted: 422 listing every problem of the submission, 429 when the queue is full. */
+    @ServerExceptionMapper
+    public Response job(JobException e) {
+        return switch (e) {
+            case JobException.Invalid i -> Problem.response(422, "Invalid job", e.getMessage(), path(), null,
+                    Map.of("problems", e.problems()));
+            case JobException.QueueFull q -> Problem.response(429, "Too many jobs", e.getMessage(), path(), 60);
+        };
+    }
+
+    /** 403 naming each path that broke the confinement rules (tessera.jobs.data-roots, tessera.jobs.dir). */
+    @ServerExceptionMapper
+    public Response forbidden(ForbiddenPathException e) {
+        return Problem.response(403, "Path not allowed", e.getMessage(), path(), null, Map.of("problems", e.problems()));
+    }
+
+    /** Model reload (admin): no such directory is an unknown model; one that does not load is 422. */
+    @ServerExceptionMapper
+    public Response registry(RegistryException e) {
+        return switch (e) {
+            case RegistryException.NoModelDirectory n -> Problem.response(404, "Unknown model", e.getMessage(), path(), null);
+            case RegistryException.LoadFailed f -> Problem.response(422, "Model not loaded", e.getMessage(), path(), null);
         };
     }
 

@@ -4,7 +4,7 @@ import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.tessera.serving.ServingConfig;
+import dev.tessera.jobs.JobsConfig;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
@@ -31,8 +31,8 @@ public class RecipesResource {
 
     private final java.nio.file.Path dir;
 
-    public RecipesResource(ServingConfig config) {
-        this.dir = java.nio.file.Path.of(config.jobs().recipesDir());
+    public RecipesResource(JobsConfig config) {
+        this.dir = java.nio.file.Path.of(config.recipesDir());
     }
 
     @GET

@@ -1,6 +1,8 @@
 package dev.tessera.serving;
 
+import dev.tessera.hf.CheckpointFiles;
 import dev.tessera.hf.HfCheckpoint;
+import dev.tessera.io.AtomicDirectories;
 import dev.tessera.model.BertModel;
 import dev.tessera.onnx.Dialect;
 import dev.tessera.onnx.Precision;
@@ -61,8 +63,13 @@ public class ModelRegistry {
 
     private void loadAll() {
         Path root = Path.of(config.models().dir());
+        try {
+            AtomicDirectories.recoverAll(root); // a publish cut short by a crash: its .old- copy is served again
+        } catch (IOException e) {
+            LOG.warnf("cannot recover interrupted model replacements in %s: %s", root, e.getMessage());
+        }
         try (Stream<Path> dirs = Files.list(root)) {
-            for (Path dir : dirs.filter(ModelRegistry::looksLikeCheckpoint).sorted().toList()) {
+            for (Path dir : dirs.filter(CheckpointFiles::looksLikeCheckpoint).sorted().toList()) {
                 String name = dir.getFileName().toString();
                 try {
                     long t0 = System.nanoTime();
@@ -83,12 +90,6 @@ public class ModelRegistry {
                 .orElse(models.isEmpty() ? null : models.keySet().iterator().next());
         ready = !models.isEmpty();
         if (!ready) LOG.warnf("no model could be loaded from %s", root.toAbsolutePath());
-    }
-
-    /** A directory with a config or weights is a checkpoint; if it is broken, say why instead of skipping it. */
-    private static boolean looksLikeCheckpoint(Path dir) {
-        return Stream.of("config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
-                .anyMatch(f -> Files.isRegularFile(dir.resolve(f)));
     }
 
     private ServedModel load(String name, Path dir) throws IOException {
@@ -127,14 +128,15 @@ public class ModelRegistry {
      * Loads (or reloads) the checkpoint in {@code dir} and serves it as {@code name}, replacing and closing a
      * model of that name. Used when a finetuning job publishes its best checkpoint.
      *
-     * @throws IllegalArgumentException when the directory cannot be loaded (the old model stays served)
+     * @throws RegistryException.LoadFailed when the directory cannot be loaded (the old model stays served)
      */
     public ServedModel register(String name, Path dir) {
         ServedModel loaded;
         try {
             loaded = load(name, dir);
         } catch (IOException | RuntimeException e) {
-            throw new IllegalArgumentException("cannot serve " + dir + " as '" + name + "': " + e.getMessage(), e);
+            String why = String.valueOf(e.getMessage()).replace(dir.toAbsolutePath().toString(), name).replace(dir.toString(), name);
+            throw new RegistryException.LoadFailed(name, why, models.containsKey(name), e);
         }
         ServedModel old = models.put(name, loaded);
         failures.remove(name);
@@ -152,7 +154,7 @@ public class ModelRegistry {
     public ServedModel reload(String name) {
         Path dir = find(name).map(ServedModel::dir).orElse(modelsDir().resolve(name));
         if (!dir.normalize().startsWith(modelsDir().normalize()) || !Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("no model directory " + modelsDir().resolve(name));
+            throw new RegistryException.NoModelDirectory(name);
         }
         return register(name, dir);
     }

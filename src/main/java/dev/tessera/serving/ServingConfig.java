@@ -8,16 +8,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** The {@code tessera.*} configuration keys of serving and jobs (API keys: {@code api/AuthConfig}); documented in the README. */
+/** The {@code tessera.*} configuration keys of serving (API keys: {@code api/AuthConfig}; jobs: {@code jobs/JobsConfig}); documented in the README. */
 @ConfigMapping(prefix = "tessera")
 public interface ServingConfig {
 
     Models models();
 
     Serving serving();
-
-    /** Training jobs under /v1/jobs. */
-    Jobs jobs();
 
     /** Per-model overrides, keyed by the model's directory name: {@code tessera.model."sst2".max-input-length}. */
     Map<String, ModelOverrides> model();
@@ -97,44 +94,6 @@ public interface ServingConfig {
         /** Default precision of every model's encoder matmuls: fp32 | int8 (dynamic, per-channel weights). */
         @WithDefault("fp32")
         String precision();
-    }
-
-    interface Jobs {
-        /** Job state files ({@code <id>.json}) and, unless a job's recipe says otherwise, its output ({@code <id>/output}). */
-        @WithDefault("work-data/jobs")
-        String dir();
-
-        /** CPU threads of the native training backend; 0 = number of cores. */
-        @WithDefault("0")
-        int threads();
-
-        /** Run the queue at all (false: jobs are accepted and stored but not run, e.g. on a serving-only node). */
-        @WithDefault("true")
-        boolean enabled();
-
-        /** Recipes the web console offers (GET /v1/recipes): every {@code *.yaml} in this directory. */
-        @WithDefault("train/recipes")
-        String recipesDir();
-
-        /**
-         * The only directories a job may read data, recipes, tokenizers and init checkpoints from (besides the jobs
-         * directory and the model directory, always readable). Relative paths are resolved against the working
-         * directory; symlinks are followed before the check.
-         */
-        @WithDefault("train,work-data")
-        List<String> dataRoots();
-
-        /** Jobs waiting in the queue before submissions get 429. */
-        @WithDefault("16")
-        int maxQueued();
-
-        /** Finished jobs older than this are forgotten: their record and their directory under the jobs dir are deleted. */
-        @WithDefault("30d")
-        Duration retention();
-
-        /** Job records kept (each a small file; the recipe beside it): beyond it the oldest finished jobs are forgotten. */
-        @WithDefault("500")
-        int maxRecords();
     }
 
     interface ModelOverrides {
