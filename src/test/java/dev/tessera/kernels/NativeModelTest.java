@@ -188,7 +188,7 @@ class NativeModelTest {
                 c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
                 c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
         JsonNode b = js.get("batch");
-        NativeBatch batch = new NativeBatch(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
+        Batch batch = Batch.of(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
                 ints(b.get("mlm_labels")), null, null);
         float[] params = floats(dir.resolve("params.bin"));
         float[] refGrads = floats(dir.resolve("grads.bin"));
