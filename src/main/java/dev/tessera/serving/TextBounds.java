@@ -11,11 +11,25 @@ final class TextBounds {
 
     /** At least this many tokens (special tokens not counted); stops counting at {@code cap}. */
     static int minTokens(String text, int cap) {
+        return scan(text, cap)[0];
+    }
+
+    /**
+     * The text up to the whitespace after its {@code runs}-th letter-or-digit run (the whole text when it has fewer):
+     * its first {@code runs} tokens are those of the whole text.
+     */
+    static String prefixWithRuns(String text, int runs) {
+        return text.substring(0, scan(text, runs)[1]);
+    }
+
+    /** {how many letter-or-digit runs, up to {@code limit}; where the text is cut after the {@code limit}-th one}. */
+    private static int[] scan(String text, int limit) {
         int runs = 0;
         boolean inRun = false, counted = false;
-        for (int i = 0; i < text.length() && runs < cap; i++) {
+        for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);
             if (Character.isWhitespace(c)) {
+                if (inRun && runs >= limit) return new int[] {runs, i};
                 inRun = false;
                 continue;
             }
@@ -28,32 +42,6 @@ final class TextBounds {
                 runs++;
             }
         }
-        return runs;
-    }
-
-    /**
-     * The text up to the whitespace after its {@code runs}-th letter-or-digit run (the whole text when it has fewer):
-     * its first {@code runs} tokens are those of the whole text.
-     */
-    static String prefixWithRuns(String text, int runs) {
-        int seen = 0;
-        boolean inRun = false, counted = false;
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (Character.isWhitespace(c)) {
-                if (inRun && seen >= runs) return text.substring(0, i);
-                inRun = false;
-                continue;
-            }
-            if (!inRun) {
-                inRun = true;
-                counted = false;
-            }
-            if (!counted && Character.isLetterOrDigit(c)) {
-                counted = true;
-                seen++;
-            }
-        }
-        return text;
+        return new int[] {runs, text.length()};
     }
 }
