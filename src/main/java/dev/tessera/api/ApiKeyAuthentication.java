@@ -29,24 +29,28 @@ public class ApiKeyAuthentication implements HttpAuthenticationMechanism {
     private static final String SCHEME = "Bearer";
 
     private final ApiKeys keys;
+    /** The identity of every request without a key: the same roles each time, so built once. */
+    private final Uni<SecurityIdentity> anonymous;
 
     public ApiKeyAuthentication(ApiKeys keys) {
         this.keys = keys;
+        this.anonymous = Uni.createFrom().item(QuarkusSecurityIdentity.builder().setPrincipal(new QuarkusPrincipal("anonymous"))
+                .setAnonymous(true).addRoles(keys.anonymousRoles()).build());
     }
 
     @Override
     public Uni<SecurityIdentity> authenticate(RoutingContext rc, IdentityProviderManager identities) {
         String header = rc.request().getHeader("Authorization");
-        if (header == null) return Uni.createFrom().item(anonymous(keys.anonymousRoles()));
+        if (header == null) return anonymous;
         String key = header.regionMatches(true, 0, SCHEME + " ", 0, SCHEME.length() + 1)
                 ? header.substring(SCHEME.length() + 1).trim() : "";
-        if (!key.isEmpty() && keys.rolesOf(key) != null) {
-            return identities.authenticate(new TokenAuthenticationRequest(new TokenCredential(key, SCHEME)));
+        if (key.isEmpty() && keys.anonymousRoles().isEmpty()) {
+            return Uni.createFrom().failure(new AuthenticationFailedException("the Authorization header must be 'Bearer <key>'"));
         }
+        Uni<SecurityIdentity> identity = identities.authenticate(new TokenAuthenticationRequest(new TokenCredential(key, SCHEME)));
         // Clients of OpenAI-style APIs always send some key: where reads need none, an unknown key is no key at all
-        if (!keys.anonymousRoles().isEmpty()) return Uni.createFrom().item(anonymous(keys.anonymousRoles()));
-        return Uni.createFrom().failure(new AuthenticationFailedException(key.isEmpty()
-                ? "the Authorization header must be 'Bearer <key>'" : "the API key is not valid"));
+        return keys.anonymousRoles().isEmpty() ? identity
+                : identity.onFailure(AuthenticationFailedException.class).recoverWithUni(() -> anonymous);
     }
 
     @Override
@@ -62,11 +66,6 @@ public class ApiKeyAuthentication implements HttpAuthenticationMechanism {
     @Override
     public Uni<HttpCredentialTransport> getCredentialTransport(RoutingContext rc) {
         return Uni.createFrom().item(new HttpCredentialTransport(HttpCredentialTransport.Type.AUTHORIZATION, SCHEME));
-    }
-
-    private static SecurityIdentity anonymous(Set<String> roles) {
-        return QuarkusSecurityIdentity.builder().setPrincipal(new QuarkusPrincipal("anonymous")).setAnonymous(true)
-                .addRoles(roles).build();
     }
 
     /** Checks a presented key against the configured ones. */
