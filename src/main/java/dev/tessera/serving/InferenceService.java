@@ -38,12 +38,14 @@ public class InferenceService {
 
     public record Rank(int index, float score) {}
 
-    /** Wall-clock epoch nanoseconds minus {@link System#nanoTime()}: spans are timed with nanoTime, exported in epoch time. */
-    private static final long EPOCH_OFFSET_NANOS;
-
-    static {
+    /**
+     * Wall-clock epoch nanoseconds minus {@link System#nanoTime()}, read now: our spans are timed with nanoTime and
+     * exported in epoch time. Read per request, not once, so that the wall clock's drift (NTP slews it by up to
+     * 0.5 ms a second) does not shift our spans against the request span the SDK anchors when the request starts.
+     */
+    private static long epochOffsetNanos() {
         Instant now = Instant.now();
-        EPOCH_OFFSET_NANOS = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
     }
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -291,9 +293,9 @@ public class InferenceService {
 
     private Encoded encode(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows, RequestStats stats) {
         checkBatchSize(inputs.size());
-        long t0 = System.nanoTime();
-        Span span = tracer.spanBuilder("tessera.tokenize").setAttribute("tessera.model", model.name())
-                .setAttribute("tessera.inputs", inputs.size()).startSpan();
+        long t0 = System.nanoTime(), epochOffset = epochOffsetNanos();
+        Span span = tracer.spanBuilder("tessera.tokenize").setStartTimestamp(epochOffset + t0, TimeUnit.NANOSECONDS)
+                .setAttribute("tessera.model", model.name()).setAttribute("tessera.inputs", inputs.size()).startSpan();
         try (Scope ignored = span.makeCurrent()) {
             int limit = model.maxInputLength();
             List<long[]> ids = new ArrayList<>(inputs.size());
@@ -339,7 +341,7 @@ public class InferenceService {
             span.recordException(e);
             throw e;
         } finally {
-            span.end();
+            span.end(epochOffset + System.nanoTime(), TimeUnit.NANOSECONDS);
         }
     }
 
@@ -447,18 +449,19 @@ public class InferenceService {
     private void trace(ServedModel model, RunTiming timing, int tokens) {
         if (!Span.current().isRecording()) return; // tracing off, or no sampled request span to hang them on
         long enqueued = timing.enqueuedNanos(), start = timing.runStartNanos(), end = timing.runEndNanos();
-        Span queue = tracer.spanBuilder("tessera.queue").setStartTimestamp(EPOCH_OFFSET_NANOS + enqueued, TimeUnit.NANOSECONDS)
+        long epochOffset = epochOffsetNanos();
+        Span queue = tracer.spanBuilder("tessera.queue").setStartTimestamp(epochOffset + enqueued, TimeUnit.NANOSECONDS)
                 .setAttribute("tessera.model", model.name()).startSpan();
-        queue.end(EPOCH_OFFSET_NANOS + start, TimeUnit.NANOSECONDS);
+        queue.end(epochOffset + start, TimeUnit.NANOSECONDS);
         if (!timing.ran()) return;
         Engine.Description d = model.engine().description();
-        Span run = tracer.spanBuilder("tessera.engine").setStartTimestamp(EPOCH_OFFSET_NANOS + start, TimeUnit.NANOSECONDS)
+        Span run = tracer.spanBuilder("tessera.engine").setStartTimestamp(epochOffset + start, TimeUnit.NANOSECONDS)
                 .setAttribute("tessera.model", model.name()).setAttribute("tessera.dialect", d.dialect())
                 .setAttribute("tessera.precision", d.precision()).setAttribute("tessera.device", d.device())
                 .setAttribute("tessera.batch_size", timing.batchSize()).setAttribute("tessera.tokens", tokens)
                 .setAttribute("tessera.batch_tokens", timing.batchTokens()).setAttribute("tessera.runs", timing.runs())
                 .startSpan();
-        run.end(EPOCH_OFFSET_NANOS + end, TimeUnit.NANOSECONDS);
+        run.end(epochOffset + end, TimeUnit.NANOSECONDS);
     }
 
     private void checkBatchSize(int inputs) {
