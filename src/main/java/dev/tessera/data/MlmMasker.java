@@ -35,6 +35,12 @@ public final class MlmMasker {
 
     /** A masked copy of {@code batch} (input ids replaced, MLM labels set); the input is not modified. */
     public Batch mask(Batch batch, long step, int microbatch) {
+        return mask(batch, step, microbatch, rate);
+    }
+
+    /** As {@link #mask(Batch, long, int)} at another rate (a rate that changes over training). */
+    public Batch mask(Batch batch, long step, int microbatch, double rate) {
+        if (!(rate >= 0 && rate < 1)) throw new IllegalArgumentException("mask rate must be in [0, 1), got " + rate);
         int[] ids = batch.inputIds().clone();
         int[] labels = new int[ids.length];
         SplittableRandom rnd = new SplittableRandom(DataOrder.mix(DataOrder.mix(seed, step), microbatch));

@@ -79,8 +79,10 @@ public final class Pretrainer extends Trainer {
         int maxSeqs = Math.max(global, budget / 3 + 1) * (padded ? 2 : 1);
         NativeConfig ncfg = NativeConfig.of(cfg, recipe.model().dropout().floatValue(),
                 recipe.model().attentionDropout().floatValue(), budget, maxSeqs);
-        log.info(String.format("pretraining %,d sequences (%,d tokens) per epoch, %d steps of %d sequences%s",
-                loader.numSequences(), trainSet.numTokens(), total, global, padded ? ", padded batches" : ""));
+        log.info(String.format("pretraining %,d sequences (%,d tokens) per epoch, %d steps of %d sequences%s%s",
+                loader.numSequences(), trainSet.numTokens(), total, global, padded ? ", padded batches" : "",
+                tr.finalMaskRate() == tr.maskRate().doubleValue() ? ""
+                        : String.format(", mask rate %.2f -> %.2f", tr.maskRate(), tr.finalMaskRate())));
         List<Batch> evalBatches = evalSet == null ? null : evalBatches(evalSet, specials, cfg, ncfg.maxSeqs());
         TrainingLoop.Work work = new TrainingLoop.Work() {
             @Override public String kind() { return "pretrain"; }
@@ -100,7 +102,7 @@ public final class Pretrainer extends Trainer {
                         micro.add(null);
                         continue;
                     }
-                    Batch b = masker.mask(parts.get(i), step, i);
+                    Batch b = masker.mask(parts.get(i), step, i, tr.maskRateAt(step, total));
                     tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
                     micro.add(b);

@@ -42,22 +42,26 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * the sequence limit (pretraining chunks; finetuning truncation; learned positions for BERT).
      * {@code initFrom}: checkpoint directory (HF layout) to start from; required for finetuning, where
      * the architecture comes from the checkpoint's config.json and only max_seq_len and dropout here apply.
+     * {@code randomInit} (finetuning; default false): take the architecture (and tokenizer) of {@code initFrom} but
+     * none of its weights — the random-initialisation control of a pretrained model, same recipe otherwise.
      */
     public record Model(String variant, Integer hidden, Integer layers, Integer heads, Integer intermediate,
                         Integer vocab, Integer maxSeqLen, Integer typeVocab, Double dropout, Double attentionDropout,
-                        @RecipePath(RecipePath.Use.READ) String initFrom) {}
+                        @RecipePath(RecipePath.Use.READ) String initFrom, Boolean randomInit) {}
 
     /**
      * Data. Pretraining: {@code train}/{@code eval} corpus files in {@code format} (lines, paragraphs,
      * jsonl with {@code textField}), tokenized once into {@code shardDir}. Finetuning: {@code train}/
      * {@code eval} labelled files (tsv, csv, jsonl), {@code task} a GLUE task name or "custom";
      * {@code columns}, {@code labels} and {@code regression} override the task's. {@code tokenizer}: a
-     * directory with tokenizer.json (defaults to {@code model.initFrom}).
+     * directory with tokenizer.json (defaults to {@code model.initFrom}). {@code trainExamples} (finetuning): train on
+     * only this many examples, the first of a permutation of the training file seeded by the recipe's seed (label
+     * budgets: 500, 2,000, ...; the same seed picks the same examples for a pretrained model and its control).
      */
     public record Data(@RecipePath(RecipePath.Use.READ) List<String> train, @RecipePath(RecipePath.Use.READ) List<String> eval,
                        String format, String textField, String task, ColumnNames columns, List<String> labels,
                        Boolean regression, @RecipePath(RecipePath.Use.READ) String tokenizer,
-                       @RecipePath(RecipePath.Use.CACHE) String shardDir, Integer docsPerShard) {}
+                       @RecipePath(RecipePath.Use.CACHE) String shardDir, Integer docsPerShard, Integer trainExamples) {}
 
     public record ColumnNames(String text, String textB, String label) {
         public Columns toColumns() { return new Columns(text, textB, label); }
@@ -91,11 +95,21 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * an evaluation reads: bounds its cost; pretraining only, finetuning evaluates the whole dev split),
      * {@code keepCheckpoints} (periodic checkpoints kept, the newest ones), {@code evalMaskRate} (pretraining:
      * the mask rate of the held-out evaluation, default {@code maskRate}; fix it to compare MLM losses of
-     * runs trained at different rates).
+     * runs trained at different rates), {@code finalMaskRate} (pretraining: the mask rate decays linearly from
+     * {@code maskRate} at the first step to this at the last — the write-up's dynamic masking rate, e.g. 0.30 to
+     * 0.15; default {@code maskRate}, a constant rate).
      */
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
                            Integer logInterval, Double maskRate, String precision, @RecipePath(RecipePath.Use.WRITE) String outputDir,
-                           String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate) {}
+                           String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate,
+                           Double finalMaskRate) {
+
+        /** The mask rate of optimizer step {@code step} (0-based) of {@code total}. */
+        public double maskRateAt(long step, long total) {
+            if (finalMaskRate == null || finalMaskRate.equals(maskRate) || total <= 1) return maskRate;
+            return maskRate + (finalMaskRate - maskRate) * Math.min(1.0, (double) step / (total - 1));
+        }
+    }
 
     private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
             .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
@@ -176,11 +190,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         } catch (IllegalArgumentException e) {
             throw new RecipeException(source, List.of("data.task: " + e.getMessage()));
         }
-        Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null) : model;
+        Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null, null) : model;
         m = new Model(or(m.variant(), "mosaic_bert"), or(m.hidden(), 768), or(m.layers(), 12), or(m.heads(), 12),
                 or(m.intermediate(), 3072), or(m.vocab(), 30528), or(m.maxSeqLen(), pre ? 128 : GlueTask.MAX_LENGTH),
-                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom());
-        Data d = data == null ? new Data(null, null, null, null, null, null, null, null, null, null, null) : data;
+                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom(), or(m.randomInit(), false));
+        Data d = data == null ? new Data(null, null, null, null, null, null, null, null, null, null, null, null) : data;
         ColumnNames cols = d.columns();
         if (cols == null && task != null) cols = new ColumnNames(task.columns().text(), task.columns().textB(), task.columns().label());
         List<String> labels = d.labels();
@@ -191,7 +205,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         }
         d = new Data(or(d.train(), List.of()), or(d.eval(), List.of()), or(d.format(), pre ? "lines" : null),
                 or(d.textField(), "text"), d.task(), cols, labels, or(regression, false),
-                or(d.tokenizer(), m.initFrom()), d.shardDir(), or(d.docsPerShard(), 100_000));
+                or(d.tokenizer(), m.initFrom()), d.shardDir(), or(d.docsPerShard(), 100_000), d.trainExamples());
         Optimizer o = optimizer == null ? new Optimizer(null, null, null, null, null) : optimizer;
         o = new Optimizer(or(o.lr(), task != null ? task.learningRate() : 5e-4), or(o.betas(), List.of(0.9, 0.98)),
                 or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5), or(o.gradClip(), 1.0));
@@ -200,7 +214,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         Batching b = batch == null ? new Batching(null, null, null) : batch;
         int gb = or(b.globalBatch(), task != null ? task.batchSize() : pre ? 4096 : 32);
         b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()), or(b.padded(), false));
-        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null, null) : training;
+        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null, null, null) : training;
         Integer epochs = t.epochs();
         Long maxSteps = t.maxSteps();
         if (maxSteps == null && epochs == null) {
@@ -210,10 +224,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         t = new Training(maxSteps, epochs, or(t.evalInterval(), 1000), or(t.checkpointInterval(), 1000),
                 or(t.logInterval(), 10), or(t.maskRate(), pre ? 0.30 : 0.0), or(t.precision(), "fp32"),
                 or(t.outputDir(), "checkpoints/run"), or(t.device(), "cpu"), or(t.evalBatches(), 50),
-                or(t.keepCheckpoints(), 2), null);
+                or(t.keepCheckpoints(), 2), null, null);
         t = new Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(), t.logInterval(), t.maskRate(),
                 t.precision(), t.outputDir(), t.device(), t.evalBatches(), t.keepCheckpoints(),
-                or(training == null ? null : training.evalMaskRate(), t.maskRate()));
+                or(training == null ? null : training.evalMaskRate(), t.maskRate()),
+                or(training == null ? null : training.finalMaskRate(), t.maskRate()));
         return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
     }
 
@@ -236,6 +251,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         fraction(p, "model.dropout", model.dropout(), false);
         fraction(p, "model.attention_dropout", model.attentionDropout(), false);
         if (!pre && model.initFrom() == null) p.add("model.init_from is required for finetuning (a checkpoint directory)");
+        if (pre && model.randomInit()) p.add("model.random_init applies to finetuning (pretraining always starts from random weights)");
 
         if (data.train().isEmpty()) p.add("data.train: at least one training file is required");
         if (pre) {
@@ -256,6 +272,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         }
         if (data.tokenizer() == null) p.add("data.tokenizer is required (a directory with tokenizer.json)");
         positive(p, "data.docs_per_shard", data.docsPerShard());
+        if (data.trainExamples() != null) {
+            if (pre) p.add("data.train_examples applies to finetuning");
+            else positive(p, "data.train_examples", data.trainExamples());
+        }
 
         if (!(optimizer.lr() > 0) || !Double.isFinite(optimizer.lr())) p.add("optimizer.lr must be > 0, got " + optimizer.lr());
         if (optimizer.betas().size() != 2) p.add("optimizer.betas must have 2 values, got " + optimizer.betas());
@@ -286,6 +306,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         if (emr == mr) { /* the default: already checked as mask_rate */ }
         else if (!(emr >= 0 && emr < 1)) p.add("training.eval_mask_rate must be in [0, 1), got " + emr);
         else if (pre && emr == 0) p.add("training.eval_mask_rate must be > 0 for pretraining");
+        double fmr = training.finalMaskRate();
+        if (fmr == mr) { /* the default: a constant rate */ }
+        else if (!pre) p.add("training.final_mask_rate applies to pretraining");
+        else if (!(fmr > 0 && fmr < 1)) p.add("training.final_mask_rate must be in (0, 1), got " + fmr);
         if (!pre && batch.padded()) p.add("batch.padded applies to pretraining only");
         if (!List.of("fp32", "bf16").contains(training.precision().toLowerCase(Locale.ROOT))) {
             p.add("training.precision must be fp32 or bf16, got '" + training.precision() + "'");

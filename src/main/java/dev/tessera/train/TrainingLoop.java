@@ -340,7 +340,8 @@ public final class TrainingLoop {
     public static String recipeHash(Recipe r) {
         Recipe.Training t = r.training();
         Recipe.Training tt = new Recipe.Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(),
-                t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate());
+                t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate(),
+                t.finalMaskRate());
         Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), r.optimizer(), r.schedule(), r.batch(), tt);
         try {
             String json = Checkpointer.JSON.writeValueAsString(norm);

@@ -106,4 +106,39 @@ class FinetunerTest {
         Map<String, Double> m = b.lastMetrics();
         assertEquals(60.0, m.get("examples"));
     }
+
+    /** One step at learning rate 0 (the warmup's first): the saved weights are the initial ones. */
+    private static BertModel initialWeights(String yaml, String name, List<String> log, TrainOptions o) {
+        String once = yaml.replace("training: {epochs: 1,", "schedule: {warmup_fraction: 1.0}\ntraining: {max_steps: 1,")
+                .replace(dir.resolve("init").toString(), dir.resolve(name).toString());
+        return HfCheckpoint.load(new Finetuner(Recipe.parse(once, name), o).run().finalDir());
+    }
+
+    @Test
+    void randomInitTakesTheShapesButNoneOfTheWeights() {
+        String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 1, dir.resolve("init"));
+        BertModel base = HfCheckpoint.load(pretrained);
+        String emb = "bert.embeddings.word_embeddings.weight";
+        TrainOptions[] o = new TrainOptions[1];
+        List<String> lines = infos(o);
+        BertModel loaded = initialWeights(yaml, "loaded", lines, o[0]);
+        assertArrayEquals(base.weights().get(emb).data(), loaded.weights().get(emb).data(), "init_from's weights, untouched at lr 0");
+        lines = infos(o);
+        BertModel control = initialWeights(yaml.replace("dropout: 0.0}", "dropout: 0.0, random_init: true}"), "control", lines, o[0]);
+        assertArrayEquals(base.weights().get(emb).shape(), control.weights().get(emb).shape());
+        assertFalse(java.util.Arrays.equals(base.weights().get(emb).data(), control.weights().get(emb).data()), "fresh weights");
+        assertEquals(base.config().numLayers(), control.config().numLayers());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("random initialisation")), lines.toString());
+    }
+
+    @Test
+    void trainExamplesTakesASeededSubset() {
+        String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 1, dir.resolve("subset"))
+                .replace("labels: [neg, pos]", "labels: [neg, pos]\n  train_examples: 20");
+        TrainOptions[] o = new TrainOptions[1];
+        List<String> lines = infos(o);
+        TrainingOutcome r = new Finetuner(Recipe.parse(yaml, "subset"), o[0]).run();
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("finetuning on 20 examples")), lines.toString());
+        assertEquals(2, r.steps(), "20 examples in batches of 16: two steps an epoch");
+    }
 }

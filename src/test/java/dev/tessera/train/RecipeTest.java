@@ -106,4 +106,47 @@ class RecipeTest {
         RecipeException f = assertThrows(RecipeException.class, () -> Recipe.parse("kind: finetune\ndata: {train: [x.jsonl]}\n", "inline"));
         assertTrue(f.getMessage().contains("model.init_from is required"), f.getMessage());
     }
+
+    @Test
+    void theMaskRateDecaysLinearlyFromFirstToLastStep() {
+        Recipe r = Recipe.parse("""
+                kind: pretrain
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                training: {max_steps: 101, mask_rate: 0.30, final_mask_rate: 0.15}
+                """, "inline");
+        assertEquals(0.30, r.training().maskRateAt(0, 101), 1e-12);
+        assertEquals(0.225, r.training().maskRateAt(50, 101), 1e-12);
+        assertEquals(0.15, r.training().maskRateAt(100, 101), 1e-12);
+        assertEquals(0.15, r.training().maskRateAt(500, 101), 1e-12); // past the end: the final rate, not below
+        Recipe constant = Recipe.parse("""
+                kind: pretrain
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                training: {max_steps: 101, mask_rate: 0.25}
+                """, "inline");
+        assertEquals(0.25, constant.training().finalMaskRate());
+        assertEquals(0.25, constant.training().maskRateAt(100, 101), 0);
+    }
+
+    @Test
+    void finetuningOnlyKeysAreRefusedInPretrainingAndBounded() {
+        RecipeException pre = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: pretrain
+                model: {random_init: true}
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s, train_examples: 500}
+                training: {max_steps: 10, final_mask_rate: 1.5}
+                """, "inline"));
+        for (String expected : List.of("model.random_init applies to finetuning", "data.train_examples applies to finetuning",
+                "training.final_mask_rate must be in (0, 1)")) {
+            assertTrue(pre.getMessage().contains(expected), "missing '" + expected + "' in: " + pre.getMessage());
+        }
+        RecipeException fine = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: finetune
+                model: {init_from: ckpt}
+                data: {train: [t.jsonl], columns: {text: text, label: label}, train_examples: 0}
+                training: {epochs: 1, final_mask_rate: 0.15}
+                """, "inline"));
+        for (String expected : List.of("data.train_examples must be > 0", "training.final_mask_rate applies to pretraining")) {
+            assertTrue(fine.getMessage().contains(expected), "missing '" + expected + "' in: " + fine.getMessage());
+        }
+    }
 }
