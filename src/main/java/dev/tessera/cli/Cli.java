@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "tessera", mixinStandardHelpOptions = true, version = "tessera 0.1.0",
         description = "Pretrain, finetune, export and serve MosaicBERT models.",
-        subcommands = {ExportCommand.class, ImportCommand.class, PretrainCommand.class, FinetuneCommand.class, VocabCommand.class, EvalCommand.class,
+        subcommands = {ExportCommand.class, ImportCommand.class, PretrainCommand.class, FinetuneCommand.class, VocabCommand.class, EvalCommand.class, TfidfCommand.class,
                 StudyCommand.class, PlotCommand.class})
 public final class Cli implements Runnable {
 

@@ -27,15 +27,38 @@ public final class FinetuneData {
     /** Encodes every file (errors name the file and line of a bad label); a file without examples is an error. */
     public static List<FinetuneEncoder.Encoded> encode(FinetuneEncoder enc, List<String> files, String format, Columns columns,
                                                        LabelSet labels) {
+        return encode(enc, files, format, columns, labels, i -> true);
+    }
+
+    /** As {@link #encode(FinetuneEncoder, List, String, Columns, LabelSet)}, only the rows whose index over all files {@code keep}s. */
+    public static List<FinetuneEncoder.Encoded> encode(FinetuneEncoder enc, List<String> files, String format, Columns columns,
+                                                       LabelSet labels, java.util.function.IntPredicate keep) {
         List<FinetuneEncoder.Encoded> out = new ArrayList<>();
+        int index = 0;
         for (String f : files) {
             Path p = Path.of(f);
             List<LabelledExample> rows = rows(p, format, columns);
             if (rows.isEmpty()) throw new IllegalArgumentException(p + " has no examples");
-            out.addAll(enc.encodeAll(rows, labels, p));
+            for (LabelledExample row : rows) if (keep.test(index++)) out.add(enc.encode(row, labels, p));
         }
         return out;
     }
+
+    /**
+     * A label budget ({@code data.train_examples}): the rows among {@code rows} that are the first {@code n} of a
+     * permutation seeded by {@code seed} — all of them when {@code n} is null or not smaller. The same seed picks the
+     * same examples for a pretrained model, its random-init control and the TF-IDF baseline ({@code tessera tfidf}).
+     */
+    public static java.util.function.IntPredicate subset(int rows, Integer n, long seed) {
+        if (n == null || n >= rows) return i -> true;
+        int[] order = dev.tessera.data.DataOrder.permutation(seed ^ SUBSET_SALT, 0, rows);
+        boolean[] chosen = new boolean[rows];
+        for (int i = 0; i < n; i++) chosen[order[i]] = true;
+        return i -> chosen[i];
+    }
+
+    /** Keeps the subset's permutation apart from the epochs' data order, which is seeded by the same seed. */
+    private static final long SUBSET_SALT = 0x5b5e7L;
 
     /** The rows of one file, in {@code format} or the one its extension names. */
     private static List<LabelledExample> rows(Path p, String format, Columns columns) {

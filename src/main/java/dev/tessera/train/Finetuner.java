@@ -64,7 +64,8 @@ public final class Finetuner extends Trainer {
         if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
         LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
         FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
-        List<FinetuneEncoder.Encoded> train = subset(FinetuneData.encode(enc, data.train(), data.format(), cols, labels));
+        List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels,
+                FinetuneData.subset(trainRows.size(), data.trainExamples(), recipe.seed()));
         List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
                 : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
         run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
@@ -151,19 +152,6 @@ public final class Finetuner extends Trainer {
         }
         return out.withBest(bestDir, bestMetrics);
     }
-
-    /** {@code data.train_examples}: the first N of a permutation seeded by the recipe's seed; all of them without it. */
-    private List<FinetuneEncoder.Encoded> subset(List<FinetuneEncoder.Encoded> all) {
-        Integer n = recipe.data().trainExamples();
-        if (n == null || n >= all.size()) return all;
-        int[] order = DataOrder.permutation(recipe.seed() ^ SUBSET_SALT, 0, all.size());
-        List<FinetuneEncoder.Encoded> out = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) out.add(all.get(order[i]));
-        return out;
-    }
-
-    /** Keeps the subset's permutation apart from the epochs' data order, which is seeded by the same seed. */
-    private static final long SUBSET_SALT = 0x5b5e7L;
 
     /**
      * Random init, then every tensor the checkpoint has with the same shape (the encoder must all be there);

@@ -77,6 +77,23 @@ class TrainCliTest {
     }
 
     @Test
+    void tfidfControlOnALabelBudget(@TempDir Path dir) throws Exception {
+        TinyFixtures.write(dir);
+        String train = dir.resolve("train.tsv").toString(), dev = dir.resolve("dev.tsv").toString();
+        Run all = cli("tfidf", "--train", train, "--test", dev, "--text", "sentence", "--min-df", "1");
+        assertEquals(0, all.code(), all.err());
+        JsonNode r = new ObjectMapper().readTree(all.out());
+        assertTrue(r.get("accuracy").asDouble() >= 0.9, all.out()); // one sentiment word decides the label
+        assertEquals(60, r.get("test_examples").asInt());
+        Run some = cli("tfidf", "--train", train, "--test", dev, "--text", "sentence", "--examples", "20", "--seed", "3");
+        assertEquals(0, some.code(), some.err());
+        assertEquals(20, new ObjectMapper().readTree(some.out()).get("train_examples").asInt());
+        Run missing = cli("tfidf", "--train", dir.resolve("nope.tsv").toString(), "--test", dev);
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("data file not found"), missing.err());
+    }
+
+    @Test
     void badRecipeIsExitCode2WithEveryProblem(@TempDir Path dir) throws Exception {
         Path r = dir.resolve("bad.yaml");
         Files.writeString(r, "kind: pretrain\nmodel: {hidden: 30, heads: 4, colour: red}\n");

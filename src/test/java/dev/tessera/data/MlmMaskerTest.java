@@ -75,4 +75,19 @@ class MlmMaskerTest {
         assertThrows(IllegalArgumentException.class, () -> new MlmMasker(1.0, VOCAB, SpecialTokens.TESSERA, 1));
         assertThrows(IllegalArgumentException.class, () -> new MlmMasker(-0.1, VOCAB, SpecialTokens.TESSERA, 1));
     }
+
+    @Test
+    void aRateGivenPerCallSelectsThatShare() {
+        Batch b = bigBatch();
+        MlmMasker masker = new MlmMasker(0.30, VOCAB, SpecialTokens.TESSERA, 7);
+        int maskable = 2000 * 98;
+        for (double rate : new double[] {0.15, 0.30}) {
+            int selected = 0;
+            for (int label : masker.mask(b, 3, 0, rate).mlmLabels()) if (label != Batch.IGNORE) selected++;
+            // binomial(196,000, rate): sd ~ 0.0009 of the tokens; 0.005 is over 5 sd
+            assertEquals(rate, (double) selected / maskable, 0.005);
+        }
+        assertArrayEquals(masker.mask(b, 3, 0).inputIds(), masker.mask(b, 3, 0, 0.30).inputIds(), "the constructor's rate is the default");
+        assertThrows(IllegalArgumentException.class, () -> masker.mask(b, 3, 0, 1.0));
+    }
 }

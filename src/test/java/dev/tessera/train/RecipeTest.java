@@ -21,7 +21,7 @@ class RecipeTest {
     void everyShippedRecipeLoads() throws IOException {
         try (Stream<Path> files = Files.list(RECIPES)) {
             List<Path> yamls = files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
-            assertEquals(13, yamls.size()); // 12 + imdb-demo-pretrain.yaml (issue 19)
+            assertEquals(14, yamls.size()); // 12 + imdb-demo-pretrain.yaml and imdb-demo-finetune.yaml (issue 19)
             for (Path p : yamls) assertNotNull(Recipe.load(p), p.toString());
         }
     }

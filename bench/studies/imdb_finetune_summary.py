@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Markdown summary of bench/studies/imdb-finetune.sh's runs.jsonl: test accuracy (5,000 IMDB test reviews, 512
+tokens) per model and label budget, mean and sample standard deviation over seeds, the paired pretrained - random
+difference per seed, and the learning-rate sweep."""
+import json
+import statistics
+import sys
+from collections import defaultdict
+
+runs = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+main = [r for r in runs if not r["name"].startswith("sweep-")]
+cells = defaultdict(dict)
+for r in main:
+    cells[(r["model"], r["labels"])][r["seed"]] = r
+
+
+def fmt(values):
+    if len(values) == 1:
+        return f"{100 * values[0]:.2f}"
+    return f"{100 * statistics.mean(values):.2f} ± {100 * statistics.stdev(values):.2f}"
+
+
+print("# IMDB finetuning study (issue 19)\n")
+print("Test accuracy (%) on the 5,000 held-out test reviews, mean ± sample std over seeds (n = seeds).\n")
+print("| labels | pretrained (4×256 MosaicBERT) | random init, same recipe | TF-IDF + LR | pretrained − random (paired) | n |")
+print("|---:|---:|---:|---:|---:|---:|")
+for n in sorted({r["labels"] for r in main}):
+    pre, rnd, tf = cells.get(("pretrained", n), {}), cells.get(("random", n), {}), cells.get(("tfidf", n), {})
+    paired = [pre[s]["test_accuracy"] - rnd[s]["test_accuracy"] for s in sorted(pre) if s in rnd]
+    col = lambda c: fmt([c[s]["test_accuracy"] for s in sorted(c)]) if c else "–"
+    print(f"| {n:,} | {col(pre)} | {col(rnd)} | {col(tf)} | {fmt(paired) if paired else '–'} | {len(paired)} |")
+
+print("\nPer run (seed, learning rate, epochs, best dev accuracy, test accuracy, training seconds):\n")
+print("| run | seed | lr | epochs | dev | test | s |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for r in runs:
+    if r["model"] == "tfidf":
+        print(f"| {r['name']} | {r['seed']} | | | | {100 * r['test_accuracy']:.2f} | |")
+    else:
+        print(f"| {r['name']} | {r['seed']} | {r['lr']:g} | {r['epochs']} | {100 * r['dev_accuracy']:.2f} "
+              f"| {100 * r['test_accuracy']:.2f} | {r['train_seconds']} |")
