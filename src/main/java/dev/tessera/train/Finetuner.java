@@ -112,7 +112,7 @@ public final class Finetuner extends Trainer {
                 return new DataPosition((int) (stepsDone / perEpoch), (stepsDone % perEpoch) * global);
             }
 
-            @Override public TrainingLoop.Step batches(long step) {
+            @Override public TrainingLoop.Step batches(long step, double progress) {
                 int epoch = (int) (step / perEpoch);
                 if (epoch != orderEpoch) {
                     order = DataOrder.permutation(seed, epoch, n);

@@ -23,6 +23,17 @@ public record LrSchedule(double peakLr, double warmupFraction, double finalFract
 
     public long warmupSteps() { return Math.round(warmupFraction * totalSteps); }
 
+    /**
+     * The same shape over a share of the run instead of steps ({@code training.time_budget_minutes}: the share of the
+     * budget spent): {@code peak·p/w} while {@code p < w}, then linear from peak to {@code f·peak} at {@code p = 1}.
+     */
+    public double lrAt(double progress) {
+        if (!(progress >= 0)) throw new IllegalArgumentException("progress must be >= 0, got " + progress);
+        if (progress < warmupFraction) return peakLr * progress / warmupFraction;
+        if (progress >= 1) return peakLr * finalFraction;
+        return peakLr * (finalFraction + (1 - finalFraction) * (1 - progress) / (1 - warmupFraction));
+    }
+
     public double lr(long step) {
         if (step < 0) throw new IllegalArgumentException("negative step " + step);
         long w = warmupSteps();

@@ -92,7 +92,7 @@ public final class Pretrainer extends Trainer {
             @Override public void resume(TrainingState st) { loader.seek(new DataPosition(st.epoch(), st.index())); }
             @Override public DataPosition position(long stepsDone) { return loader.position(); }
 
-            @Override public TrainingLoop.Step batches(long step) {
+            @Override public TrainingLoop.Step batches(long step, double progress) {
                 List<Batch> parts = loader.nextGlobalBatch(global, budget);
                 List<Batch> micro = new ArrayList<>(parts.size());
                 long tokens = 0;
@@ -102,7 +102,7 @@ public final class Pretrainer extends Trainer {
                         micro.add(null);
                         continue;
                     }
-                    Batch b = masker.mask(parts.get(i), step, i, tr.maskRateAt(step, total));
+                    Batch b = masker.mask(parts.get(i), step, i, tr.maskRateAt(progress));
                     tokens += b.numTokens(); // real tokens: padding is cost, not data
                     if (padded) b = loader.padded(b, specials.pad());
                     micro.add(b);

@@ -97,17 +97,21 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * the mask rate of the held-out evaluation, default {@code maskRate}; fix it to compare MLM losses of
      * runs trained at different rates), {@code finalMaskRate} (pretraining: the mask rate decays linearly from
      * {@code maskRate} at the first step to this at the last — the write-up's dynamic masking rate, e.g. 0.30 to
-     * 0.15; default {@code maskRate}, a constant rate).
+     * 0.15; default {@code maskRate}, a constant rate), {@code timeBudgetMinutes} (training minutes: the run ends
+     * when its training time — steps, not evaluations or checkpoints; kept across resumes — reaches the budget, and
+     * the schedule follows the elapsed share of it, so the learning rate decays to its final value exactly at the
+     * budget's end, as in "Cramming"; {@code maxSteps}/{@code epochs} stay an upper bound, and whichever is nearer
+     * its end drives the schedule).
      */
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
                            Integer logInterval, Double maskRate, String precision, @RecipePath(RecipePath.Use.WRITE) String outputDir,
                            String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate,
-                           Double finalMaskRate) {
+                           Double finalMaskRate, Double timeBudgetMinutes) {
 
-        /** The mask rate of optimizer step {@code step} (0-based) of {@code total}. */
-        public double maskRateAt(long step, long total) {
-            if (finalMaskRate == null || finalMaskRate.equals(maskRate) || total <= 1) return maskRate;
-            return maskRate + (finalMaskRate - maskRate) * Math.min(1.0, (double) step / (total - 1));
+        /** The mask rate at {@code progress}, the share of the run done (0 at the first step, 1 at the end). */
+        public double maskRateAt(double progress) {
+            if (finalMaskRate == null || finalMaskRate.equals(maskRate)) return maskRate;
+            return maskRate + (finalMaskRate - maskRate) * Math.clamp(progress, 0.0, 1.0);
         }
     }
 
@@ -214,7 +218,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         Batching b = batch == null ? new Batching(null, null, null) : batch;
         int gb = or(b.globalBatch(), task != null ? task.batchSize() : pre ? 4096 : 32);
         b = new Batching(gb, or(b.microbatchTokens(), Math.clamp(gb, 1, 128) * m.maxSeqLen()), or(b.padded(), false));
-        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null, null, null) : training;
+        Training t = training == null ? new Training(null, null, null, null, null, null, null, null, null, null, null, null, null, null) : training;
         Integer epochs = t.epochs();
         Long maxSteps = t.maxSteps();
         if (maxSteps == null && epochs == null) {
@@ -224,11 +228,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         t = new Training(maxSteps, epochs, or(t.evalInterval(), 1000), or(t.checkpointInterval(), 1000),
                 or(t.logInterval(), 10), or(t.maskRate(), pre ? 0.30 : 0.0), or(t.precision(), "fp32"),
                 or(t.outputDir(), "checkpoints/run"), or(t.device(), "cpu"), or(t.evalBatches(), 50),
-                or(t.keepCheckpoints(), 2), null, null);
+                or(t.keepCheckpoints(), 2), null, null, t.timeBudgetMinutes());
         t = new Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(), t.logInterval(), t.maskRate(),
                 t.precision(), t.outputDir(), t.device(), t.evalBatches(), t.keepCheckpoints(),
                 or(training == null ? null : training.evalMaskRate(), t.maskRate()),
-                or(training == null ? null : training.finalMaskRate(), t.maskRate()));
+                or(training == null ? null : training.finalMaskRate(), t.maskRate()), t.timeBudgetMinutes());
         return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
     }
 
@@ -318,6 +322,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
             p.add("training.device must be cpu or cuda, got '" + training.device() + "'");
         }
         positive(p, "training.eval_batches", training.evalBatches());
+        Double budget = training.timeBudgetMinutes();
+        if (budget != null && !(budget > 0 && budget <= 525_600)) p.add("training.time_budget_minutes must be in (0, 525600], got " + budget);
         positive(p, "training.keep_checkpoints", training.keepCheckpoints());
         if (!p.isEmpty()) throw new RecipeException(source, p);
     }

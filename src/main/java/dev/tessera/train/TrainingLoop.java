@@ -59,8 +59,11 @@ public final class TrainingLoop {
         /** Resumed start: restore the data position and what the work keeps in the state. */
         void resume(TrainingState state);
 
-        /** The microbatches of optimizer step {@code step} (0-based); called once per step, in order. */
-        Step batches(long step);
+        /**
+         * The microbatches of optimizer step {@code step} (0-based); called once per step, in order. {@code progress}:
+         * the share of the run done before it (step / total steps, or of the time budget; the same on every rank).
+         */
+        Step batches(long step, double progress);
 
         /** Where the data stands after {@code stepsDone} steps (what a checkpoint must hold to resume). */
         DataPosition position(long stepsDone);
@@ -164,6 +167,7 @@ public final class TrainingLoop {
             boolean cancelled = false;
             // a cancel seen by any rank stops them all after the same step (agreed through the loss sum)
             boolean stopRequested = !dp.distributed() && options.cancelled().getAsBoolean();
+            double budgetSeconds = tr.timeBudgetMinutes() == null ? 0 : tr.timeBudgetMinutes() * 60, lastSecs = 0;
             while (run.step < total) {
                 if (stopRequested || (!dp.distributed() && options.cancelled().getAsBoolean())) {
                     cancelled = true;
@@ -171,18 +175,32 @@ public final class TrainingLoop {
                 }
                 if (options.stopAfterStep() != null && run.step >= options.stopAfterStep()) break;
                 long t0 = System.nanoTime();
-                Step data = work.batches(run.step);
-                double[] lossAndStop = optimizerStep(model, data.micro(), run.step, schedule, dp);
+                double progress = (double) run.step / total;
+                boolean lastStep = false;
+                if (budgetSeconds > 0) { // rank 0's clock decides for every rank
+                    double[] b = dp.fromRoot(Math.max(progress, run.trainSeconds / budgetSeconds),
+                            run.trainSeconds + lastSecs >= budgetSeconds ? 1 : 0);
+                    progress = Math.min(1, b[0]);
+                    lastStep = b[1] > 0; // the next step would end past the budget: this one is the last
+                }
+                Step data = work.batches(run.step, progress);
+                double lr = budgetSeconds > 0 ? schedule.lrAt(progress) : schedule.lr(run.step);
+                double[] lossAndStop = optimizerStep(model, data.micro(), run.step, lr, schedule.peakLr(), dp);
                 double loss = lossAndStop[0];
                 stopRequested = lossAndStop[1] > 0;
                 double secs = (System.nanoTime() - t0) / 1e9;
                 long step = ++run.step;
                 run.tokensSeen += data.tokens();
                 run.trainSeconds += secs;
+                lastSecs = secs;
+                if (lastStep) total = step; // the budget ends here: the final evaluation and checkpoint follow
                 stepLosses.add(loss);
-                log.step(meter.step(step, total, data.epoch(), loss, lastLr, lastGradNorm, data.tokens(), secs));
+                // under a time budget the end is where the budget runs out: the steps it will take at this pace
+                long shown = budgetSeconds > 0 && run.trainSeconds > 0
+                        ? Math.clamp(Math.round(step * budgetSeconds / run.trainSeconds), step, total) : total;
+                log.step(meter.step(step, shown, data.epoch(), loss, lastLr, lastGradNorm, data.tokens(), secs));
                 if (step % tr.logInterval() == 0 || step == total) {
-                    var avg = meter.interval(step, total, data.epoch(), lastLr, lastGradNorm);
+                    var avg = meter.interval(step, shown, data.epoch(), lastLr, lastGradNorm);
                     run.history.add(new TrainingState.LossPoint(step, avg.loss()));
                     log.logged(avg);
                 }
@@ -266,7 +284,7 @@ public final class TrainingLoop {
      * One optimizer step {@code step} (0-based) over this rank's share of {@code micro}; returns {mean loss of
      * all the step's microbatches, number of ranks asking to stop}.
      */
-    private double[] optimizerStep(NativeModel model, List<Batch> micro, long step, LrSchedule schedule, DataParallel dp) {
+    private double[] optimizerStep(NativeModel model, List<Batch> micro, long step, double lr, double peakLr, DataParallel dp) {
         Recipe.Optimizer opt = recipe.optimizer();
         model.zeroGrad();
         // world/k: the mean over the ranks of the ranks' sums is the mean over all k microbatches
@@ -285,8 +303,8 @@ public final class TrainingLoop {
             dp.averageGradients(model);
         }
         lastGradNorm = model.clipGradNorm(opt.gradClip().floatValue());
-        lastLr = schedule.lr(step);
-        model.adamwStep((float) lastLr, (float) schedule.peakLr(), (float) opt.beta1(), (float) opt.beta2(),
+        lastLr = lr;
+        model.adamwStep((float) lastLr, (float) peakLr, (float) opt.beta1(), (float) opt.beta2(),
                 opt.eps().floatValue(), opt.weightDecay().floatValue(), step + 1);
         return new double[] {loss / micro.size(), stop};
     }
@@ -341,7 +359,7 @@ public final class TrainingLoop {
         Recipe.Training t = r.training();
         Recipe.Training tt = new Recipe.Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(),
                 t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate(),
-                t.finalMaskRate());
+                t.finalMaskRate(), t.timeBudgetMinutes());
         Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), r.optimizer(), r.schedule(), r.batch(), tt);
         try {
             String json = Checkpointer.JSON.writeValueAsString(norm);

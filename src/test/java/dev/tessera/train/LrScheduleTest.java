@@ -31,4 +31,12 @@ class LrScheduleTest {
         assertThrows(IllegalArgumentException.class, () -> new LrSchedule(1e-4, 0.06, -0.1, 10));
         assertThrows(IllegalArgumentException.class, () -> new LrSchedule(1e-4, 0.06, 0, 0));
     }
+
+    @Test
+    void theScheduleOverAShareOfTheRunMatchesTheStepSchedule() {
+        LrSchedule s = new LrSchedule(1e-3, 0.1, 0.02, 200);
+        for (long t = 0; t <= 200; t++) assertEquals(s.lr(t), s.lrAt(t / 200.0), 1e-15, "step " + t);
+        assertEquals(0.02e-3, s.lrAt(1.7), 1e-15);
+        assertThrows(IllegalArgumentException.class, () -> s.lrAt(Double.NaN));
+    }
 }

@@ -116,4 +116,27 @@ class PretrainerTest {
         RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse(yaml, "bad"));
         assertTrue(e.problems().size() >= 2, e.getMessage());
     }
+
+    @Test
+    void aTimeBudgetEndsTheRunAndTheScheduleWhereItRunsOut() {
+        List<TrainingListener.StepStats> steps = new java.util.ArrayList<>();
+        String yaml = TinyFixtures.pretrainYaml(dir, 1_000_000, 1_000_000);
+        Recipe r = Recipe.parse(RecipeOverrides.apply(yaml, Map.of("training.time_budget_minutes", "0.02",
+                "training.final_mask_rate", "0.15"), "budget"), "budget");
+        TrainOptions o = TrainOptions.defaults().withOutputDir(dir.resolve("run-budget")).withThreads(1)
+                .withListener(new TrainingListener() { @Override public void step(StepStats s) { steps.add(s); } });
+        TrainingOutcome res = new Pretrainer(r, o).run();
+        assertTrue(res.steps() > 5 && res.steps() < 1_000_000, "ended by the 1.2 s budget, not the step cap: " + res.steps());
+        assertNotNull(res.finalDir(), "the budget's end is the run's end: a final checkpoint");
+        TrainingState st = Checkpointer.readState(res.finalDir());
+        assertEquals(res.steps(), st.step());
+        // training time (not evaluations) reaches the budget, within the last step
+        double lastStep = 1.2 - st.trainSeconds();
+        assertTrue(st.trainSeconds() >= 1.2 * 0.5 && st.trainSeconds() < 1.2 + 1.0, "train seconds " + st.trainSeconds());
+        double peak = r.optimizer().lr();
+        TrainingListener.StepStats last = steps.get(steps.size() - 1);
+        assertTrue(last.lr() < 0.5 * peak, "the schedule decays to (near) zero at the budget's end: " + last.lr() + " " + lastStep);
+        double max = steps.stream().mapToDouble(TrainingListener.StepStats::lr).max().orElseThrow();
+        assertTrue(max > 0.8 * peak, "reaches its peak after warmup: " + max);
+    }
 }

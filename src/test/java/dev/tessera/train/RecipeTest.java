@@ -114,17 +114,17 @@ class RecipeTest {
                 data: {train: [a.txt], tokenizer: tok, shard_dir: s}
                 training: {max_steps: 101, mask_rate: 0.30, final_mask_rate: 0.15}
                 """, "inline");
-        assertEquals(0.30, r.training().maskRateAt(0, 101), 1e-12);
-        assertEquals(0.225, r.training().maskRateAt(50, 101), 1e-12);
-        assertEquals(0.15, r.training().maskRateAt(100, 101), 1e-12);
-        assertEquals(0.15, r.training().maskRateAt(500, 101), 1e-12); // past the end: the final rate, not below
+        assertEquals(0.30, r.training().maskRateAt(0), 1e-12);
+        assertEquals(0.225, r.training().maskRateAt(0.5), 1e-12);
+        assertEquals(0.15, r.training().maskRateAt(1), 1e-12);
+        assertEquals(0.15, r.training().maskRateAt(1.5), 1e-12); // past the end: the final rate, not below
         Recipe constant = Recipe.parse("""
                 kind: pretrain
                 data: {train: [a.txt], tokenizer: tok, shard_dir: s}
                 training: {max_steps: 101, mask_rate: 0.25}
                 """, "inline");
         assertEquals(0.25, constant.training().finalMaskRate());
-        assertEquals(0.25, constant.training().maskRateAt(100, 101), 0);
+        assertEquals(0.25, constant.training().maskRateAt(1), 0);
     }
 
     @Test
