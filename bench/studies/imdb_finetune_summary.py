@@ -37,5 +37,6 @@ for r in runs:
     if r["model"] == "tfidf":
         print(f"| {r['name']} | {r['seed']} | | | | {100 * r['test_accuracy']:.2f} | |")
     else:
+        test = "(not read)" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}"
         print(f"| {r['name']} | {r['seed']} | {r['lr']:g} | {r['epochs']} | {100 * r['dev_accuracy']:.2f} "
-              f"| {100 * r['test_accuracy']:.2f} | {r['train_seconds']} |")
+              f"| {test} | {r['train_seconds']} |")

@@ -1,39 +1,103 @@
 package dev.tessera.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.plot.Charts;
 import dev.tessera.train.Checkpointer;
 import dev.tessera.train.TrainingState;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
-/** {@code plot --checkpoint DIR --output loss.png}: the loss curve of a training run (or job) from its checkpoint. */
+/**
+ * {@code plot --checkpoint DIR --output loss.png}: the loss curve of a training run (or job) from its checkpoint;
+ * {@code plot --runs runs.jsonl --output acc.png}: test accuracy against labelled examples, mean ± std over seeds, of
+ * a finetuning study's runs (bench/studies/imdb-finetune.sh: one JSON object per line with model, labels, test_accuracy).
+ */
 @Command(name = "plot", mixinStandardHelpOptions = true,
-        description = "Plot the training and held-out loss of a run from a checkpoint's training_state.json (PNG).")
+        description = "Plot a run's training and held-out loss (from a checkpoint) or a finetuning study's accuracy vs labels (PNG).")
 public final class PlotCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    @Option(names = "--checkpoint", required = true, description = "A checkpoint directory (e.g. OUTPUT/final or OUTPUT/best).")
-    Path checkpoint;
+    static final class Source {
+        @Option(names = "--checkpoint", required = true, description = "A checkpoint directory (e.g. OUTPUT/final or OUTPUT/best).")
+        Path checkpoint;
+
+        @Option(names = "--runs", required = true, description = "A finetuning study's runs.jsonl.")
+        Path runs;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
 
     @Option(names = "--output", required = true, description = "PNG file to write.")
     Path output;
 
     @Override
-    public Integer call() {
-        if (!Files.isRegularFile(checkpoint.resolve(Checkpointer.STATE))) {
-            spec.commandLine().getErr().println("no " + Checkpointer.STATE + " in " + checkpoint);
-            return 2;
+    public Integer call() throws IOException {
+        var err = spec.commandLine().getErr();
+        if (source.runs != null) {
+            if (!Files.isRegularFile(source.runs)) {
+                err.println("no file " + source.runs);
+                return 2;
+            }
+            List<Charts.Series> series = accuracyByLabels(Files.readAllLines(source.runs));
+            if (series.isEmpty()) {
+                err.println("no scored runs (model, labels, test_accuracy) in " + source.runs);
+                return 2;
+            }
+            Charts.lines("IMDB test accuracy vs labelled examples (mean ± std over seeds)", "labelled training reviews",
+                    "test accuracy (%)", series, true, output);
+        } else {
+            if (!Files.isRegularFile(source.checkpoint.resolve(Checkpointer.STATE))) {
+                err.println("no " + Checkpointer.STATE + " in " + source.checkpoint);
+                return 2;
+            }
+            TrainingState st = Checkpointer.readState(source.checkpoint);
+            Charts.lossCurve(st, st.kind() + " — " + source.checkpoint, output);
         }
-        TrainingState st = Checkpointer.readState(checkpoint);
-        Charts.lossCurve(st, st.kind() + " — " + checkpoint, output);
         spec.commandLine().getOut().println("wrote " + output);
         return 0;
+    }
+
+    /** One series per model: x = labels, y = mean test accuracy (%), error = sample std over the runs (0 for one). */
+    static List<Charts.Series> accuracyByLabels(List<String> lines) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Map<String, TreeMap<Integer, List<Double>>> byModel = new TreeMap<>();
+        for (String line : lines) {
+            if (line.isBlank()) continue;
+            JsonNode r = json.readTree(line);
+            JsonNode acc = r.path("test_accuracy");
+            if (!acc.isNumber() || !r.path("labels").isInt()) continue; // e.g. a sweep run, chosen on dev only
+            byModel.computeIfAbsent(r.path("model").asText("?"), k -> new TreeMap<>())
+                    .computeIfAbsent(r.get("labels").asInt(), k -> new ArrayList<>()).add(100 * acc.asDouble());
+        }
+        List<Charts.Series> out = new ArrayList<>();
+        byModel.forEach((model, byN) -> {
+            int k = byN.size(), i = 0;
+            double[] x = new double[k], y = new double[k], e = new double[k];
+            for (var en : byN.entrySet()) {
+                List<Double> v = en.getValue();
+                double mean = v.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+                double ss = v.stream().mapToDouble(a -> (a - mean) * (a - mean)).sum();
+                x[i] = en.getKey();
+                y[i] = mean;
+                e[i++] = v.size() > 1 ? Math.sqrt(ss / (v.size() - 1)) : 0;
+            }
+            out.add(new Charts.Series(model, x, y, e));
+        });
+        return out;
     }
 }

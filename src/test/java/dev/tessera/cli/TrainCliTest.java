@@ -94,6 +94,28 @@ class TrainCliTest {
     }
 
     @Test
+    void plotOfAFinetuningStudyAveragesSeeds(@TempDir Path dir) throws Exception {
+        List<String> runs = List.of(
+                "{\"name\":\"p-500-s17\",\"model\":\"pretrained\",\"labels\":500,\"seed\":17,\"test_accuracy\":0.80}",
+                "{\"name\":\"p-500-s18\",\"model\":\"pretrained\",\"labels\":500,\"seed\":18,\"test_accuracy\":0.84}",
+                "{\"name\":\"r-500-s17\",\"model\":\"random\",\"labels\":500,\"seed\":17,\"test_accuracy\":0.70}",
+                "{\"name\":\"sweep-random-1e-3\",\"model\":\"random\",\"labels\":500,\"seed\":17,\"test_accuracy\":null}",
+                "");
+        var series = PlotCommand.accuracyByLabels(runs);
+        assertEquals(List.of("pretrained", "random"), series.stream().map(s -> s.name()).toList());
+        assertEquals(82.0, series.get(0).y()[0], 1e-9);
+        assertEquals(Math.sqrt(8.0), series.get(0).err()[0], 1e-9); // sample std of 80 and 84
+        assertEquals(1, series.get(1).x().length, "the unscored sweep run is left out");
+        Path file = dir.resolve("runs.jsonl"), png = dir.resolve("acc.png");
+        Files.write(file, runs);
+        Run p = cli("plot", "--runs", file.toString(), "--output", png.toString());
+        assertEquals(0, p.code(), p.err());
+        byte[] head = java.util.Arrays.copyOf(Files.readAllBytes(png), 4);
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G'}, head);
+        assertEquals(2, cli("plot", "--runs", file.toString(), "--checkpoint", dir.toString(), "--output", png.toString()).code());
+    }
+
+    @Test
     void badRecipeIsExitCode2WithEveryProblem(@TempDir Path dir) throws Exception {
         Path r = dir.resolve("bad.yaml");
         Files.writeString(r, "kind: pretrain\nmodel: {hidden: 30, heads: 4, colour: red}\n");
