@@ -1,5 +1,6 @@
 package dev.tessera.train;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -71,8 +72,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * lr·decay^(L+1) ({@link LayerDecay}); the weight decay factor is not scaled (Composer's per-group rule).
      */
     public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay, Double gradClip,
-                            @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
-                            Double layerDecay) {
+                            @JsonInclude(JsonInclude.Include.NON_NULL) Double layerDecay) {
         public double beta1() { return betas.get(0); }
         public double beta2() { return betas.get(1); }
     }
