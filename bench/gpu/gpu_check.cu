@@ -414,6 +414,57 @@ static void model_step(const char* label, tsr_config c, const std::vector<int>& 
     tsr_model_destroy(mg);
 }
 
+/* per-tensor learning-rate scales (tsr_set_lr_scales): one AdamW step on both backends from the same parameters,
+ * moments and gradient (the CPU's, written to both), one scale per tensor pair, one 0; params and moments within the
+ * fp32 bounds. The step also refreshes the CUDA backend's bf16 weight copies (a forward built them first): the
+ * eval loss after it is compared with the bf16 model bound. */
+static void model_lr_scales(const char* label, tsr_config c, const std::vector<int>& lens) {
+    say(" AdamW with per-tensor learning-rate scales: %s\n", label);
+    tsr_model *mc, *mg;
+    API(tsr_model_create(&c, CPU, &mc));
+    API(tsr_model_create(&c, GPU, &mg));
+    API(tsr_init_params(mc, 43, 0.02f));
+    API(tsr_init_params(mg, 43, 0.02f));
+    batch_data bd;
+    make_batch(bd, c, lens, 0.3f);
+    float loss_c, loss_g;
+    API(tsr_forward(mc, &bd.b, &loss_c, nullptr, 12, 1, 1));
+    API(tsr_forward(mg, &bd.b, &loss_g, nullptr, 12, 1, 1));
+    API(tsr_zero_grad(mc));
+    API(tsr_backward(mc, 1.0f));
+    const int64_t P = tsr_num_params(mc);
+    const int nt = tsr_num_tensors(mc);
+    std::vector<float> g(P), m0 = rvec(P, 1e-2f), v0 = rvec(P, 1e-4f), s(nt);
+    for (auto& x : v0) x = fabsf(x);
+    API(tsr_buffer_read(mc, TSR_BUF_GRADS, 0, P, g.data()));
+    for (tsr_model* m : {mc, mg}) {
+        API(tsr_buffer_write(m, TSR_BUF_GRADS, 0, P, g.data()));
+        API(tsr_buffer_write(m, TSR_BUF_ADAM_M, 0, P, m0.data()));
+        API(tsr_buffer_write(m, TSR_BUF_ADAM_V, 0, P, v0.data()));
+    }
+    for (int t = 0; t < nt; t++) s[t] = t % 2 ? s[t - 1] : 0.05f + 0.6f * (frand() + 1.0f);
+    s[nt / 2 | 1] = 0.0f;
+    API(tsr_set_lr_scales(mc, s.data()));
+    API(tsr_set_lr_scales(mg, s.data()));
+    API(tsr_adamw_step(mc, 2e-3f, 4e-3f, 0.9f, 0.98f, 1e-6f, 1e-2f, 3));
+    API(tsr_adamw_step(mg, 2e-3f, 4e-3f, 0.9f, 0.98f, 1e-6f, 1e-2f, 3));
+    std::vector<float> a(P), b(P);
+    const int which[3] = {TSR_BUF_PARAMS, TSR_BUF_ADAM_M, TSR_BUF_ADAM_V};
+    const char* names[3] = {"lr-scaled adamw params", "lr-scaled adamw m", "lr-scaled adamw v"};
+    for (int k = 0; k < 3; k++) {
+        API(tsr_buffer_read(mc, which[k], 0, P, a.data()));
+        API(tsr_buffer_read(mg, which[k], 0, P, b.data()));
+        check(names[k], b, a, F32_L2, F32_MAX);
+    }
+    API(tsr_forward(mc, &bd.b, &loss_c, nullptr, 0, 0, 0));
+    API(tsr_forward(mg, &bd.b, &loss_g, nullptr, 0, 0, 0));
+    char name[160];
+    snprintf(name, sizeof name, "eval loss after the lr-scaled step cpu %.5f cuda %.5f (rel <= 2e-2)", loss_c, loss_g);
+    check_true(name, fabs(loss_g - loss_c) <= 2e-2 * fabs(loss_c));
+    tsr_model_destroy(mc);
+    tsr_model_destroy(mg);
+}
+
 static int run_check() {
     say("== (a) CUDA vs CPU ==\n");
     say(" bounds: fp32 kernels rel_l2 <= %.0e, nmax <= %.0e; bf16 tensor-core kernels rel_l2 <= %.0e, nmax <= %.0e\n", F32_L2,
@@ -462,6 +513,10 @@ static int run_check() {
     c.num_heads = 2; /* D = 128 */
     c.intermediate_size = 512;
     model_step("BERT classification, H=256 D=128, lengths up to 512", c, {512, 7, 250, 99, 1});
+    c.variant = TSR_VARIANT_MOSAIC_BERT;
+    c.hidden_size = 128;
+    c.intermediate_size = 256;
+    model_lr_scales("MosaicBERT classification, H=128, 2 layers", c, {40, 7, 99});
     say("%d checks, %d failed\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

@@ -168,7 +168,7 @@ TSR_API int64_t tsr_num_params(const tsr_model* model);
  *        cls.predictions.decoder.bias [V]. The decoder weight is TIED to the word embeddings and has
  *        no entry of its own (its gradient is added into the word-embedding gradient).
  *   NONE: encoder only (no pooler).
- * Every tensor is decayed by tsr_adamw_step (see there).
+ * Every tensor is decayed by tsr_adamw_step (see there); tsr_set_lr_scales gives each its own learning rate.
  */
 TSR_API int tsr_num_tensors(const tsr_model* model);
 /* index in [0, tsr_num_tensors). name: static for the model's lifetime. shape: up to 4 dims,
@@ -267,10 +267,24 @@ TSR_API int tsr_clip_grad_norm(tsr_model* model, float max_norm, float* norm_out
  *   p  -= (lr / (1 - beta1^step)) · m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
  * Note the decay is NOT multiplied by lr itself, only by the schedule ratio lr/initial_lr.
  * step is the 1-based count of optimizer steps taken including this one.
+ * With learning-rate scales (tsr_set_lr_scales), tensor i takes the Adam update with lr·scales[i] in
+ * place of lr; its decay factor stays 1 - weight_decay · (lr / initial_lr), NOT multiplied by the scale.
+ * That is Composer's DecoupledAdamW with one parameter group per scale: a group's factor is
+ * 1 - wd · (lr_group / initial_lr_group), and lr_group = s·lr, initial_lr_group = s·initial_lr scale
+ * together, so s cancels. (For s = 0 the tensor still decays; its Adam update is 0.)
  * Gradients are checked first: NaN/Inf -> TSR_ERR_NONFINITE, nothing updated.
  */
 TSR_API int tsr_adamw_step(tsr_model* model, float lr, float initial_lr, float beta1, float beta2,
                            float eps, float weight_decay, int64_t step);
+/*
+ * Per-tensor learning-rate multipliers for tsr_adamw_step, e.g. layer-wise learning-rate decay:
+ * scales[tsr_num_tensors], in parameter-table order, each finite and >= 0 (else TSR_ERR_INVALID_ARG and
+ * the previous scales stay). The array is copied and kept with the model until the next call; NULL
+ * removes them (every tensor at 1, the single-pass update of the whole block). A scale of exactly 1
+ * gives bit-for-bit the unscaled update of that tensor. The scales are optimizer configuration, not
+ * model state: they are not part of any buffer, so whoever restores a checkpoint sets them again.
+ */
+TSR_API int tsr_set_lr_scales(tsr_model* model, const float* scales);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Dropout sites (the Philox "tensor id"), identical on every backend                         */

@@ -251,6 +251,7 @@ void tsr_model_destroy(tsr_model* m) {
     if (m->ops && m->impl) m->ops->model_free(m);
     free(m->layout.layers);
     free(m->tensors);
+    free(m->lr_scales);
     free(m);
 }
 
@@ -544,6 +545,30 @@ int tsr_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2,
         return tsr_set_error(TSR_ERR_NONFINITE, "tsr_adamw_step: non-finite gradient at element %lld; parameters not updated", (long long)bad);
     m->can_backward = 0;
     return m->ops->adamw(m, lr, initial_lr, b1, b2, eps, wd, step);
+}
+
+int tsr_set_lr_scales(tsr_model* m, const float* scales) {
+    CHECK_MODEL(m);
+    float* copy = NULL;
+    if (scales) {
+        for (int i = 0; i < m->num_tensors; i++)
+            if (!isfinite(scales[i]) || scales[i] < 0)
+                return tsr_set_error(TSR_ERR_INVALID_ARG, "tsr_set_lr_scales: the scale of tensor %d (%s) is %g; scales must be finite and >= 0",
+                                     i, m->tensors[i].name, (double)scales[i]);
+        copy = malloc((size_t)m->num_tensors * sizeof *copy + 1);
+        if (!copy) return tsr_set_error(TSR_ERR_OOM, "tsr_set_lr_scales: out of memory");
+        memcpy(copy, scales, (size_t)m->num_tensors * sizeof *copy);
+    }
+    if (m->ops->set_lr_scales) {
+        int st = m->ops->set_lr_scales(m, copy);
+        if (st) {
+            free(copy);
+            return st;
+        }
+    }
+    free(m->lr_scales);
+    m->lr_scales = copy;
+    return TSR_OK;
 }
 
 /* ---------------------------------------------------------------------------------------- */

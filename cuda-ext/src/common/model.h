@@ -52,6 +52,7 @@ struct tsr_model {
     int can_backward;          /* set by a successful training forward with labels; API layer */
     float alibi_slopes[256];   /* MosaicBERT; num_heads <= 256 */
     int precision;             /* TSR_PRECISION_* of the matrix products */
+    float* lr_scales;          /* [num_tensors] learning-rate multipliers (tsr_set_lr_scales), or NULL = all 1 */
     void* impl;                /* backend state */
 };
 
@@ -103,6 +104,9 @@ typedef struct tsr_backend_ops {
                      float, int64_t);
     /* TSR_PRECISION_* of the model's matrix products; NULL: the backend's products are always bf16 */
     int (*set_precision)(tsr_model* m, int precision);
+    /* called by tsr_set_lr_scales with the validated scales (NULL = none) before it stores them in
+     * m->lr_scales, e.g. to copy them to the device; NULL: the backend reads m->lr_scales itself */
+    int (*set_lr_scales)(tsr_model* m, const float* scales);
 } tsr_backend_ops;
 
 /* Thread-local error message; returns status for `return tsr_set_error(TSR_ERR_X, "...", ...)`. */

@@ -733,10 +733,17 @@ void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr
 
 void cpu_adamw_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
                       float b1, float b2, float eps, float wd, int64_t step) {
+    cpu_adamw_lr_scaled(p, g, gscale, m, v, n, lr, initial_lr, 1.0f, b1, b2, eps, wd, step);
+}
+
+void cpu_adamw_lr_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
+                         float lr_scale, float b1, float b2, float eps, float wd, int64_t step) {
+    /* the decay uses the schedule ratio lr/initial_lr, which a group's scale leaves unchanged (tessera.h) */
     float decay = 1.0f - wd * (initial_lr > 0 ? lr / initial_lr : 1.0f);
     float bc1 = 1.0f - (float)pow(b1, (double)step);
     float bc2 = 1.0f - (float)pow(b2, (double)step);
-    float step_size = lr / bc1, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
+    /* lr_scale 1 leaves step_size bit-identical to the unscaled update */
+    float step_size = lr / bc1 * lr_scale, inv_sqrt_bc2 = 1.0f / sqrtf(bc2);
 #pragma omp parallel for simd if (n > PAR_MIN)
     for (int64_t i = 0; i < n; i++) {
         float gi = g[i] * gscale;

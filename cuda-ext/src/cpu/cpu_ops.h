@@ -78,4 +78,8 @@ void cpu_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr
 /* the same with gradients g·gscale (a pending clip scale) */
 void cpu_adamw_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
                       float b1, float b2, float eps, float wd, int64_t step);
+/* the same with the Adam update's learning rate multiplied by lr_scale (tsr_set_lr_scales); the decoupled
+ * weight decay is not multiplied (see tsr_adamw_step in tessera.h) */
+void cpu_adamw_lr_scaled(float* p, const float* g, float gscale, float* m, float* v, int64_t n, float lr, float initial_lr,
+                         float lr_scale, float b1, float b2, float eps, float wd, int64_t step);
 #endif

@@ -906,12 +906,28 @@ static int cpu_scale_grads(tsr_model* m, float k) {
     return st;
 }
 
+/* AdamW under per-tensor learning-rate scales (tsr_set_lr_scales): one pass over each run of consecutive tensors
+ * that share a scale (the tensors of one encoder layer do), so a model with L layers takes about L + 2 passes */
+static void adamw_lr_scaled(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
+    cpu_impl* c = IMPL(m);
+    const float* s = m->lr_scales;
+    for (int t0 = 0, t1; t0 < m->num_tensors; t0 = t1) {
+        for (t1 = t0 + 1; t1 < m->num_tensors && s[t1] == s[t0]; t1++) {}
+        int64_t off = m->tensors[t0].offset, n = m->tensors[t1 - 1].offset + m->tensors[t1 - 1].numel - off;
+        cpu_adamw_lr_scaled(c->blocks[0] + off, c->blocks[1] + off, c->grad_scale, c->blocks[2] + off, c->blocks[3] + off, n,
+                            lr, initial_lr, s[t0], b1, b2, eps, wd, step);
+    }
+}
+
 static int cpu_adamw_step(tsr_model* m, float lr, float initial_lr, float b1, float b2, float eps, float wd, int64_t step) {
     cpu_impl* c = IMPL(m);
     zeros_materialize(m);
     c->packs_valid = 0;
-    PROF(c, "opt adamw", cpu_adamw_scaled(c->blocks[0], c->blocks[1], c->grad_scale, c->blocks[2], c->blocks[3],
-                                          m->num_params, lr, initial_lr, b1, b2, eps, wd, step));
+    if (m->lr_scales)
+        PROF(c, "opt adamw", adamw_lr_scaled(m, lr, initial_lr, b1, b2, eps, wd, step));
+    else
+        PROF(c, "opt adamw", cpu_adamw_scaled(c->blocks[0], c->blocks[1], c->grad_scale, c->blocks[2], c->blocks[3],
+                                              m->num_params, lr, initial_lr, b1, b2, eps, wd, step));
     c->have_fwd = 0;
     return TSR_OK;
 }

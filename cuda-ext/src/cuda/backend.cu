@@ -35,6 +35,8 @@ struct cuda_model {
     std::vector<int64_t> aoff; /* per tensor, into wbf */
     bool wbf_dirty = true, ptr_exported = false;
     float* slopes = nullptr; /* device, MosaicBERT */
+    float* d_lrs = nullptr;  /* device [num_tensors]: learning-rate scales (tsr_set_lr_scales), allocated on first use */
+    bool lrs_on = false;     /* d_lrs holds the model's current scales */
 
     /* batch on the device: ids | types | pos | cu | mlm_rows | mlm_tgt | cls_rows | cls_lab, then targets */
     int32_t* h_stage = nullptr;
@@ -698,8 +700,22 @@ int cuda_adamw(tsr_model* m, float lr, float initial_lr, float b1, float b2, flo
     cuda_model* c = CM(m);
     bf16* wbf = c->wbf_dirty ? nullptr : c->wbf; /* a dirty copy is rebuilt whole at the next forward */
     TSR_TRY(k_adamw(c->st, c->params, c->grads, c->am, c->av, m->num_params, lr, initial_lr, b1, b2, eps, wd, step, wbf,
-                    c->d_off, c->d_aoff, m->num_tensors));
+                    c->d_off, c->d_aoff, m->num_tensors, c->lrs_on ? c->d_lrs : nullptr));
     return sync_check(c->st, "optimizer");
+}
+/* the scales (already validated by the API layer) go to the device once; the next optimizer step reads them there */
+int cuda_set_lr_scales(tsr_model* m, const float* scales) {
+    cuda_model* c = CM(m);
+    if (!scales) {
+        c->lrs_on = false;
+        return TSR_OK;
+    }
+    if (!c->d_lrs) TSR_TRY(dalloc(c, &c->d_lrs, m->num_tensors));
+    /* in stream order: a step already queued keeps the scales it was launched with */
+    CU_TRY(cudaMemcpyAsync(c->d_lrs, scales, sizeof(float) * (size_t)m->num_tensors, cudaMemcpyHostToDevice, c->st));
+    CU_TRY(cudaStreamSynchronize(c->st)); /* the host array may be freed when this returns */
+    c->lrs_on = true;
+    return TSR_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1015,7 +1031,7 @@ int op_adamw(float* p, const float* g, float* mm, float* v, int64_t n, float lr,
     TSR_TRY(s.up(&dg, g, n));
     TSR_TRY(s.up(&dm, (const float*)mm, n));
     TSR_TRY(s.up(&dv, (const float*)v, n));
-    TSR_TRY(k_adamw(0, dp, dg, dm, dv, n, lr, initial_lr, b1, b2, eps, wd, step, nullptr, nullptr, nullptr, 0));
+    TSR_TRY(k_adamw(0, dp, dg, dm, dv, n, lr, initial_lr, b1, b2, eps, wd, step, nullptr, nullptr, nullptr, 0, nullptr));
     SYNC_CHECK();
     TSR_TRY(down(p, dp, n));
     TSR_TRY(down(mm, dm, n));
@@ -1053,6 +1069,8 @@ const tsr_backend_ops g_ops = {
     op_embed_fwd,
     op_embed_bwd,
     op_adamw,
+    nullptr, /* set_precision: the products are always bf16 */
+    cuda_set_lr_scales,
 };
 
 } // namespace

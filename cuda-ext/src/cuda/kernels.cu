@@ -317,22 +317,21 @@ __global__ void scatter_add_rows_kernel(float* out, const float* in, const int32
     GRID_STRIDE(i, (int64_t)n * C) out[(int64_t)rows[i / C] * C + i % C] += in[i];
 }
 
+/* lrs (optional, [nt]): per-tensor learning-rate multipliers of the Adam update; the decay is not scaled (tessera.h) */
 __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64_t n, float lr, float decay, float b1,
                              float b2, float eps, float step_size, float inv_sqrt_bc2, bf16* wbf, const int64_t* off,
-                             const int64_t* aoff, int nt) {
+                             const int64_t* aoff, int nt, const float* lrs) {
     GRID_STRIDE(i, n) {
+        int t = (wbf || lrs) ? find_tensor(off, nt, i) : 0;
         float gi = g[i];
         float mi = b1 * m[i] + (1.0f - b1) * gi;
         float vi = b2 * v[i] + (1.0f - b2) * gi * gi;
         float pi = p[i] * decay;
-        pi -= step_size * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        pi -= (lrs ? step_size * lrs[t] : step_size) * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
         m[i] = mi;
         v[i] = vi;
         p[i] = pi;
-        if (wbf) {
-            int t = find_tensor(off, nt, i);
-            wbf[aoff[t] + (i - off[t])] = __float2bfloat16(pi);
-        }
+        if (wbf) wbf[aoff[t] + (i - off[t])] = __float2bfloat16(pi);
     }
     (void)lr;
 }
@@ -476,13 +475,13 @@ int k_scatter_add_rows(cudaStream_t st, float* out, const float* in, const int32
 }
 int k_adamw(cudaStream_t st, float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr,
             float b1, float b2, float eps, float wd, int64_t step, bf16* wbf, const int64_t* off, const int64_t* aoff,
-            int nt) {
+            int nt, const float* lrs) {
     /* scalars in double on the host, as the CPU backend computes them */
     double decay = initial_lr > 0 ? 1.0 - (double)wd * ((double)lr / (double)initial_lr) : 1.0 - (double)wd;
     double bc1 = 1.0 - pow((double)b1, (double)step), bc2 = 1.0 - pow((double)b2, (double)step);
     float step_size = (float)((double)lr / bc1);
     float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    LAUNCH1(adamw_kernel, n, p, g, m, v, n, lr, (float)decay, b1, b2, eps, step_size, inv_sqrt_bc2, wbf, off, aoff, nt);
+    LAUNCH1(adamw_kernel, n, p, g, m, v, n, lr, (float)decay, b1, b2, eps, step_size, inv_sqrt_bc2, wbf, off, aoff, nt, lrs);
 }
 int k_sumsq(cudaStream_t st, double* out, const float* g, int64_t n) {
     unsigned b = tsr_blocks(n, TB);

@@ -116,10 +116,11 @@ int k_mse(cudaStream_t st, float* loss, float* dpred, const float* pred, const f
 int k_gather_rows(cudaStream_t st, bf16* out, const bf16* in, const int32_t* rows, int n, int C);
 int k_scatter_add_rows(cudaStream_t st, float* out, const float* in, const int32_t* rows, int n, int C);
 
-/* AdamW (tessera.h) on n floats; wbf (optional) receives bf16 copies at the aligned tensor offsets. */
+/* AdamW (tessera.h) on n floats; wbf (optional) receives bf16 copies at the aligned tensor offsets; d_lrs
+ * (optional, [ntensors], needs d_off) multiplies each tensor's Adam step, not its decay (tsr_set_lr_scales). */
 int k_adamw(cudaStream_t st, float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr,
             float b1, float b2, float eps, float wd, int64_t step, bf16* wbf, const int64_t* d_off,
-            const int64_t* d_aoff, int ntensors);
+            const int64_t* d_aoff, int ntensors, const float* d_lrs);
 /* out[0] += Σ g² (double) */
 int k_sumsq(cudaStream_t st, double* out, const float* g, int64_t n);
 int k_scale(cudaStream_t st, float* g, float s, int64_t n);

@@ -32,7 +32,7 @@ public final class NativeLibrary {
     final MethodHandle lastError, statusName, apiVersion, backendAvailable, setNumThreads, getNumThreads, cpuIsa;
     final MethodHandle modelCreate, modelDestroy, initParams, numParams, numTensors, tensorInfo;
     final MethodHandle bufferRead, bufferWrite, checkFinite, validateBatch, logitsCount;
-    final MethodHandle forward, backward, zeroGrad, clipGradNorm, adamwStep;
+    final MethodHandle forward, backward, zeroGrad, clipGradNorm, adamwStep, setLrScales;
     final MethodHandle distInit, distRank, distWorldSize, distAllreduceGrads, distBroadcast,
             distAllreduceF64, distBroadcastF64, distBarrier, distFinalize;
     final MethodHandle setPrecision, getPrecision, cpuBf16;
@@ -67,6 +67,7 @@ public final class NativeLibrary {
         clipGradNorm = fn("tsr_clip_grad_norm", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, ADDRESS));
         adamwStep = fn("tsr_adamw_step", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT,
                 JAVA_FLOAT, JAVA_FLOAT, JAVA_FLOAT, JAVA_LONG));
+        setLrScales = fn("tsr_set_lr_scales", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
         distInit = fn("tsr_dist_init", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
         distRank = fn("tsr_dist_rank", FunctionDescriptor.of(JAVA_INT));
         distWorldSize = fn("tsr_dist_world_size", FunctionDescriptor.of(JAVA_INT));

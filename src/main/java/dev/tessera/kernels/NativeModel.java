@@ -302,6 +302,25 @@ public final class NativeModel implements AutoCloseable {
     }
 
     /**
+     * Per-tensor learning-rate multipliers for {@link #adamwStep} (tsr_set_lr_scales), one per entry of
+     * {@link #tensors()} in that order, each finite and >= 0; {@code null} removes them (every tensor at 1). Tensor i
+     * then takes the Adam update at lr·scales[i]; its decoupled weight decay keeps the factor 1 - wd·lr/initialLr
+     * (Composer's per-group rule, where the scale cancels). The scales are optimizer settings, not model state:
+     * checkpoints do not hold them.
+     */
+    public void setLrScales(float[] scales) {
+        ensureOpen();
+        if (scales != null && scales.length != tensors.size())
+            throw new IllegalArgumentException("need one learning-rate scale per tensor (" + tensors.size() + "), got " + scales.length);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment seg = scales == null ? MemorySegment.NULL : a.allocateFrom(JAVA_FLOAT, scales);
+            lib.check((int) lib.setLrScales.invokeExact(handle, seg));
+        } catch (Throwable t) {
+            throw NativeLibrary.rethrow(t);
+        }
+    }
+
+    /**
      * Sets the precision of the matrix products. On the CPU, BF16 runs on AVX512-BF16 when the CPU has it
      * ({@link NativeLibrary#cpuBf16()}) and computes in fp32 otherwise; the CUDA backend's products are
      * always bf16 (FP32 there is an error).

@@ -1,5 +1,6 @@
 package dev.tessera.train;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -69,9 +70,13 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
 
     /**
      * Decoupled AdamW (MosaicBERT: β 0.9/0.98, ε 1e-6, wd 1e-5, peak lr 5e-4); {@code gradClip}: the global
-     * gradient norm is clipped to it (default 1.0; 0 = no clipping).
+     * gradient norm is clipped to it (default 1.0; 0 = no clipping). {@code layerDecay}: layer-wise learning-rate
+     * decay in (0, 1] (default 1 = off; finetuning, or pretraining if set): with L encoder layers the head (pooler,
+     * classifier, MLM head) learns at the scheduled lr, encoder layer i at lr·decay^(L-i), the embeddings at
+     * lr·decay^(L+1) ({@link LayerDecay}); the weight decay factor is not scaled (Composer's per-group rule).
      */
-    public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay, Double gradClip) {
+    public record Optimizer(Double lr, List<Double> betas, Double eps, Double weightDecay, Double gradClip,
+                            @JsonInclude(JsonInclude.Include.NON_NULL) Double layerDecay) {
         public double beta1() { return betas.get(0); }
         public double beta2() { return betas.get(1); }
     }
@@ -210,9 +215,9 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         d = new Data(or(d.train(), List.of()), or(d.eval(), List.of()), or(d.format(), pre ? "lines" : null),
                 or(d.textField(), "text"), d.task(), cols, labels, or(regression, false),
                 or(d.tokenizer(), m.initFrom()), d.shardDir(), or(d.docsPerShard(), 100_000), d.trainExamples());
-        Optimizer o = optimizer == null ? new Optimizer(null, null, null, null, null) : optimizer;
+        Optimizer o = optimizer == null ? new Optimizer(null, null, null, null, null, null) : optimizer;
         o = new Optimizer(or(o.lr(), task != null ? task.learningRate() : 5e-4), or(o.betas(), List.of(0.9, 0.98)),
-                or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5), or(o.gradClip(), 1.0));
+                or(o.eps(), 1e-6), or(o.weightDecay(), 1e-5), or(o.gradClip(), 1.0), or(o.layerDecay(), 1.0));
         Schedule s = schedule == null ? new Schedule(null, null) : schedule;
         s = new Schedule(or(s.warmupFraction(), 0.06), or(s.finalLrFraction(), pre ? 0.02 : 0.0));
         Batching b = batch == null ? new Batching(null, null, null) : batch;
@@ -287,6 +292,9 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         if (!(optimizer.eps() > 0)) p.add("optimizer.eps must be > 0, got " + optimizer.eps());
         if (!(optimizer.weightDecay() >= 0)) p.add("optimizer.weight_decay must be >= 0, got " + optimizer.weightDecay());
         if (!(optimizer.gradClip() >= 0)) p.add("optimizer.grad_clip must be >= 0 (0 = off), got " + optimizer.gradClip());
+        if (!(optimizer.layerDecay() > 0 && optimizer.layerDecay() <= 1)) {
+            p.add("optimizer.layer_decay must be in (0, 1] (1 = off), got " + optimizer.layerDecay());
+        }
 
         fraction(p, "schedule.warmup_fraction", schedule.warmupFraction(), false);
         fraction(p, "schedule.final_lr_fraction", schedule.finalLrFraction(), false);

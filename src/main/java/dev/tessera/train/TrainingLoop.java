@@ -126,6 +126,7 @@ public final class TrainingLoop {
         String hash = recipeHash(recipe);
         try (NativeModel model = createModel(nativeConfig, tr.device(), NativeModel.Precision.parse(tr.precision()),
                 options.threads(), log)) {
+            applyLayerDecay(model, recipe.optimizer().layerDecay(), log);
             Run run = new Run(model, work, hash);
             // [resumed, step, epoch, index, tokens, trainSeconds]: rank 0's, sent to every rank
             double[] start = new double[6];
@@ -248,6 +249,19 @@ public final class TrainingLoop {
         }
     }
 
+    /**
+     * Layer-wise learning-rate decay ({@code optimizer.layer_decay}): per-tensor multipliers of the AdamW step, set
+     * once on the model (they are not model state, so a resumed run sets them again here) and logged once.
+     */
+    static void applyLayerDecay(NativeModel model, Double decay, TrainingListener log) {
+        if (decay == null || decay == 1.0) return;
+        List<String> names = model.tensors().stream().map(NativeModel.TensorInfo::name).toList();
+        int layers = model.config().numLayers();
+        float[] scales = LayerDecay.scales(names, layers, decay);
+        model.setLrScales(scales);
+        log.info(LayerDecay.describe(names, scales, layers, decay));
+    }
+
     /** The loop's mutable state: what a checkpoint holds besides the weights and moments. */
     private final class Run {
         final NativeModel model;
@@ -354,17 +368,33 @@ public final class TrainingLoop {
                 ? NativeLibrary.Backend.CUDA : NativeLibrary.Backend.CPU;
     }
 
-    /** SHA-256 (hex) of the resolved recipe, with the output directory and device left out. */
+    /**
+     * SHA-256 (hex) of the resolved recipe, with the output directory and device left out, and
+     * {@code optimizer.layer_decay} only when it is on (so a recipe without it hashes as before the key existed).
+     */
     public static String recipeHash(Recipe r) {
+        try {
+            String json = hashedJson(r);
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json.getBytes(StandardCharsets.UTF_8)));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The text {@link #recipeHash} digests. */
+    static String hashedJson(Recipe r) {
         Recipe.Training t = r.training();
         Recipe.Training tt = new Recipe.Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(),
                 t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate(),
                 t.finalMaskRate(), t.timeBudgetMinutes());
-        Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), r.optimizer(), r.schedule(), r.batch(), tt);
+        Recipe.Optimizer o = r.optimizer();
+        if (o != null && o.layerDecay() != null && o.layerDecay() == 1.0) {
+            o = new Recipe.Optimizer(o.lr(), o.betas(), o.eps(), o.weightDecay(), o.gradClip(), null);
+        }
+        Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), o, r.schedule(), r.batch(), tt);
         try {
-            String json = Checkpointer.JSON.writeValueAsString(norm);
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(json.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException | com.fasterxml.jackson.core.JsonProcessingException e) {
+            return Checkpointer.JSON.writeValueAsString(norm);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }
     }

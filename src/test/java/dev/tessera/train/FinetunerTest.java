@@ -92,6 +92,33 @@ class FinetunerTest {
         assertTrue(lines.contains("head loaded from the checkpoint"), lines.toString());
     }
 
+    /**
+     * optimizer.layer_decay reaches the run: logged once at the start, it changes the steps (the first loss, taken
+     * before any update, is the same), and a resumed run sets the multipliers again (they are not in the checkpoint),
+     * so it continues with the same losses as the run that was not stopped.
+     */
+    @Test
+    void layerDecayIsAppliedAtStartAndAgainOnResume() {
+        String yaml = glueYaml("sst2", pretrained, dir.resolve("ld-whole")).replace("training:", "optimizer: {layer_decay: 0.5}\ntraining:");
+        TrainOptions[] o = new TrainOptions[1];
+        List<String> lines = infos(o);
+        TrainingOutcome whole = new Finetuner(Recipe.parse(yaml, "ld"), o[0]).run();
+        List<String> decayLines = lines.stream().filter(l -> l.startsWith("layer-wise lr decay")).toList();
+        assertEquals(List.of("layer-wise lr decay 0.5: lr x 0.125 embeddings, 0.25 layer 0, 0.5 layer 1, 1 head"), decayLines,
+                "the tiny fixture has 2 layers");
+        TrainingOutcome plain = new Finetuner(Recipe.parse(glueYaml("sst2", pretrained, dir.resolve("ld-plain")), "plain"),
+                TrainOptions.defaults().withThreads(1)).run();
+        assertEquals(plain.stepLosses().get(0), whole.stepLosses().get(0));
+        assertNotEquals(plain.stepLosses().get(5), whole.stepLosses().get(5));
+        String killed = yaml.replace(dir.resolve("ld-whole").toString(), dir.resolve("ld-killed").toString());
+        new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1).withStopAfter(3L)).run();
+        lines = infos(o);
+        TrainingOutcome resumed = new Finetuner(Recipe.parse(killed, "k"), o[0]).run();
+        assertEquals(3, resumed.startStep());
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("layer-wise lr decay 0.5")), lines.toString());
+        assertEquals(whole.stepLosses().subList(3, 6), resumed.stepLosses());
+    }
+
     @Test
     void finetuneResumeGivesTheSameLosses() {
         String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 2, dir.resolve("ft-whole")).replace("dropout: 0.0", "dropout: 0.1");

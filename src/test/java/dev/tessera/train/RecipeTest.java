@@ -97,6 +97,47 @@ class RecipeTest {
         assertEquals(5, e.problems().size());
     }
 
+    private static final String FINETUNE = """
+            kind: finetune
+            model: {init_from: ckpt}
+            data: {train: [t.jsonl], task: sst2}
+            """;
+
+    @Test
+    void layerDecayIsOffByDefaultAndAcceptsValuesUpToOne() {
+        assertEquals(1.0, Recipe.parse(FINETUNE, "inline").optimizer().layerDecay());
+        assertEquals(1.0, Recipe.load(RECIPES.resolve("imdb-finetune-cpu.yaml")).optimizer().layerDecay());
+        assertEquals(0.8, Recipe.parse(FINETUNE + "optimizer: {layer_decay: 0.8}\n", "inline").optimizer().layerDecay());
+        assertEquals(1.0, Recipe.parse(FINETUNE + "optimizer: {layer_decay: 1}\n", "inline").optimizer().layerDecay());
+        assertEquals(0.9, Recipe.parse("kind: pretrain\ndata: {train: [a.txt], tokenizer: tok, shard_dir: s}\n"
+                + "optimizer: {layer_decay: 0.9}\n", "inline").optimizer().layerDecay());
+    }
+
+    @Test
+    void layerDecayOutsideZeroToOneIsRefused() {
+        for (String bad : List.of("0", "0.0", "-0.5", "1.5", "1.0000001")) {
+            RecipeException e = assertThrows(RecipeException.class,
+                    () -> Recipe.parse(FINETUNE + "optimizer: {layer_decay: " + bad + "}\n", "inline"), bad);
+            assertTrue(e.getMessage().contains("optimizer.layer_decay must be in (0, 1]"), bad + ": " + e.getMessage());
+            assertEquals(1, e.problems().size(), bad + ": " + e.problems());
+        }
+        RecipeException t = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE + "optimizer: {layer_decay: steep}\n", "inline"));
+        assertTrue(t.getMessage().contains("optimizer.layer_decay") && t.getMessage().contains("a number"), t.getMessage());
+    }
+
+    /** Checkpoints written before the key existed keep their recipe hash (no "recipe differs" warning on resume). */
+    @Test
+    void layerDecayEntersTheRecipeHashOnlyWhenOn() {
+        Recipe off = Recipe.parse(FINETUNE, "inline");
+        Recipe explicitOff = Recipe.parse(FINETUNE + "optimizer: {layer_decay: 1.0}\n", "inline");
+        Recipe on = Recipe.parse(FINETUNE + "optimizer: {layer_decay: 0.8}\n", "inline");
+        assertTrue(!TrainingLoop.hashedJson(off).contains("layer_decay"), TrainingLoop.hashedJson(off));
+        assertTrue(TrainingLoop.hashedJson(on).contains("\"layer_decay\" : 0.8"), TrainingLoop.hashedJson(on));
+        assertEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(explicitOff));
+        assertTrue(!TrainingLoop.recipeHash(off).equals(TrainingLoop.recipeHash(on)));
+    }
+
     @Test
     void missingKindAndBadTypesAreClear() {
         RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse("seed: 3\n", "inline"));
