@@ -4,7 +4,7 @@ import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
-import dev.tessera.serving.InferenceService.LabelScore;
+import dev.tessera.serving.heads.LabelScore;
 import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
