@@ -3,11 +3,18 @@ package dev.tessera.serving.heads;
 import java.util.List;
 
 /**
- * A classifier (pooler + classifier, {@code num_labels} outputs): softmax over the labels unless raw. As a reranker
- * (one or two labels): one logit (a cross-encoder) gives its sigmoid; two give the probability of the second, the
- * positive class by convention ("equivalent", "entailment", "pos"); raw: that logit itself.
+ * A classifier (pooler + classifier, {@code num_labels} outputs): softmax over the labels unless raw; a multi-label
+ * one ({@code problem_type} {@code multi_label_classification}, trained with one sigmoid per label) scores each label
+ * on its own, by its sigmoid. As a reranker (one or two labels): one logit (a cross-encoder) gives its sigmoid; two
+ * give the probability of the second, the positive class by convention ("equivalent", "entailment", "pos"); raw: that
+ * logit itself.
+ *
+ * @param multiLabel whether labels are independent (sigmoid each) rather than exclusive (softmax over them)
  */
-public record Classifier(List<String> labels) implements LabelHead {
+public record Classifier(List<String> labels, boolean multiLabel) implements LabelHead {
+
+    /** Hugging Face's {@code problem_type} of a multi-label classifier. */
+    public static final String MULTI_LABEL = "multi_label_classification";
 
     public Classifier {
         labels = List.copyOf(labels);
@@ -17,11 +24,11 @@ public record Classifier(List<String> labels) implements LabelHead {
     public String name() { return "classification"; }
 
     @Override
-    public String problemType() { return "single_label_classification"; }
+    public String problemType() { return multiLabel ? MULTI_LABEL : "single_label_classification"; }
 
     @Override
     public float[] scores(float[] logits, boolean raw) {
-        return raw ? logits : softmax(logits);
+        return raw ? logits : multiLabel ? sigmoid(logits) : softmax(logits);
     }
 
     @Override
@@ -30,7 +37,7 @@ public record Classifier(List<String> labels) implements LabelHead {
     @Override
     public float pairScore(float[] logits, boolean raw) {
         if (logits.length == 1) return raw ? logits[0] : sigmoid(logits[0]);
-        return raw ? logits[1] : softmax(logits)[1];
+        return raw ? logits[1] : scores(logits, false)[1];
     }
 
     /** {@code exp(x_i - max) / sum_j exp(x_j - max)}: the max subtracted so that no exponent overflows. */
@@ -44,6 +51,13 @@ public record Classifier(List<String> labels) implements LabelHead {
             sum += out[i];
         }
         for (int i = 0; i < out.length; i++) out[i] /= (float) sum;
+        return out;
+    }
+
+    /** The sigmoid of each logit. */
+    static float[] sigmoid(float[] logits) {
+        float[] out = new float[logits.length];
+        for (int i = 0; i < logits.length; i++) out[i] = sigmoid(logits[i]);
         return out;
     }
 

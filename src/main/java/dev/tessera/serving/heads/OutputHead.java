@@ -16,7 +16,7 @@ public sealed interface OutputHead permits LabelHead, Encoder, MaskedLm {
 
     static OutputHead of(ModelConfig config) {
         return switch (config.head()) {
-            case CLASSIFICATION -> new Classifier(config.labels());
+            case CLASSIFICATION -> new Classifier(config.labels(), Classifier.MULTI_LABEL.equals(config.problemType()));
             case REGRESSION -> new Regressor(config.labels());
             case MLM -> new MaskedLm();
             case NONE -> new Encoder();

@@ -43,7 +43,7 @@ class OutputHeadTest {
 
     @Test
     void classifierPredictsSoftmaxScoresBestFirstWithTheirLabels() {
-        Classifier c = new Classifier(List.of("neg", "pos", "neu"));
+        Classifier c = new Classifier(List.of("neg", "pos", "neu"), false);
         List<LabelScore> row = c.predict(new float[] {1, 3, 2}, false);
         assertEquals(List.of("pos", "neu", "neg"), row.stream().map(LabelScore::label).toList());
         assertEquals(SOFTMAX_123[2], row.get(0).score(), TOL);
@@ -52,6 +52,22 @@ class OutputHeadTest {
         List<LabelScore> raw = c.predict(new float[] {1, 3, 2}, true);
         assertEquals(List.of(new LabelScore("pos", 3), new LabelScore("neu", 2), new LabelScore("neg", 1)), raw);
         assertEquals("single_label_classification", c.problemType());
+    }
+
+    @Test
+    void aMultiLabelClassifierScoresEachLabelByItsSigmoid() {
+        Classifier c = new Classifier(List.of("toxic", "insult", "threat"), true);
+        List<LabelScore> row = c.predict(new float[] {0, 2, -1}, false);
+        assertEquals(List.of("insult", "toxic", "threat"), row.stream().map(LabelScore::label).toList());
+        assertEquals(SIGMOID_2, row.get(0).score(), TOL);
+        assertEquals(0.5f, row.get(1).score(), TOL);
+        assertEquals(SIGMOID_MINUS_1, row.get(2).score(), TOL);
+        assertEquals(List.of(new LabelScore("insult", 2), new LabelScore("toxic", 0), new LabelScore("threat", -1)),
+                c.predict(new float[] {0, 2, -1}, true));
+        assertEquals("multi_label_classification", c.problemType());
+        Classifier pair = new Classifier(List.of("a", "b"), true);
+        assertEquals(SIGMOID_2, pair.pairScore(new float[] {5, 2}, false), TOL, "the second label's own probability");
+        assertEquals(OutputHead.of(config(Head.CLASSIFICATION, List.of("a", "b"), "multi_label_classification")), pair);
     }
 
     @Test
@@ -66,28 +82,30 @@ class OutputHeadTest {
 
     @Test
     void rerankScoresTheSecondLabelOrTheOneLogit() {
-        Classifier two = new Classifier(List.of("not_equivalent", "equivalent"));
+        Classifier two = new Classifier(List.of("not_equivalent", "equivalent"), false);
         // softmax([0, ln 3])[1] = 3 / (1 + 3)
         assertEquals(0.75f, two.pairScore(new float[] {0, (float) Math.log(3)}, false), TOL);
         assertEquals(SOFTMAX_123[2] / (SOFTMAX_123[1] + SOFTMAX_123[2]), two.pairScore(new float[] {2, 3}, false), TOL);
         assertEquals(3f, two.pairScore(new float[] {2, 3}, true), "raw: the second logit");
-        Classifier crossEncoder = new Classifier(List.of("LABEL_0"));
+        Classifier crossEncoder = new Classifier(List.of("LABEL_0"), false);
         assertEquals(SIGMOID_2, crossEncoder.pairScore(new float[] {2}, false), TOL);
         assertEquals(2f, crossEncoder.pairScore(new float[] {2}, true));
         assertTrue(two.ranks());
-        assertFalse(new Classifier(List.of("a", "b", "c")).ranks());
+        assertFalse(new Classifier(List.of("a", "b", "c"), false).ranks());
     }
 
     @Test
     void theConfigDecidesTheHeadAndItsKind() {
-        assertEquals(new Classifier(List.of("neg", "pos")), OutputHead.of(config(Head.CLASSIFICATION, List.of("neg", "pos"))));
+        assertEquals(new Classifier(List.of("neg", "pos"), false), OutputHead.of(config(Head.CLASSIFICATION, List.of("neg", "pos"))));
+        assertEquals(new Classifier(List.of("neg", "pos"), false),
+                OutputHead.of(config(Head.CLASSIFICATION, List.of("neg", "pos"), "single_label_classification")));
         assertEquals(new Regressor(List.of("LABEL_0")), OutputHead.of(config(Head.REGRESSION, List.of("LABEL_0"))));
         assertEquals(new MaskedLm(), OutputHead.of(config(Head.MLM, List.of())));
         assertEquals(new Encoder(), OutputHead.of(config(Head.NONE, List.of())));
 
-        assertEquals(OutputHead.Kind.CLASSIFIER, new Classifier(List.of("neg", "pos")).kind());
+        assertEquals(OutputHead.Kind.CLASSIFIER, new Classifier(List.of("neg", "pos"), false).kind());
         assertEquals(OutputHead.Kind.RERANKER, new Regressor(List.of("LABEL_0")).kind(), "one output: a reranker");
-        assertEquals(OutputHead.Kind.RERANKER, new Classifier(List.of("LABEL_0")).kind());
+        assertEquals(OutputHead.Kind.RERANKER, new Classifier(List.of("LABEL_0"), false).kind());
         assertEquals(OutputHead.Kind.EMBEDDING, new MaskedLm().kind());
         assertEquals(OutputHead.Kind.EMBEDDING, new Encoder().kind());
         for (Head h : Head.values()) {
@@ -97,7 +115,7 @@ class OutputHeadTest {
 
     @Test
     void eachRouteGetsItsHeadOrIsRefusedWithTheReason() {
-        Classifier three = new Classifier(List.of("a", "b", "c"));
+        Classifier three = new Classifier(List.of("a", "b", "c"), false);
         Regressor reg = new Regressor(List.of("LABEL_0"));
         assertSame(three, three.forPredict("m"));
         assertSame(reg, reg.forRerank("m"));
@@ -156,7 +174,10 @@ class OutputHeadTest {
     }
 
     private static ModelConfig config(Head head, List<String> labels) {
-        return new ModelConfig(Variant.MOSAIC_BERT, head, 100, 8, 1, 2, 16, 2, 64, 1e-12, 0, labels,
-                head == Head.REGRESSION ? "regression" : null, "gelu");
+        return config(head, labels, head == Head.REGRESSION ? "regression" : null);
+    }
+
+    private static ModelConfig config(Head head, List<String> labels, String problemType) {
+        return new ModelConfig(Variant.MOSAIC_BERT, head, 100, 8, 1, 2, 16, 2, 64, 1e-12, 0, labels, problemType, "gelu");
     }
 }
