@@ -34,11 +34,13 @@ public class ModelsResource {
     public static final String VERSION = "0.2.0";
 
     private final ModelRegistry registry;
+    private final ModelLookup models;
     private final ServingConfig config;
     private final InferenceService inference;
 
-    public ModelsResource(ModelRegistry registry, ServingConfig config, InferenceService inference) {
+    public ModelsResource(ModelRegistry registry, ModelLookup models, ServingConfig config, InferenceService inference) {
         this.registry = registry;
+        this.models = models;
         this.config = config;
         this.inference = inference;
     }
@@ -47,9 +49,7 @@ public class ModelsResource {
     @Path("info")
     @Operation(summary = "TEI-style description of the default model")
     public Map<String, Object> info() {
-        if (!registry.ready()) throw ApiException.notReady();
-        ServedModel m = registry.defaultModel().orElseThrow(() -> ApiException.noModel());
-        return describe(m);
+        return describe(models.defaultModel());
     }
 
     @GET
@@ -76,7 +76,7 @@ public class ModelsResource {
     @Blocking
     @Operation(summary = "Load a model's directory again and swap it in without a restart (admin)")
     public Map<String, Object> reload(@PathParam("name") String name) {
-        if (!registry.ready()) throw ApiException.notReady();
+        models.requireReady();
         return describe(registry.reload(name)); // RegistryException: 404 or 422 (ProblemMappers)
     }
 
