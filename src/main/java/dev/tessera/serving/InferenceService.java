@@ -25,6 +25,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiFunction;
 
 /**
  * Tokenize, check limits, hand to the batcher, and let the model's head turn the engine's rows into answers
@@ -81,13 +82,7 @@ public class InferenceService {
         pooling.checkDimensions(dimensions, model.name());
         Encoded enc = encode(model, inputs, truncation, windows, stats);
         List<float[]> rows = infer(model, enc, Output.EMBEDDING, stats);
-        List<float[]> out = new ArrayList<>(inputs.size());
-        int row = 0;
-        for (int i = 0; i < inputs.size(); i++) {
-            int n = enc.groups()[i];
-            out.add(pooling.sentence(rows.subList(row, row + n), enc.ids().subList(row, row + n), dimensions, normalize));
-            row += n;
-        }
+        List<float[]> out = enc.perInput(rows, (vectors, ids) -> pooling.sentence(vectors, ids, dimensions, normalize));
         return new Embeddings(out, enc.tokens());
     }
 
@@ -124,14 +119,7 @@ public class InferenceService {
         MaskedLm head = model.head().forSparse(model.name());
         Encoded enc = encode(model, inputs, truncation, windows, stats);
         List<float[]> rows = infer(model, enc, Output.SPARSE, stats);
-        List<float[]> out = new ArrayList<>(inputs.size());
-        int row = 0;
-        for (int i = 0; i < inputs.size(); i++) {
-            int n = enc.groups()[i];
-            out.add(head.sparse(rows.subList(row, row + n)));
-            row += n;
-        }
-        return out;
+        return enc.perInput(rows, (vectors, ids) -> head.sparse(vectors));
     }
 
     /** Cosine similarity of the source sentence to each sentence (TEI /similarity). */
@@ -230,6 +218,17 @@ public class InferenceService {
      */
     private record Encoded(List<long[]> ids, List<long[]> types, int[] groups) {
         int tokens() { return ids.stream().mapToInt(a -> a.length).sum(); }
+
+        /** Per input, {@code answer} of its rows (one per sequence: several when read in windows) and their token ids. */
+        <T> List<T> perInput(List<float[]> rows, BiFunction<List<float[]>, List<long[]>, T> answer) {
+            List<T> out = new ArrayList<>(groups.length);
+            int row = 0;
+            for (int n : groups) {
+                out.add(answer.apply(rows.subList(row, row + n), ids.subList(row, row + n)));
+                row += n;
+            }
+            return out;
+        }
     }
 
     private Encoded encode(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows, RequestStats stats) {
