@@ -1,5 +1,7 @@
 package dev.tessera.api;
 
+import java.util.List;
+
 /** A client-visible failure, rendered as RFC 7807 problem+json by {@link ProblemMappers}. */
 public class ApiException extends RuntimeException {
     private final int status;
@@ -44,6 +46,11 @@ public class ApiException extends RuntimeException {
 
     public static ApiException unknownModel(String name) {
         return new ApiException(404, "Unknown model", "no model named '" + name + "' is loaded");
+    }
+
+    /** As {@link #unknownModel(String)}, naming the models that are loaded. */
+    public static ApiException unknownModel(String name, List<String> loaded) {
+        return new ApiException(404, "Unknown model", "no model named '" + name + "' is loaded; loaded models: " + loaded);
     }
 
     public int status() { return status; }

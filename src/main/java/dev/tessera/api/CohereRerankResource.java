@@ -4,7 +4,6 @@ import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
-import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.Truncation;
@@ -50,12 +49,12 @@ public class CohereRerankResource {
 
     public record RerankResponse(String id, String model, List<Result> results, Usage usage, Meta meta) {}
 
-    private final ModelRegistry registry;
+    private final ModelLookup models;
     private final InferenceService inference;
     private final CurrentVertxRequest request;
 
-    public CohereRerankResource(ModelRegistry registry, InferenceService inference, CurrentVertxRequest request) {
-        this.registry = registry;
+    public CohereRerankResource(ModelLookup models, InferenceService inference, CurrentVertxRequest request) {
+        this.models = models;
         this.inference = inference;
         this.request = request;
     }
@@ -76,7 +75,7 @@ public class CohereRerankResource {
 
     private RerankResponse rank(JsonNode body, String version) {
         Inputs.body(body);
-        ServedModel model = model(body.get("model"));
+        ServedModel model = models.requested(body.get("model"), ApiException::unknownModel);
         String query = Inputs.field(body, "query");
         List<String> documents = documents(body.get("documents"));
         if (documents.isEmpty()) throw ApiException.empty("`documents` cannot be empty");
@@ -110,12 +109,5 @@ public class CohereRerankResource {
             out.add(text.asText());
         }
         return out;
-    }
-
-    private ServedModel model(JsonNode name) {
-        if (name != null && !name.isNull() && !name.isTextual()) throw ApiException.badInput("\"model\" must be a string");
-        if (!registry.ready()) throw ApiException.notReady();
-        if (name == null || name.isNull()) return registry.defaultModel().orElseThrow(ApiException::noModel);
-        return registry.find(name.asText()).orElseThrow(() -> ApiException.unknownModel(name.asText()));
     }
 }

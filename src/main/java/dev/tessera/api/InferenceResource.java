@@ -4,8 +4,7 @@ import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
-import dev.tessera.serving.InferenceService.LabelScore;
-import dev.tessera.serving.ModelRegistry;
+import dev.tessera.serving.heads.LabelScore;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.TextInput;
@@ -41,14 +40,13 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 @RolesAllowed(ApiKeys.USER)
 public class InferenceResource {
 
-    private final ModelRegistry registry;
+    private final ModelLookup models;
     private final InferenceService inference;
     private final MeterRegistry meters;
-
     private final CurrentVertxRequest request;
 
-    public InferenceResource(ModelRegistry registry, InferenceService inference, MeterRegistry meters, CurrentVertxRequest request) {
-        this.registry = registry;
+    public InferenceResource(ModelLookup models, InferenceService inference, MeterRegistry meters, CurrentVertxRequest request) {
+        this.models = models;
         this.inference = inference;
         this.meters = meters;
         this.request = request;
@@ -58,112 +56,112 @@ public class InferenceResource {
     @Path("predict")
     @Operation(summary = "Classify or score texts or sentence pairs with the default model (TEI /predict)")
     public Object predict(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\",\"b\"] | [[\"a\"], [\"a\",\"b\"], ...], \"truncate\": false, \"truncation_direction\": \"Right\", \"raw_scores\": false}") JsonNode body) {
-        return predict(defaultModel(), body);
+        return predict(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/predict")
     @Operation(summary = "Classify or score with a named model")
     public Object predictNamed(@PathParam("name") String name, JsonNode body) {
-        return predict(named(name), body);
+        return predict(models.named(name), body);
     }
 
     @POST
     @Path("embed")
     @Operation(summary = "Mean-pooled sentence embeddings from the default model (TEI /embed); long BERT inputs in windows")
     public List<float[]> embed(@RequestBody(description = "{\"inputs\": \"text\" | [101, 2023] | [\"a\", [101, 2023], ...], \"normalize\": true, \"dimensions\": null, \"truncate\": false, \"truncation_direction\": \"Right\", \"prompt_name\": null}") JsonNode body) {
-        return embed(defaultModel(), body);
+        return embed(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/embed")
     @Operation(summary = "Mean-pooled sentence embeddings from a named model")
     public List<float[]> embedNamed(@PathParam("name") String name, JsonNode body) {
-        return embed(named(name), body);
+        return embed(models.named(name), body);
     }
 
     @POST
     @Path("embed_all")
     @Operation(summary = "Every token's last hidden state, special tokens included (TEI /embed_all)")
     public List<float[][]> embedAll(JsonNode body) {
-        return embedAll(defaultModel(), body);
+        return embedAll(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/embed_all")
     @Operation(summary = "Per-token embeddings from a named model")
     public List<float[][]> embedAllNamed(@PathParam("name") String name, JsonNode body) {
-        return embedAll(named(name), body);
+        return embedAll(models.named(name), body);
     }
 
     @POST
     @Path("embed_sparse")
     @Operation(summary = "SPLADE sparse vectors from the default model's MLM head (TEI /embed_sparse): [[{index, value}]]")
     public List<List<SparseValue>> embedSparse(JsonNode body) {
-        return embedSparse(defaultModel(), body);
+        return embedSparse(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/embed_sparse")
     @Operation(summary = "SPLADE sparse vectors from a named model with an MLM head")
     public List<List<SparseValue>> embedSparseNamed(@PathParam("name") String name, JsonNode body) {
-        return embedSparse(named(name), body);
+        return embedSparse(models.named(name), body);
     }
 
     @POST
     @Path("rerank")
     @Operation(summary = "Rank texts against a query through the default model's pair head, best first (TEI /rerank)")
     public List<Ranked> rerank(@RequestBody(description = "{\"query\": \"...\", \"texts\": [\"...\"], \"raw_scores\": false, \"return_text\": false, \"truncate\": false, \"truncation_direction\": \"Right\"}") JsonNode body) {
-        return rerank(defaultModel(), body);
+        return rerank(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/rerank")
     @Operation(summary = "Rank texts against a query with a named model")
     public List<Ranked> rerankNamed(@PathParam("name") String name, JsonNode body) {
-        return rerank(named(name), body);
+        return rerank(models.named(name), body);
     }
 
     @POST
     @Path("similarity")
     @Operation(summary = "Cosine similarity of a source sentence to each of several sentences (TEI /similarity)")
     public float[] similarity(@RequestBody(description = "{\"inputs\": {\"source_sentence\": \"...\", \"sentences\": [\"...\"]}, \"parameters\": {\"truncate\": false, \"truncation_direction\": \"Right\", \"prompt_name\": null}}") JsonNode body) {
-        return similarity(defaultModel(), body);
+        return similarity(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/similarity")
     @Operation(summary = "Sentence similarity with a named model")
     public float[] similarityNamed(@PathParam("name") String name, JsonNode body) {
-        return similarity(named(name), body);
+        return similarity(models.named(name), body);
     }
 
     @POST
     @Path("decode")
     @Operation(summary = "Token ids back to text (TEI /decode)")
     public List<String> decode(@RequestBody(description = "{\"ids\": [101, 2023, 102] | [[...], [...]], \"skip_special_tokens\": true}") JsonNode body) {
-        return decode(defaultModel(), body);
+        return decode(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/decode")
     @Operation(summary = "Decode with a named model's tokenizer")
     public List<String> decodeNamed(@PathParam("name") String name, JsonNode body) {
-        return decode(named(name), body);
+        return decode(models.named(name), body);
     }
 
     @POST
     @Path("tokenize")
     @Operation(summary = "Tokens of each input as the default model sees them (TEI /tokenize)")
     public List<List<Token>> tokenize(@RequestBody(description = "{\"inputs\": \"text\" | [\"a\", \"b\", ...], \"add_special_tokens\": true, \"prompt_name\": null}") JsonNode body) {
-        return tokenize(defaultModel(), body);
+        return tokenize(models.defaultModel(), body);
     }
 
     @POST
     @Path("v1/models/{name}/tokenize")
     @Operation(summary = "Tokens of each input as a named model sees them")
     public List<List<Token>> tokenizeNamed(@PathParam("name") String name, JsonNode body) {
-        return tokenize(named(name), body);
+        return tokenize(models.named(name), body);
     }
 
     /**
@@ -328,19 +326,5 @@ public class InferenceResource {
             sample.stop(Timer.builder("tessera.requests").description("inference requests by model, route and outcome")
                     .tags("model", model.name(), "route", route, "outcome", outcome).register(meters));
         }
-    }
-
-    ServedModel defaultModel() {
-        requireReady();
-        return registry.defaultModel().orElseThrow(() -> ApiException.noModel());
-    }
-
-    ServedModel named(String name) {
-        requireReady();
-        return registry.find(name).orElseThrow(() -> ApiException.unknownModel(name));
-    }
-
-    private void requireReady() {
-        if (!registry.ready()) throw ApiException.notReady();
     }
 }

@@ -1,7 +1,6 @@
 package dev.tessera.api;
 
 import jakarta.annotation.security.RolesAllowed;
-import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
 import dev.tessera.serving.InferenceService;
@@ -9,6 +8,9 @@ import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.Engine;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.ServingConfig;
+import dev.tessera.serving.heads.LabelHead;
+import dev.tessera.serving.heads.MaskedLm;
+import dev.tessera.serving.heads.OutputHead;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -32,11 +34,13 @@ public class ModelsResource {
     public static final String VERSION = "0.2.0";
 
     private final ModelRegistry registry;
+    private final ModelLookup models;
     private final ServingConfig config;
     private final InferenceService inference;
 
-    public ModelsResource(ModelRegistry registry, ServingConfig config, InferenceService inference) {
+    public ModelsResource(ModelRegistry registry, ModelLookup models, ServingConfig config, InferenceService inference) {
         this.registry = registry;
+        this.models = models;
         this.config = config;
         this.inference = inference;
     }
@@ -45,9 +49,7 @@ public class ModelsResource {
     @Path("info")
     @Operation(summary = "TEI-style description of the default model")
     public Map<String, Object> info() {
-        if (!registry.ready()) throw ApiException.notReady();
-        ServedModel m = registry.defaultModel().orElseThrow(() -> ApiException.noModel());
-        return describe(m);
+        return describe(models.defaultModel());
     }
 
     @GET
@@ -74,7 +76,7 @@ public class ModelsResource {
     @Blocking
     @Operation(summary = "Load a model's directory again and swap it in without a restart (admin)")
     public Map<String, Object> reload(@PathParam("name") String name) {
-        if (!registry.ready()) throw ApiException.notReady();
+        models.requireReady();
         return describe(registry.reload(name)); // RegistryException: 404 or 422 (ProblemMappers)
     }
 
@@ -95,10 +97,10 @@ public class ModelsResource {
         Engine.Description engine = m.engine().description();
         out.put("model_dtype", engine.precision().equals("int8") ? "int8" : "float32");
         out.put("served_model_name", m.name());
-        out.put("model_type", modelType(c));
+        out.put("model_type", modelType(m.head()));
         out.put("architecture", Map.of(
                 "variant", c.variant().name().toLowerCase(),
-                "head", c.head().name().toLowerCase(),
+                "head", m.head().name(),
                 "hidden_size", c.hiddenSize(),
                 "num_hidden_layers", c.numLayers(),
                 "num_attention_heads", c.numHeads(),
@@ -121,7 +123,7 @@ public class ModelsResource {
         out.put("sha", null);
         out.put("docker_label", null);
         out.put("long_inputs", longInputs(m));
-        out.put("sparse", c.head() == Head.MLM); // /embed_sparse (SPLADE) needs the MLM head
+        out.put("sparse", m.head() instanceof MaskedLm); // /embed_sparse (SPLADE) needs the MLM head
         return out;
     }
 
@@ -155,18 +157,21 @@ public class ModelsResource {
         return out;
     }
 
-    /** TEI's model_type: {@code classifier} (or {@code reranker} for one output) with id2label/label2id, else {@code embedding}. */
-    private static Object modelType(ModelConfig c) {
-        if (c.head() == Head.CLASSIFICATION || c.head() == Head.REGRESSION) {
+    /**
+     * TEI's model_type, named by the model's {@link OutputHead#kind()}: {@code classifier} or {@code reranker} with
+     * id2label/label2id, else {@code embedding}.
+     */
+    private static Object modelType(OutputHead head) {
+        String kind = head.kind().name().toLowerCase();
+        if (head instanceof LabelHead h) {
             Map<String, Object> id2label = new LinkedHashMap<>(), label2id = new LinkedHashMap<>();
-            List<String> labels = c.labels();
+            List<String> labels = h.labels();
             for (int i = 0; i < labels.size(); i++) {
                 id2label.put(String.valueOf(i), labels.get(i));
                 label2id.put(labels.get(i), i);
             }
-            return Map.of(labels.size() == 1 ? "reranker" : "classifier", Map.of("id2label", id2label, "label2id", label2id,
-                    "problem_type", c.head() == Head.REGRESSION ? "regression" : "single_label_classification"));
+            return Map.of(kind, Map.of("id2label", id2label, "label2id", label2id, "problem_type", h.problemType()));
         }
-        return Map.of("embedding", Map.of("pooling", "mean"));
+        return Map.of(kind, Map.of("pooling", "mean"));
     }
 }

@@ -3,7 +3,6 @@ package dev.tessera.api;
 import jakarta.annotation.security.RolesAllowed;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.tessera.serving.InferenceService;
-import dev.tessera.serving.ModelRegistry;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.Truncation;
@@ -39,12 +38,12 @@ public class OpenAiResource {
 
     public record EmbeddingsResponse(String object, List<Item> data, String model, Usage usage) {}
 
-    private final ModelRegistry registry;
+    private final ModelLookup models;
     private final InferenceService inference;
     private final CurrentVertxRequest request;
 
-    public OpenAiResource(ModelRegistry registry, InferenceService inference, CurrentVertxRequest request) {
-        this.registry = registry;
+    public OpenAiResource(ModelLookup models, InferenceService inference, CurrentVertxRequest request) {
+        this.models = models;
         this.inference = inference;
         this.request = request;
     }
@@ -62,7 +61,7 @@ public class OpenAiResource {
             + "without \"model\" the default model answers")
     public EmbeddingsResponse embeddings(@RequestBody(description = "{\"model\": \"NAME\" (optional), \"input\": \"text\" | [\"a\", \"b\"] | [101, 102] | [[101], [102]], \"encoding_format\": \"float\" | \"base64\", \"dimensions\": 256, \"user\": \"...\"}") JsonNode body) {
         Inputs.body(body);
-        ServedModel model = model(body.get("model"));
+        ServedModel model = models.requested(body.get("model"), name -> ApiException.unknownModel(name, models.names()));
         Inputs.Parsed input = Inputs.input(body, "input");
         Integer dims = Inputs.count(body, "dimensions");
         boolean base64 = base64(body.get("encoding_format"));
@@ -76,19 +75,6 @@ public class OpenAiResource {
         }
         TeiHeaders.put(request, stats, model);
         return new EmbeddingsResponse("list", data, model.name(), new Usage(e.tokens(), e.tokens()));
-    }
-
-    /** The named model, or (as TEI, which serves one model) the default one when no name is given. */
-    private ServedModel model(JsonNode name) {
-        if (name != null && !name.isNull() && !name.isTextual()) throw ApiException.badInput("\"model\" must be a string");
-        if (!registry.ready()) throw ApiException.notReady();
-        if (name == null || name.isNull()) return registry.defaultModel().orElseThrow(ApiException::noModel);
-        return registry.find(name.asText()).orElseThrow(() -> new ApiException(404, "Unknown model",
-                "no model named '" + name.asText() + "' is loaded; loaded models: " + names()));
-    }
-
-    private String names() {
-        return registry.all().stream().map(ServedModel::name).toList().toString();
     }
 
     private static boolean base64(JsonNode f) {

@@ -22,9 +22,7 @@ public final class Problem {
     /** {@code extra}: further members, e.g. the list of problems of a rejected job. */
     public static Response response(int status, String title, String detail, String instance, Integer retryAfter,
                                     Map<String, Object> extra) {
-        Response.ResponseBuilder b = Response.status(status).type(MEDIA_TYPE).entity(body(status, title, detail, instance, extra));
-        if (retryAfter != null) b.header("Retry-After", retryAfter);
-        return b.build();
+        return response(status, teiType(status), title, detail, instance, retryAfter, extra);
     }
 
     /** The same body written straight to a Vert.x response, for filters that answer before any resource runs. */
@@ -36,7 +34,13 @@ public final class Problem {
 
     /** As {@link #response(int, String, String, String, Integer)} with TEI's {@code error_type} given, not derived from the status. */
     public static Response response(int status, String errorType, String title, String detail, String instance, Integer retryAfter) {
-        Response.ResponseBuilder b = Response.status(status).type(MEDIA_TYPE).entity(body(status, errorType, title, detail, instance, Map.of()));
+        return response(status, errorType, title, detail, instance, retryAfter, Map.of());
+    }
+
+    private static Response response(int status, String errorType, String title, String detail, String instance,
+                                     Integer retryAfter, Map<String, Object> extra) {
+        Response.ResponseBuilder b = Response.status(status).type(MEDIA_TYPE)
+                .entity(body(status, errorType, title, detail, instance, extra));
         if (retryAfter != null) b.header("Retry-After", retryAfter);
         return b.build();
     }
@@ -54,23 +58,14 @@ public final class Problem {
      */
     public static Map<String, Object> body(int status, String errorType, String title, String detail, String instance,
                                            Map<String, Object> extra) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        boolean openAi = instance != null && (instance.equals("/v1/embeddings") || instance.equals("/embeddings"));
         String message = detail != null ? detail : title;
-        if (openAi) {
+        Map<String, Object> body = new LinkedHashMap<>();
+        if (instance != null && (instance.equals("/v1/embeddings") || instance.equals("/embeddings"))) {
             body.put("message", message);
             body.put("code", status);
             body.put("type", errorType);
             body.put("error_type", errorType); // the member's name in TEI's published schema (its server renames it "type")
-        } else {
-            body.put("type", "about:blank"); // the status and title say it all
-        }
-        body.put("title", title);
-        body.put("status", status);
-        if (detail != null) body.put("detail", detail);
-        if (instance != null) body.put("instance", instance);
-        body.putAll(extra);
-        if (openAi) {
+            rfc7807(body, title, status, detail, instance, extra);
             Map<String, Object> error = new LinkedHashMap<>();
             error.put("message", message);
             error.put("type", openAiType(status));
@@ -78,10 +73,22 @@ public final class Problem {
             error.put("code", title.toLowerCase().replace(' ', '_'));
             body.put("error", error);
         } else {
+            body.put("type", "about:blank"); // the status and title say it all
+            rfc7807(body, title, status, detail, instance, extra);
             body.put("error", message);
             body.put("error_type", errorType);
         }
         return body;
+    }
+
+    /** RFC 7807's members after {@code type}, and the extension members a caller adds. */
+    private static void rfc7807(Map<String, Object> body, String title, int status, String detail, String instance,
+                                Map<String, Object> extra) {
+        body.put("title", title);
+        body.put("status", status);
+        if (detail != null) body.put("detail", detail);
+        if (instance != null) body.put("instance", instance);
+        body.putAll(extra);
     }
 
     /** TEI's {@code ErrorType} values, spelt as TEI sends them. */

@@ -2,8 +2,11 @@ package dev.tessera.serving;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tessera.model.Head;
 import dev.tessera.model.Variant;
+import dev.tessera.serving.heads.LabelHead;
+import dev.tessera.serving.heads.LabelScore;
+import dev.tessera.serving.heads.MaskedLm;
+import dev.tessera.serving.heads.Pooling;
 import dev.tessera.tokenize.Encoding;
 import dev.tessera.tokenize.TextTokenizer;
 import io.opentelemetry.api.trace.Span;
@@ -22,16 +25,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiFunction;
 
 /**
- * Tokenize, check limits, hand to the batcher, turn raw outputs into answers. Shared by every route, HTTP and gRPC.
+ * Tokenize, check limits, hand to the batcher, and let the model's head turn the engine's rows into answers
+ * ({@link dev.tessera.serving.heads}). Shared by every route, HTTP and gRPC.
  * Each request gets child spans: {@code tessera.tokenize}, {@code tessera.queue} (waiting for an engine run) and
  * {@code tessera.engine} (the run, with model, dialect, batch size and tokens as attributes).
  */
 @ApplicationScoped
 public class InferenceService {
-
-    public record LabelScore(String label, float score) {}
 
     /** Embeddings and the tokens they cost (OpenAI's {@code usage}). */
     public record Embeddings(List<float[]> vectors, int tokens) {}
@@ -58,24 +61,13 @@ public class InferenceService {
         this.tracer = tracer;
     }
 
-    /** Per input, its labels sorted by descending score (softmax unless raw; regression: the raw value). */
+    /** Per input, its labels sorted by descending score, as the model's classifier or regressor scores them. */
     public List<List<LabelScore>> predict(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean rawScores,
                                           RequestStats stats) {
-        Head head = model.config().head();
-        if (head != Head.CLASSIFICATION && head != Head.REGRESSION) {
-            throw new ServingException.Incapable("model '" + model.name() + "' has no classification or regression head ("
-                    + head.name().toLowerCase() + "); use /embed or a finetuned model");
-        }
+        LabelHead head = model.head().forPredict(model.name());
         List<float[]> outputs = infer(model, encode(model, inputs, truncation, false, stats), Output.LOGITS, stats);
-        List<String> labels = model.config().labels();
         List<List<LabelScore>> result = new ArrayList<>(outputs.size());
-        for (float[] logits : outputs) {
-            float[] scores = (rawScores || head == Head.REGRESSION) ? logits : softmax(logits);
-            List<LabelScore> row = new ArrayList<>(scores.length);
-            for (int i = 0; i < scores.length; i++) row.add(new LabelScore(labels.get(i), scores[i]));
-            row.sort(Comparator.comparingDouble(LabelScore::score).reversed());
-            result.add(row);
-        }
+        for (float[] logits : outputs) result.add(head.predict(logits, rawScores));
         return result;
     }
 
@@ -86,43 +78,12 @@ public class InferenceService {
      */
     public Embeddings embed(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean normalize, Integer dimensions,
                             boolean windows, RequestStats stats) {
-        int hidden = model.config().hiddenSize();
-        if (dimensions != null) {
-            if (dimensions <= 0) throw new ServingException.Unsupported("`dimensions` should be positive, got " + dimensions);
-            if (dimensions > hidden) {
-                throw new ServingException.Unsupported("`dimensions` should be smaller than the maximum embedding dimension: "
-                        + dimensions + " > " + hidden + " (the width of model '" + model.name() + "')");
-            }
-        }
+        Pooling pooling = model.pooling();
+        pooling.checkDimensions(dimensions, model.name());
         Encoded enc = encode(model, inputs, truncation, windows, stats);
         List<float[]> rows = infer(model, enc, Output.EMBEDDING, stats);
-        List<float[]> out = new ArrayList<>(inputs.size());
-        int row = 0;
-        for (int i = 0; i < inputs.size(); i++) {
-            int n = enc.groups()[i];
-            float[] v = n == 1 ? rows.get(row) : poolWindows(rows.subList(row, row + n), enc.ids().subList(row, row + n));
-            row += n;
-            if (dimensions != null && dimensions < v.length) v = Arrays.copyOf(v, dimensions);
-            if (normalize) normalize(v);
-            out.add(v);
-        }
+        List<float[]> out = enc.perInput(rows, (vectors, ids) -> pooling.sentence(vectors, ids, dimensions, normalize));
         return new Embeddings(out, enc.tokens());
-    }
-
-    /**
-     * A long input's vector from its windows: the mean of the windows' mean-pooled vectors weighted by each window's
-     * token count (special tokens included), i.e. the mean over every token position of every window.
-     */
-    static float[] poolWindows(List<float[]> vectors, List<long[]> windows) {
-        float[] out = new float[vectors.get(0).length];
-        double total = 0;
-        for (long[] w : windows) total += w.length;
-        for (int w = 0; w < vectors.size(); w++) {
-            double weight = windows.get(w).length / total;
-            float[] v = vectors.get(w);
-            for (int k = 0; k < out.length; k++) out[k] += (float) (weight * v[k]);
-        }
-        return out;
     }
 
     /**
@@ -143,13 +104,8 @@ public class InferenceService {
     /** Per input, each token's last hidden state ({@code [length][hidden]}), special tokens included (TEI /embed_all). */
     public List<float[][]> embedAll(ServedModel model, List<TextInput> inputs, Truncation truncation, RequestStats stats) {
         List<float[]> flat = infer(model, encode(model, inputs, truncation, false, stats), Output.TOKENS, stats);
-        int hidden = model.config().hiddenSize();
         List<float[][]> out = new ArrayList<>(flat.size());
-        for (float[] f : flat) {
-            float[][] rows = new float[f.length / hidden][];
-            for (int t = 0; t < rows.length; t++) rows[t] = Arrays.copyOfRange(f, t * hidden, (t + 1) * hidden);
-            out.add(rows);
-        }
+        for (float[] f : flat) out.add(model.pooling().tokens(f));
         return out;
     }
 
@@ -160,25 +116,10 @@ public class InferenceService {
      */
     public List<float[]> embedSparse(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows,
                                      RequestStats stats) {
-        if (model.config().head() != Head.MLM) {
-            throw new ServingException.Incapable("model '" + model.name() + "' has no MLM head (it has "
-                    + (model.config().head() == Head.NONE ? "none" : "a " + model.config().head().name().toLowerCase() + " head")
-                    + "); sparse (SPLADE) vectors need the masked-language-model logits");
-        }
+        MaskedLm head = model.head().forSparse(model.name());
         Encoded enc = encode(model, inputs, truncation, windows, stats);
         List<float[]> rows = infer(model, enc, Output.SPARSE, stats);
-        List<float[]> out = new ArrayList<>(inputs.size());
-        int row = 0;
-        for (int i = 0; i < inputs.size(); i++) {
-            float[] v = rows.get(row);
-            for (int w = 1; w < enc.groups()[i]; w++) {
-                float[] next = rows.get(row + w);
-                for (int k = 0; k < v.length; k++) v[k] = Math.max(v[k], next[k]);
-            }
-            row += enc.groups()[i];
-            out.add(v);
-        }
-        return out;
+        return enc.perInput(rows, (vectors, ids) -> head.sparse(vectors));
     }
 
     /** Cosine similarity of the source sentence to each sentence (TEI /similarity). */
@@ -198,30 +139,18 @@ public class InferenceService {
 
     /**
      * Scores each text as the second half of a (query, text) pair through the model's pair head, best first
-     * (TEI /rerank). One logit (a cross-encoder): sigmoid, or the logit itself when raw; a regression head (e.g.
-     * STS-B): its value; two labels: the probability of the second (the positive class by convention: "equivalent",
-     * "entailment", "pos"), or its logit when raw.
+     * (TEI /rerank; how each head scores a pair: {@link LabelHead#pairScore}).
      */
     public List<Rank> rerank(ServedModel model, String query, List<String> texts, Truncation truncation, boolean rawScores,
                              RequestStats stats) {
         if (texts.isEmpty()) throw new ServingException.Empty("`texts` cannot be empty"); // TEI checks this first
-        Head head = model.config().head();
-        int labels = model.config().labels().size();
-        if (!(head == Head.REGRESSION || (head == Head.CLASSIFICATION && labels <= 2))) {
-            throw new ServingException.Incapable("model '" + model.name() + "' cannot rerank: it needs a pair head with one output "
-                    + "(a cross-encoder or a regression head) or two labels; it has " + (head == Head.CLASSIFICATION
-                    ? labels + " labels" : "a " + head.name().toLowerCase() + " head"));
-        }
+        LabelHead head = model.head().forRerank(model.name());
         List<TextInput> pairs = new ArrayList<>(texts.size());
         for (String t : texts) pairs.add(TextInput.pair(query, t));
         List<float[]> logits = infer(model, encode(model, pairs, truncation, false, stats), Output.LOGITS, stats);
         List<Rank> out = new ArrayList<>(texts.size());
         for (int i = 0; i < logits.size(); i++) {
-            float[] l = logits.get(i);
-            float score;
-            if (head == Head.REGRESSION) score = l[0];
-            else if (l.length == 1) score = rawScores ? l[0] : (float) (1 / (1 + Math.exp(-l[0])));
-            else score = rawScores ? l[1] : softmax(l)[1];
+            float score = head.pairScore(logits.get(i), rawScores);
             if (Float.isNaN(score)) throw new ServingException.Failed("score is NaN", null);
             out.add(new Rank(i, score));
         }
@@ -289,6 +218,17 @@ public class InferenceService {
      */
     private record Encoded(List<long[]> ids, List<long[]> types, int[] groups) {
         int tokens() { return ids.stream().mapToInt(a -> a.length).sum(); }
+
+        /** Per input, {@code answer} of its rows (one per sequence: several when read in windows) and their token ids. */
+        <T> List<T> perInput(List<float[]> rows, BiFunction<List<float[]>, List<long[]>, T> answer) {
+            List<T> out = new ArrayList<>(groups.length);
+            int row = 0;
+            for (int n : groups) {
+                out.add(answer.apply(rows.subList(row, row + n), ids.subList(row, row + n)));
+                row += n;
+            }
+            return out;
+        }
     }
 
     private Encoded encode(ServedModel model, List<TextInput> inputs, Truncation truncation, boolean windows, RequestStats stats) {
@@ -471,26 +411,5 @@ public class InferenceService {
             throw new ServingException.TooLarge("batch size " + inputs + " > maximum allowed batch size " + max
                     + " (max_client_batch_size " + max + ")");
         }
-    }
-
-    /** Scales {@code v} to unit L2 norm in place (a zero vector stays zero). */
-    public static void normalize(float[] v) {
-        double norm = 0;
-        for (float x : v) norm += x * x;
-        float inv = (float) (1.0 / Math.max(Math.sqrt(norm), 1e-12));
-        for (int i = 0; i < v.length; i++) v[i] *= inv;
-    }
-
-    static float[] softmax(float[] logits) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (float v : logits) max = Math.max(max, v);
-        double sum = 0;
-        float[] out = new float[logits.length];
-        for (int i = 0; i < logits.length; i++) {
-            out[i] = (float) Math.exp(logits[i] - max);
-            sum += out[i];
-        }
-        for (int i = 0; i < out.length; i++) out[i] /= (float) sum;
-        return out;
     }
 }

@@ -29,6 +29,16 @@ class ArchitectureTest {
             .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.SymbolLookup")
             .orShould().dependOnClassesThat().haveFullyQualifiedName("java.lang.foreign.FunctionDescriptor");
 
+    /** Heads turn an engine's rows into answers and know nothing of how the rows were made or asked for. */
+    @ArchTest
+    static final ArchRule headsKnowNoEngine = noClasses().that().resideInAPackage("dev.tessera.serving.heads..")
+            .should().dependOnClassesThat().resideInAnyPackage("dev.tessera.serving.ort..", "dev.tessera.tokenize..",
+                    "dev.tessera.api..", "ai.onnxruntime..")
+            .orShould().dependOnClassesThat().haveFullyQualifiedName("dev.tessera.serving.Engine")
+            .orShould().dependOnClassesThat().haveFullyQualifiedName("dev.tessera.serving.InferenceBatcher")
+            .orShould().dependOnClassesThat().haveFullyQualifiedName("dev.tessera.serving.InferenceService")
+            .orShould().dependOnClassesThat().haveFullyQualifiedName("dev.tessera.serving.ServedModel");
+
     /** Serving knows no jobs and no training; training knows no serving. */
     @ArchTest
     static final ArchRule servingAndTrainingAreApart = noClasses().that().resideInAnyPackage("dev.tessera.serving..")

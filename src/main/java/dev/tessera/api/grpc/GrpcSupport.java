@@ -3,7 +3,7 @@ package dev.tessera.api.grpc;
 import dev.tessera.api.ApiException;
 import dev.tessera.grpc.tei.Metadata;
 import dev.tessera.grpc.tei.TruncationDirection;
-import dev.tessera.serving.ModelRegistry;
+import dev.tessera.api.ModelLookup;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.ServingException;
@@ -21,21 +21,19 @@ import org.jboss.logging.Logger;
 public class GrpcSupport {
     private static final Logger LOG = Logger.getLogger(GrpcSupport.class);
 
-    private final ModelRegistry registry;
+    private final ModelLookup models;
 
-    public GrpcSupport(ModelRegistry registry) {
-        this.registry = registry;
+    public GrpcSupport(ModelLookup models) {
+        this.models = models;
     }
 
-    /** The model of this call: the one its {@code model} metadata names ({@link ModelSelector}), else the default model. */
+    /**
+     * The model of this call: the one its {@code model} metadata names ({@link ModelSelector}), else the default model;
+     * none is UNAVAILABLE (loading, or none loaded) or NOT_FOUND ({@link #status}).
+     */
     ServedModel model() {
-        if (!registry.ready()) throw Status.UNAVAILABLE.withDescription("models are still loading").asRuntimeException();
         String name = ModelSelector.SELECTED.get();
-        if (name != null) {
-            return registry.find(name).orElseThrow(() -> Status.NOT_FOUND.withDescription("no model named '" + name
-                    + "' is loaded").asRuntimeException());
-        }
-        return registry.defaultModel().orElseThrow(() -> Status.UNAVAILABLE.withDescription("no model is loaded").asRuntimeException());
+        return name != null ? models.named(name) : models.defaultModel();
     }
 
     static Truncation truncation(boolean truncate, TruncationDirection direction) {

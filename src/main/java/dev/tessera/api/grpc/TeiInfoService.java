@@ -5,8 +5,6 @@ import dev.tessera.grpc.tei.InfoGrpc;
 import dev.tessera.grpc.tei.InfoRequest;
 import dev.tessera.grpc.tei.InfoResponse;
 import dev.tessera.grpc.tei.ModelType;
-import dev.tessera.model.Head;
-import dev.tessera.model.ModelConfig;
 import dev.tessera.serving.ServedModel;
 import dev.tessera.serving.ServingConfig;
 import io.grpc.stub.StreamObserver;
@@ -29,10 +27,11 @@ public class TeiInfoService extends InfoGrpc.InfoImplBase {
     public void info(InfoRequest request, StreamObserver<InfoResponse> out) {
         GrpcSupport.unary(out, () -> {
             ServedModel m = support.model();
-            ModelConfig c = m.config();
-            ModelType type = c.head() == Head.CLASSIFICATION || c.head() == Head.REGRESSION
-                    ? (c.labels().size() == 1 ? ModelType.MODEL_TYPE_RERANKER : ModelType.MODEL_TYPE_CLASSIFIER)
-                    : ModelType.MODEL_TYPE_EMBEDDING;
+            ModelType type = switch (m.head().kind()) {
+                case CLASSIFIER -> ModelType.MODEL_TYPE_CLASSIFIER;
+                case RERANKER -> ModelType.MODEL_TYPE_RERANKER;
+                case EMBEDDING -> ModelType.MODEL_TYPE_EMBEDDING;
+            };
             return InfoResponse.newBuilder().setVersion(ModelsResource.VERSION).setModelId(m.name())
                     .setModelDtype(m.engine().description().precision().equals("int8") ? "int8" : "float32").setModelType(type)
                     .setMaxConcurrentRequests(config.serving().queueCapacity()).setMaxInputLength(m.maxInputLength())

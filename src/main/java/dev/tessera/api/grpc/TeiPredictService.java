@@ -7,6 +7,7 @@ import dev.tessera.grpc.tei.PredictResponse;
 import dev.tessera.grpc.tei.Prediction;
 import dev.tessera.grpc.tei.TruncationDirection;
 import dev.tessera.serving.InferenceService;
+import dev.tessera.serving.heads.LabelScore;
 import dev.tessera.serving.RequestStats;
 import dev.tessera.serving.ServingException;
 import dev.tessera.serving.TextInput;
@@ -60,10 +61,10 @@ public class TeiPredictService extends PredictGrpc.PredictImplBase {
 
     private PredictResponse predict(TextInput input, boolean truncate, TruncationDirection direction, boolean raw) {
         RequestStats stats = new RequestStats();
-        List<InferenceService.LabelScore> scores = inference.predict(support.model(), List.of(input),
+        List<LabelScore> scores = inference.predict(support.model(), List.of(input),
                 GrpcSupport.truncation(truncate, direction), raw, stats).get(0);
         PredictResponse.Builder b = PredictResponse.newBuilder();
-        for (InferenceService.LabelScore s : scores) b.addPredictions(Prediction.newBuilder().setLabel(s.label()).setScore(s.score()));
+        for (LabelScore s : scores) b.addPredictions(Prediction.newBuilder().setLabel(s.label()).setScore(s.score()));
         return b.setMetadata(GrpcSupport.metadata(stats)).build();
     }
 }
