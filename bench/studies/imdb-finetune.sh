@@ -5,14 +5,15 @@
 #
 #   bench/studies/imdb-finetune.sh sweep     # learning rates at 500 labels, seed 17, chosen on 1,000 dev reviews
 #   bench/studies/imdb-finetune.sh labels    # 500 and 2,000 labels x 3 seeds x {pretrained, random}, + TF-IDF
-#   bench/studies/imdb-finetune.sh full      # all 40,000 labels, seed 17 (the demo and its control), + TF-IDF
+#   bench/studies/imdb-finetune.sh full      # all 40,000 labels, 1 epoch, seed 17 (the demo and its control), + TF-IDF
 #   bench/studies/imdb-finetune.sh summary   # bench/results/imdb-finetune/summary.md from runs.jsonl
 #
 # Needs train/get-imdb.sh, the vocabulary and the pretrained encoder (train/recipes/imdb-demo-pretrain.yaml).
 # Resumable: a finished run is in runs.jsonl and is skipped; a killed one continues from its checkpoints.
 # Long: run it alone on the machine (nice is fine), never in CI. TESSERA (default: the built jar) and PRETRAINED
 # (default work-data/imdb-demo-pretrain/final) may be set; LR_PRE / LR_RANDOM fix the rates the sweep chose; THREADS
-# the threads of each run (default: all cores).
+# the threads of each run (default: all cores); MODELS="random" runs only the random-init (and TF-IDF) half of a
+# phase — it needs the encoder's shapes, not its weights, so it can run while the encoder is still pretraining.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
@@ -32,6 +33,7 @@ done_already() { grep -q "\"name\":\"$1\"" "$RUNS"; }
 # finetune NAME INIT(pretrained|random) LABELS(0 = all) SEED LR EPOCHS DEV [TEST: yes|no]
 finetune() {
   local name=$1 init=$2 labels=$3 seed=$4 lr=$5 epochs=$6 dev=$7 scored=${8:-yes}
+  [[ " ${MODELS:-pretrained random} " == *" $init "* ]] || return 0
   done_already "$name" && { echo "skip $name (in $RUNS)"; return; }
   local out=$WORK/$name args=(--set seed=$seed --set optimizer.lr=$lr --epochs $epochs --eval $dev)
   [ "$init" = random ] && args+=(--set model.random_init=true)
@@ -82,14 +84,14 @@ for phase in "$@"; do
     sweep|sweep-pretrained|sweep-random)
       # chosen on dev only: the test set is not read. (The random-init half needs only the encoder's shapes.)
       if [ $phase != sweep-random ]; then
-        for lr in 1e-4 3e-4 1e-3; do finetune sweep-pretrained-$lr pretrained 500 17 $lr 10 $DATA/dev-1000.jsonl no; done
+        for lr in 3e-4 1e-3; do finetune sweep-pretrained-$lr pretrained 500 17 $lr 10 $DATA/dev-1000.jsonl no; done
       fi
       if [ $phase != sweep-pretrained ]; then
         for lr in 3e-4 1e-3 3e-3; do finetune sweep-random-$lr random 500 17 $lr 10 $DATA/dev-1000.jsonl no; done
       fi ;;
     labels|full)
       pre=${LR_PRE:-$(best_lr pretrained)}; rnd=${LR_RANDOM:-$(best_lr random)}
-      [ -n "$pre" ] && [ -n "$rnd" ] || { echo "run the sweep first (or set LR_PRE and LR_RANDOM)"; exit 2; }
+      [ -n "$rnd" ] && { [ -n "$pre" ] || [ "${MODELS:-}" = random ]; } || { echo "run the sweep first (or set LR_PRE and LR_RANDOM)"; exit 2; }
       echo "learning rates: pretrained $pre, random init $rnd"
       if [ $phase = labels ]; then
         for seed in 17 18 19; do
@@ -101,8 +103,8 @@ for phase in "$@"; do
           done
         done
       else
-        finetune pretrained-all-s17 pretrained 0 17 $pre 2 $DATA/dev.jsonl
-        finetune random-all-s17 random 0 17 $rnd 2 $DATA/dev.jsonl
+        finetune pretrained-all-s17 pretrained 0 17 $pre 1 $DATA/dev.jsonl
+        finetune random-all-s17 random 0 17 $rnd 1 $DATA/dev.jsonl
         tfidf 0 17
       fi ;;
     summary)
