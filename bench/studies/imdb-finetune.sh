@@ -97,14 +97,14 @@ for phase in "$@"; do
         for seed in 17 18 19; do
           for n in 500 2000; do
             epochs=$([ $n = 500 ] && echo 10 || echo 5)
-            finetune pretrained-$n-s$seed pretrained $n $seed $pre $epochs $DATA/dev-1000.jsonl
-            finetune random-$n-s$seed random $n $seed $rnd $epochs $DATA/dev-1000.jsonl
+            finetune pretrained-$n-s$seed pretrained $n $seed "$pre" $epochs $DATA/dev-1000.jsonl
+            finetune random-$n-s$seed random $n $seed "$rnd" $epochs $DATA/dev-1000.jsonl
             tfidf $n $seed
           done
         done
       else
-        finetune pretrained-all-s17 pretrained 0 17 $pre 1 $DATA/dev.jsonl
-        finetune random-all-s17 random 0 17 $rnd 1 $DATA/dev.jsonl
+        finetune pretrained-all-s17 pretrained 0 17 "$pre" 1 $DATA/dev.jsonl
+        finetune random-all-s17 random 0 17 "$rnd" 1 $DATA/dev.jsonl
         tfidf 0 17
       fi ;;
     summary)
