@@ -6,6 +6,7 @@ import dev.tessera.cli.ExportCommand;
 import dev.tessera.cli.FinetuneCommand;
 import dev.tessera.cli.ImportCommand;
 import dev.tessera.cli.PlotCommand;
+import dev.tessera.cli.TfidfCommand;
 import dev.tessera.cli.PretrainCommand;
 import dev.tessera.cli.StudyCommand;
 import dev.tessera.cli.VocabCommand;
@@ -23,7 +24,7 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
  */
 @RegisterForReflection(targets = {
         Cli.class, EvalCommand.class, ExportCommand.class, FinetuneCommand.class, ImportCommand.class,
-        PretrainCommand.class, VocabCommand.class, StudyCommand.class, PlotCommand.class,
+        PretrainCommand.class, VocabCommand.class, StudyCommand.class, PlotCommand.class, PlotCommand.Source.class, TfidfCommand.class,
         StudySpec.class, StudySpec.Pretrain.class, StudySpec.Finetune.class, StudySpec.Tfidf.class,
         Recipe.class, Recipe.Kind.class, Recipe.Model.class, Recipe.Data.class, Recipe.ColumnNames.class,
         Recipe.Optimizer.class, Recipe.Schedule.class, Recipe.Batching.class, Recipe.Training.class,

@@ -31,7 +31,7 @@ public final class PlotCommand implements Callable<Integer> {
 
     @Spec CommandSpec spec;
 
-    static final class Source {
+    public static final class Source {
         @Option(names = "--checkpoint", required = true, description = "A checkpoint directory (e.g. OUTPUT/final or OUTPUT/best).")
         Path checkpoint;
 
