@@ -13,7 +13,8 @@
 # Long: run it alone on the machine (nice is fine), never in CI. TESSERA (default: the built jar) and PRETRAINED
 # (default work-data/imdb-demo-pretrain/final) may be set; LR_PRE / LR_RANDOM fix the rates the sweep chose; THREADS
 # the threads of each run (default: all cores); MODELS="random" runs only the random-init (and TF-IDF) half of a
-# phase — it needs the encoder's shapes, not its weights, so it can run while the encoder is still pretraining.
+# phase — it needs the encoder's shapes, not its weights, so it can run while the encoder is still pretraining;
+# SEEDS the seeds of the labels phase (default "17 18 19"). Two instances may share the work only on disjoint runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
@@ -94,7 +95,7 @@ for phase in "$@"; do
       [ -n "$rnd" ] && { [ -n "$pre" ] || [ "${MODELS:-}" = random ]; } || { echo "run the sweep first (or set LR_PRE and LR_RANDOM)"; exit 2; }
       echo "learning rates: pretrained $pre, random init $rnd"
       if [ $phase = labels ]; then
-        for seed in 17 18 19; do
+        for seed in ${SEEDS:-17 18 19}; do
           for n in 500 2000; do
             epochs=$([ $n = 500 ] && echo 10 || echo 5)
             finetune pretrained-$n-s$seed pretrained $n $seed "$pre" $epochs $DATA/dev-1000.jsonl
