@@ -48,7 +48,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      */
     public record Model(String variant, Integer hidden, Integer layers, Integer heads, Integer intermediate,
                         Integer vocab, Integer maxSeqLen, Integer typeVocab, Double dropout, Double attentionDropout,
-                        @RecipePath(RecipePath.Use.READ) String initFrom, Boolean randomInit) {}
+                        @RecipePath(RecipePath.Use.READ) String initFrom,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) Boolean randomInit) {}
 
     /**
      * Data. Pretraining: {@code train}/{@code eval} corpus files in {@code format} (lines, paragraphs,
@@ -62,7 +63,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
     public record Data(@RecipePath(RecipePath.Use.READ) List<String> train, @RecipePath(RecipePath.Use.READ) List<String> eval,
                        String format, String textField, String task, ColumnNames columns, List<String> labels,
                        Boolean regression, @RecipePath(RecipePath.Use.READ) String tokenizer,
-                       @RecipePath(RecipePath.Use.CACHE) String shardDir, Integer docsPerShard, Integer trainExamples) {}
+                       @RecipePath(RecipePath.Use.CACHE) String shardDir, Integer docsPerShard,
+                       @JsonInclude(JsonInclude.Include.NON_NULL) Integer trainExamples) {}
 
     public record ColumnNames(String text, String textB, String label) {
         public Columns toColumns() { return new Columns(text, textB, label); }
@@ -111,7 +113,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
     public record Training(Long maxSteps, Integer epochs, Integer evalInterval, Integer checkpointInterval,
                            Integer logInterval, Double maskRate, String precision, @RecipePath(RecipePath.Use.WRITE) String outputDir,
                            String device, Integer evalBatches, Integer keepCheckpoints, Double evalMaskRate,
-                           Double finalMaskRate, Double timeBudgetMinutes) {
+                           @JsonInclude(JsonInclude.Include.NON_NULL) Double finalMaskRate,
+                           @JsonInclude(JsonInclude.Include.NON_NULL) Double timeBudgetMinutes) {
 
         /** The mask rate at {@code progress}, the share of the run done (0 at the first step, 1 at the end). */
         public double maskRateAt(double progress) {

@@ -369,8 +369,9 @@ public final class TrainingLoop {
     }
 
     /**
-     * SHA-256 (hex) of the resolved recipe, with the output directory and device left out, and
-     * {@code optimizer.layer_decay} only when it is on (so a recipe without it hashes as before the key existed).
+     * SHA-256 (hex) of the resolved recipe, with the output directory and device left out, and the keys added since
+     * (layer_decay, final_mask_rate, time_budget_minutes, random_init, train_examples) only when they are on: a recipe
+     * without them hashes as before they existed, so its old checkpoints resume without a "recipe differs" warning.
      */
     public static String recipeHash(Recipe r) {
         try {
@@ -386,12 +387,17 @@ public final class TrainingLoop {
         Recipe.Training t = r.training();
         Recipe.Training tt = new Recipe.Training(t.maxSteps(), t.epochs(), t.evalInterval(), t.checkpointInterval(),
                 t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate(),
-                t.finalMaskRate(), t.timeBudgetMinutes());
+                java.util.Objects.equals(t.finalMaskRate(), t.maskRate()) ? null : t.finalMaskRate(), t.timeBudgetMinutes());
+        Recipe.Model m = r.model();
+        if (m != null && Boolean.FALSE.equals(m.randomInit())) {
+            m = new Recipe.Model(m.variant(), m.hidden(), m.layers(), m.heads(), m.intermediate(), m.vocab(), m.maxSeqLen(),
+                    m.typeVocab(), m.dropout(), m.attentionDropout(), m.initFrom(), null);
+        }
         Recipe.Optimizer o = r.optimizer();
         if (o != null && o.layerDecay() != null && o.layerDecay() == 1.0) {
             o = new Recipe.Optimizer(o.lr(), o.betas(), o.eps(), o.weightDecay(), o.gradClip(), null);
         }
-        Recipe norm = new Recipe(r.kind(), r.seed(), r.model(), r.data(), o, r.schedule(), r.batch(), tt);
+        Recipe norm = new Recipe(r.kind(), r.seed(), m, r.data(), o, r.schedule(), r.batch(), tt);
         try {
             return Checkpointer.JSON.writeValueAsString(norm);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

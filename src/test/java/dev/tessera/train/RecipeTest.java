@@ -139,6 +139,24 @@ class RecipeTest {
     }
 
     @Test
+    void keysAddedSinceEnterTheRecipeHashOnlyWhenOn() {
+        String pre = """
+                kind: pretrain
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                training: {max_steps: 10}
+                """;
+        String json = TrainingLoop.hashedJson(Recipe.parse(pre, "inline"));
+        for (String key : List.of("final_mask_rate", "time_budget_minutes", "random_init", "train_examples")) {
+            assertFalse(json.contains(key), key + " in " + json);
+        }
+        Recipe on = Recipe.parse(pre.replace("max_steps: 10}", "max_steps: 10, final_mask_rate: 0.15, time_budget_minutes: 5}"), "inline");
+        assertTrue(TrainingLoop.hashedJson(on).contains("\"final_mask_rate\" : 0.15"), TrainingLoop.hashedJson(on));
+        assertNotEquals(TrainingLoop.recipeHash(Recipe.parse(pre, "inline")), TrainingLoop.recipeHash(on));
+        assertTrue(TrainingLoop.hashedJson(Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, random_init: true}"), "inline"))
+                .contains("\"random_init\" : true"));
+    }
+
+    @Test
     void missingKindAndBadTypesAreClear() {
         RecipeException e = assertThrows(RecipeException.class, () -> Recipe.parse("seed: 3\n", "inline"));
         assertTrue(e.getMessage().contains("'kind' is required"), e.getMessage());
