@@ -6,6 +6,7 @@
 #   bench/studies/imdb-finetune.sh sweep     # learning rates at 500 labels, seed 17, chosen on 1,000 dev reviews
 #   bench/studies/imdb-finetune.sh labels    # 500 and 2,000 labels x 3 seeds x {pretrained, random}, + TF-IDF
 #   bench/studies/imdb-finetune.sh full      # all 40,000 labels, 1 epoch, seed 17 (the demo and its control), + TF-IDF
+#   bench/studies/imdb-finetune.sh lengths   # the full-data models' test accuracy at 128 / 256 / 512 / 1024 tokens
 #   bench/studies/imdb-finetune.sh summary   # bench/results/imdb-finetune/summary.md from runs.jsonl
 #
 # Needs train/get-imdb.sh, the vocabulary and the pretrained encoder (train/recipes/imdb-demo-pretrain.yaml).
@@ -108,9 +109,19 @@ for phase in "$@"; do
         finetune random-all-s17 random 0 17 "$rnd" 1 $DATA/dev.jsonl
         tfidf 0 17
       fi ;;
+    lengths)
+      # accuracy vs serving length: the full-data models (trained at <= 256 tokens) read 128 ... 1024 tokens
+      for m in pretrained random; do
+        for len in 128 256 512 1024; do
+          grep -q "\"name\":\"$m-all-s17\",\"length\":$len," "$RESULTS/lengths.jsonl" 2>/dev/null && continue
+          r=$($TESSERA eval --model $WORK/$m-all-s17/best --data $DATA/test.jsonl --max-length $len --threads "${THREADS:-0}")
+          python3 -c "import json,sys; r=json.loads(sys.argv[1]); print(json.dumps({'name':'$m-all-s17','length':$len,'test_accuracy':r['accuracy']},separators=(',',':')))" "$r" >> "$RESULTS/lengths.jsonl"
+          tail -n 1 "$RESULTS/lengths.jsonl"
+        done
+      done ;;
     summary)
       python3 bench/studies/imdb_finetune_summary.py "$RUNS" > "$RESULTS/summary.md"; cat "$RESULTS/summary.md"
       $TESSERA plot --runs "$RUNS" --output "$RESULTS/accuracy-vs-labels.png" ;;
-    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, summary)"; exit 2 ;;
+    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, lengths, summary)"; exit 2 ;;
   esac
 done
