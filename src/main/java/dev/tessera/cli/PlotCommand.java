@@ -3,6 +3,7 @@ package dev.tessera.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.plot.Charts;
+import dev.tessera.study.StudyReport;
 import dev.tessera.train.Checkpointer;
 import dev.tessera.train.TrainingState;
 import picocli.CommandLine.ArgGroup;
@@ -53,13 +54,12 @@ public final class PlotCommand implements Callable<Integer> {
                 err.println("no file " + source.runs);
                 return 2;
             }
-            List<Charts.Series> series = accuracyByLabels(Files.readAllLines(source.runs));
-            if (series.isEmpty()) {
+            Map<String, TreeMap<Integer, List<Double>>> runs = accuracyByLabels(Files.readAllLines(source.runs));
+            if (runs.isEmpty()) {
                 err.println("no scored runs (model, labels, test_accuracy) in " + source.runs);
                 return 2;
             }
-            Charts.lines("IMDB test accuracy vs labelled examples (mean ± std over seeds)", "labelled training reviews",
-                    "test accuracy (%)", series, true, output);
+            StudyReport.accuracyVsLabels(runs, output);
         } else {
             if (!Files.isRegularFile(source.checkpoint.resolve(Checkpointer.STATE))) {
                 err.println("no " + Checkpointer.STATE + " in " + source.checkpoint);
@@ -72,32 +72,18 @@ public final class PlotCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** One series per model: x = labels, y = mean test accuracy (%), error = sample std over the runs (0 for one). */
-    static List<Charts.Series> accuracyByLabels(List<String> lines) throws IOException {
+    /** Test accuracies (%) by model and label count; runs without a test score (a sweep, chosen on dev) are left out. */
+    static Map<String, TreeMap<Integer, List<Double>>> accuracyByLabels(List<String> lines) throws IOException {
         ObjectMapper json = new ObjectMapper();
         Map<String, TreeMap<Integer, List<Double>>> byModel = new TreeMap<>();
         for (String line : lines) {
             if (line.isBlank()) continue;
             JsonNode r = json.readTree(line);
             JsonNode acc = r.path("test_accuracy");
-            if (!acc.isNumber() || !r.path("labels").isInt()) continue; // e.g. a sweep run, chosen on dev only
+            if (!acc.isNumber() || !r.path("labels").isInt()) continue;
             byModel.computeIfAbsent(r.path("model").asText("?"), k -> new TreeMap<>())
                     .computeIfAbsent(r.get("labels").asInt(), k -> new ArrayList<>()).add(100 * acc.asDouble());
         }
-        List<Charts.Series> out = new ArrayList<>();
-        byModel.forEach((model, byN) -> {
-            int k = byN.size(), i = 0;
-            double[] x = new double[k], y = new double[k], e = new double[k];
-            for (var en : byN.entrySet()) {
-                List<Double> v = en.getValue();
-                double mean = v.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
-                double ss = v.stream().mapToDouble(a -> (a - mean) * (a - mean)).sum();
-                x[i] = en.getKey();
-                y[i] = mean;
-                e[i++] = v.size() > 1 ? Math.sqrt(ss / (v.size() - 1)) : 0;
-            }
-            out.add(new Charts.Series(model, x, y, e));
-        });
-        return out;
+        return byModel;
     }
 }

@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /** The study's results as a flat CSV and as the three PNG figures. */
-final class StudyReport {
+public final class StudyReport {
     private StudyReport() {}
 
     /** One row per measured value: {@code id,kind,group,x,metric,value}. */
@@ -82,22 +82,28 @@ final class StudyReport {
             Charts.lines("Held-out MLM loss vs evaluation length", "sequence length (tokens)", "held-out MLM loss", length, true,
                     dir.resolve("mlm-vs-length.png"));
         }
-        if (!acc.isEmpty()) {
-            List<Charts.Series> s = new ArrayList<>();
-            acc.forEach((name, byN) -> {
-                int k = byN.size(), i = 0;
-                double[] x = new double[k], y = new double[k], e = new double[k];
-                for (var en : byN.entrySet()) {
-                    x[i] = en.getKey();
-                    y[i] = mean(en.getValue());
-                    e[i] = std(en.getValue());
-                    i++;
-                }
-                s.add(new Charts.Series(name, x, y, e));
-            });
-            Charts.lines("IMDB test accuracy vs labelled examples (mean ± std over seeds)", "labelled training reviews",
-                    "test accuracy (%)", s, true, dir.resolve("accuracy-vs-labels.png"));
-        }
+        if (!acc.isEmpty()) accuracyVsLabels(acc, dir.resolve("accuracy-vs-labels.png"));
+    }
+
+    /**
+     * Test accuracy (%) against labelled examples, one series per model: the mean over its runs at each label count,
+     * with the sample standard deviation as error bar. Also {@code tessera plot --runs}.
+     */
+    public static void accuracyVsLabels(Map<String, ? extends Map<Integer, List<Double>>> byModel, Path png) {
+        List<Charts.Series> s = new ArrayList<>();
+        byModel.forEach((name, byN) -> {
+            int k = byN.size(), i = 0;
+            double[] x = new double[k], y = new double[k], e = new double[k];
+            for (var en : byN.entrySet()) {
+                x[i] = en.getKey();
+                y[i] = mean(en.getValue());
+                e[i] = std(en.getValue());
+                i++;
+            }
+            s.add(new Charts.Series(name, x, y, e));
+        });
+        Charts.lines("IMDB test accuracy vs labelled examples (mean ± std over seeds)", "labelled training reviews",
+                "test accuracy (%)", s, true, png);
     }
 
     static double mean(List<Double> v) {

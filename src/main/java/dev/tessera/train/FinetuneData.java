@@ -1,6 +1,7 @@
 package dev.tessera.train;
 
 import dev.tessera.data.Columns;
+import dev.tessera.data.DataOrder;
 import dev.tessera.data.DatasetFormat;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntPredicate;
 
 /** Reading and encoding the labelled files of a finetuning run (or of the {@code eval} command). */
 public final class FinetuneData {
@@ -32,7 +34,7 @@ public final class FinetuneData {
 
     /** As {@link #encode(FinetuneEncoder, List, String, Columns, LabelSet)}, only the rows whose index over all files {@code keep}s. */
     public static List<FinetuneEncoder.Encoded> encode(FinetuneEncoder enc, List<String> files, String format, Columns columns,
-                                                       LabelSet labels, java.util.function.IntPredicate keep) {
+                                                       LabelSet labels, IntPredicate keep) {
         List<FinetuneEncoder.Encoded> out = new ArrayList<>();
         int index = 0;
         for (String f : files) {
@@ -49,9 +51,9 @@ public final class FinetuneData {
      * permutation seeded by {@code seed} — all of them when {@code n} is null or not smaller. The same seed picks the
      * same examples for a pretrained model, its random-init control and the TF-IDF baseline ({@code tessera tfidf}).
      */
-    public static java.util.function.IntPredicate subset(int rows, Integer n, long seed) {
+    public static IntPredicate subset(int rows, Integer n, long seed) {
         if (n == null || n >= rows) return i -> true;
-        int[] order = dev.tessera.data.DataOrder.permutation(seed ^ SUBSET_SALT, 0, rows);
+        int[] order = DataOrder.permutation(seed ^ SUBSET_SALT, 0, rows);
         boolean[] chosen = new boolean[rows];
         for (int i = 0; i < n; i++) chosen[order[i]] = true;
         return i -> chosen[i];

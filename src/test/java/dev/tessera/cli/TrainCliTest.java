@@ -101,11 +101,10 @@ class TrainCliTest {
                 "{\"name\":\"r-500-s17\",\"model\":\"random\",\"labels\":500,\"seed\":17,\"test_accuracy\":0.70}",
                 "{\"name\":\"sweep-random-1e-3\",\"model\":\"random\",\"labels\":500,\"seed\":17,\"test_accuracy\":null}",
                 "");
-        var series = PlotCommand.accuracyByLabels(runs);
-        assertEquals(List.of("pretrained", "random"), series.stream().map(s -> s.name()).toList());
-        assertEquals(82.0, series.get(0).y()[0], 1e-9);
-        assertEquals(Math.sqrt(8.0), series.get(0).err()[0], 1e-9); // sample std of 80 and 84
-        assertEquals(1, series.get(1).x().length, "the unscored sweep run is left out");
+        var byModel = PlotCommand.accuracyByLabels(runs);
+        assertEquals(List.of("pretrained", "random"), List.copyOf(byModel.keySet()));
+        assertEquals(List.of(80.0, 84.0), byModel.get("pretrained").get(500));
+        assertEquals(List.of(70.0), byModel.get("random").get(500), "the unscored sweep run is left out");
         Path file = dir.resolve("runs.jsonl"), png = dir.resolve("acc.png");
         Files.write(file, runs);
         Run p = cli("plot", "--runs", file.toString(), "--output", png.toString());
