@@ -139,4 +139,15 @@ class PretrainerTest {
         double max = steps.stream().mapToDouble(TrainingListener.StepStats::lr).max().orElseThrow();
         assertTrue(max > 0.8 * peak, "reaches its peak after warmup: " + max);
     }
+
+    @Test
+    void aDecayingMaskRateMasksLessAsTheRunGoesOn() {
+        String yaml = TinyFixtures.pretrainYaml(dir, 4, 100);
+        TrainingOutcome constant = run(yaml, dir.resolve("run-mask-constant"), null);
+        TrainingOutcome decaying = new Pretrainer(Recipe.parse(RecipeOverrides.apply(yaml, Map.of("training.final_mask_rate", "0.05"),
+                "decay"), "decay"), TrainOptions.defaults().withOutputDir(dir.resolve("run-mask-decay")).withThreads(1)).run();
+        // step 0 runs at mask_rate in both; from step 1 on the rate (and so the masks and the loss) differ
+        assertEquals(constant.stepLosses().get(0), decaying.stepLosses().get(0));
+        for (int i = 1; i < 4; i++) assertNotEquals(constant.stepLosses().get(i), decaying.stepLosses().get(i), "step " + i);
+    }
 }
