@@ -35,6 +35,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -46,13 +47,16 @@ import java.util.function.BooleanSupplier;
  * <p>Pretraining budgets: a few timed steps of each architecture (calibration, on this machine now) give
  * the seconds per step; the run's {@code max_steps} = budget ÷ that, fixed in {@code work_dir/plan.json}
  * so a resumed run keeps its schedule. The budget is training time (evaluation excluded); the records say
- * the time each run actually took.
+ * the time each run actually took, and the curves' time axis is steps × the calibrated seconds per step, which
+ * other work on the machine after calibration does not stretch.
  */
 public final class Study {
 
     static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private static final ObjectMapper YAML = new YAMLMapper();
-    static final int CALIBRATION_STEPS = 6;
+    static final int CALIBRATION_STEPS = 12;
+    /** The budget recipe's name among the architectures (see {@link #pretrainRecipe}). */
+    static final String BUDGET_RECIPE = "mosaic_bert+budget";
 
     private final StudySpec spec;
     private final Path out, work;
@@ -72,38 +76,37 @@ public final class Study {
         this.plan = readObject(work.resolve("plan.json"));
     }
 
-    /** Runs every cell not yet in the results; returns false when cancelled before the end. */
+    /**
+     * Runs every cell not yet in the results; returns false when cancelled before the end. Order: budget by
+     * budget, each budget's pretraining runs and then their finetuning at the label budgets that take every seed,
+     * the random-init control, the larger label budgets (first seed), the TF-IDF baseline: a study cut short
+     * has its cheapest complete comparisons first.
+     */
     public boolean run() {
         results.set("spec", JSON.valueToTree(spec));
-        List<String> inits = new ArrayList<>();
         StudySpec.Pretrain p = spec.pretrain();
+        StudySpec.Finetune f = spec.finetune();
+        List<String> inits = new ArrayList<>();
         if (p != null) {
-            // every architecture timed back to back, before any run: the same machine conditions for all
-            for (String arch : p.architectures()) {
-                for (double budget : p.budgetsMinutes()) {
-                    String id = "pretrain/" + arch + "/" + fmt(budget) + "m";
-                    if (!plan.has(id) && !((ObjectNode) results.get("cells")).has(id)) planSteps(id, arch, budget);
+            TreeMap<Double, List<String>> runs = pretrainRuns();
+            plan(runs);
+            for (var e : runs.entrySet()) {
+                List<String> now = new ArrayList<>();
+                for (String arch : e.getValue()) {
+                    String id = pretrainId(arch, e.getKey());
+                    if (!cell(id, () -> pretrain(id, arch, e.getKey()))) return false;
+                    now.add(id);
                 }
-            }
-            for (String arch : p.architectures()) {
-                for (double budget : p.budgetsMinutes()) {
-                    String id = "pretrain/" + arch + "/" + fmt(budget) + "m";
-                    if (!cell(id, () -> pretrain(id, arch, budget))) return false;
-                    inits.add(id);
-                }
+                inits.addAll(now);
+                if (f != null) for (String init : now) if (!finetuneAll(init, true)) return false;
             }
         }
-        StudySpec.Finetune f = spec.finetune();
         if (f != null) {
-            if (f.randomInit()) inits.add("random-init");
-            for (String init : inits) {
-                for (int n : f.labels()) {
-                    for (long seed : f.seeds()) {
-                        String id = "finetune/" + init + "/" + n + "/seed" + seed;
-                        if (!cell(id, () -> finetune(id, init, n, seed))) return false;
-                    }
-                }
+            if (f.randomInit()) {
+                inits.add("random-init");
+                if (!finetuneAll("random-init", true)) return false;
             }
+            for (String init : inits) if (!finetuneAll(init, false)) return false;
         }
         if (spec.tfidf() != null) {
             for (int n : spec.tfidf().labels()) {
@@ -115,16 +118,51 @@ public final class Study {
         return true;
     }
 
+    /** Architectures by budget: every architecture at every budget, plus the budget recipe where asked. */
+    private TreeMap<Double, List<String>> pretrainRuns() {
+        StudySpec.Pretrain p = spec.pretrain();
+        TreeMap<Double, List<String>> runs = new TreeMap<>();
+        for (double b : p.budgetsMinutes()) runs.computeIfAbsent(b, k -> new ArrayList<>()).addAll(p.architectures());
+        for (double b : p.budgetRecipeMinutes()) runs.computeIfAbsent(b, k -> new ArrayList<>()).add(BUDGET_RECIPE);
+        return runs;
+    }
+
+    private static String pretrainId(String arch, double budget) {
+        return "pretrain/" + arch + "/" + fmt(budget) + "m";
+    }
+
+    /**
+     * Finetunes {@code init} at the label budgets that take every seed ({@code small}) or at the others; the
+     * learning rate is chosen on dev first when the spec sweeps it.
+     */
+    private boolean finetuneAll(String init, boolean small) {
+        StudySpec.Finetune f = spec.finetune();
+        if (small && !f.lrSweep().isEmpty()) { // the small pass comes first for every starting point
+            int n = f.labels().stream().mapToInt(Integer::intValue).min().orElseThrow();
+            for (double lr : f.lrSweep()) {
+                String id = "lr-sweep/" + init + "/" + n + "/lr" + lr;
+                if (!cell(id, () -> lrTrial(id, init, n, lr))) return false;
+            }
+        }
+        for (int n : f.labels()) {
+            if ((n <= f.seedsUpToLabels()) != small) continue;
+            for (long seed : f.seedsAt(n)) {
+                String id = "finetune/" + init + "/" + n + "/seed" + seed;
+                if (!cell(id, () -> finetune(id, init, n, seed))) return false;
+            }
+        }
+        return true;
+    }
     public ObjectNode results() { return results; }
 
     private interface CellRun { ObjectNode run(); }
 
     /** What a finetuning cell's result depends on besides its id: a recorded cell with other settings is an error. */
-    private ObjectNode finetuneSettings() {
+    private ObjectNode finetuneSettings(String init, int labels) {
         StudySpec.Finetune f = spec.finetune();
         ObjectNode o = JSON.createObjectNode();
-        o.put("lr", f.lr()).put("epochs", f.epochs()).put("max_seq_len", f.maxSeqLen()).put("global_batch", f.globalBatch())
-                .put("test_limit", f.testLimit());
+        o.put("lr", lrFor(init)).put("epochs", f.epochsAt(labels)).put("max_seq_len", f.maxSeqLen())
+                .put("global_batch", f.globalBatch()).put("test_limit", f.testLimit());
         return o;
     }
 
@@ -133,9 +171,12 @@ public final class Study {
         ObjectNode cells = (ObjectNode) results.get("cells");
         if (cells.has(id)) {
             JsonNode was = cells.get(id).get("settings");
-            if (id.startsWith("finetune/") && was != null && !was.equals(finetuneSettings())) {
-                throw new IllegalArgumentException(out.resolve("results.json") + " has " + id + " with finetune settings " + was
-                        + " but the spec now says " + finetuneSettings() + ": use another output and work_dir");
+            if (id.startsWith("finetune/") && was != null) {
+                ObjectNode now = finetuneSettings(cells.get(id).get("init").asText(), cells.get(id).get("labels").asInt());
+                if (!was.equals(now)) {
+                    throw new IllegalArgumentException(out.resolve("results.json") + " has " + id + " with finetune settings " + was
+                            + " but the spec now says " + now + ": use another output and work_dir");
+                }
             }
             log.info("study: " + id + " done before, kept");
             return true;
@@ -157,7 +198,6 @@ public final class Study {
     private ObjectNode pretrain(String id, String arch, double budgetMinutes) {
         StudySpec.Pretrain p = spec.pretrain();
         Path dir = work.resolve(id);
-        if (!plan.has(id)) planSteps(id, arch, budgetMinutes);
         long steps = plan.get(id).get("max_steps").asLong();
         double secPerStep = plan.get(id).get("seconds_per_step").asDouble();
         Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, steps, dir, true)), id);
@@ -177,6 +217,8 @@ public final class Study {
             for (TrainingState.EvalPoint e : st.evalHistory()) {
                 ObjectNode c = curve.addObject();
                 c.put("step", e.step());
+                // the time axis of the study: steps at the rate measured alone, whatever else shared the machine later
+                c.put("calibrated_seconds", e.step() * secPerStep);
                 if (e.trainSeconds() != null) c.put("train_seconds", e.trainSeconds());
                 e.metrics().forEach((k, v) -> c.put(k, v));
             }
@@ -192,16 +234,34 @@ public final class Study {
         return rec;
     }
 
-    /** Calibrates {@code arch} and fixes the run's max_steps in plan.json. */
-    private void planSteps(String id, String arch, double budgetMinutes) {
-        double secPerStep = calibrate(arch);
-        long steps = Math.max(10, Math.round(budgetMinutes * 60 / secPerStep));
-        plan.putObject(id).put("max_steps", steps).put("seconds_per_step", secPerStep);
+    /**
+     * Fixes every pretraining run's max_steps in plan.json (budget ÷ seconds per step) before any run, so all
+     * architectures are timed under the same machine conditions: one discarded warm-up (JIT), then each
+     * architecture timed twice, interleaved, keeping its faster time.
+     */
+    private void plan(TreeMap<Double, List<String>> runs) {
+        Map<String, Double> budgets = new LinkedHashMap<>();
+        runs.forEach((b, archs) -> archs.forEach(a -> {
+            String id = pretrainId(a, b);
+            if (!plan.has(id) && !((ObjectNode) results.get("cells")).has(id)) budgets.put(id, b);
+        }));
+        if (budgets.isEmpty()) return;
+        List<String> archs = budgets.keySet().stream().map(id -> id.split("/")[1]).distinct().toList();
+        calibrate(archs.getFirst());
+        Map<String, Double> secPerStep = new LinkedHashMap<>();
+        for (int round = 0; round < 2; round++) {
+            for (String a : archs) secPerStep.merge(a, calibrate(a), Math::min);
+        }
+        budgets.forEach((id, minutes) -> {
+            double sps = secPerStep.get(id.split("/")[1]);
+            long steps = Math.max(10, Math.round(minutes * 60 / sps));
+            plan.putObject(id).put("max_steps", steps).put("seconds_per_step", sps);
+            log.info(String.format("study: %s: %.3f s/step calibrated -> %d steps for %s min", id, sps, steps, fmt(minutes)));
+        });
         AtomicFiles.writeString(work.resolve("plan.json"), pretty(plan));
-        log.info(String.format("study: %s: %.3f s/step calibrated -> %d steps for %s min", id, secPerStep, steps, fmt(budgetMinutes)));
     }
 
-    /** Seconds per optimizer step of {@code arch}, timed over a few steps (the first, warm-up, left out). */
+    /** Seconds per optimizer step of {@code arch}, timed over a few steps (the first two, warm-up, left out). */
     private double calibrate(String arch) {
         Path dir = work.resolve("calibrate-" + arch);
         List<Long> times = new ArrayList<>();
@@ -209,7 +269,6 @@ public final class Study {
             AtomicDirectories.deleteTree(dir);
             Recipe r = Recipe.parse(yaml(pretrainRecipe(arch, CALIBRATION_STEPS, dir, false)), "calibration");
             TrainingListener timer = new TrainingListener() {
-                @Override public void started(String what, long startStep, long totalSteps, long numParams) { times.add(System.nanoTime()); }
                 @Override public void step(StepStats s) { times.add(System.nanoTime()); }
                 @Override public void info(String line) { log.info(line); }
             };
@@ -218,27 +277,35 @@ public final class Study {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        if (times.size() < 3) throw new IllegalStateException("calibration of " + arch + " did not run");
-        return (times.get(times.size() - 1) - times.get(1)) / 1e9 / (times.size() - 2);
+        if (times.size() < 4) throw new IllegalStateException("calibration of " + arch + " did not run");
+        return (times.getLast() - times.get(1)) / 1e9 / (times.size() - 2);
     }
 
+    /**
+     * The pretraining recipe of {@code arch}: MosaicBERT or classic BERT as the write-up trains them, or
+     * {@link #BUDGET_RECIPE}: MosaicBERT without dropout, its learning rate decaying to zero and its masking rate from
+     * 30% to 15% over exactly the budget's steps.
+     */
     private Map<String, Object> pretrainRecipe(String arch, long steps, Path dir, boolean withEval) {
         StudySpec.Pretrain p = spec.pretrain();
-        boolean bert = arch.equals("bert");
+        boolean bert = arch.equals("bert"), budget = arch.equals(BUDGET_RECIPE);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("kind", "pretrain");
         m.put("seed", spec.seed());
-        m.put("model", map("variant", arch, "hidden", p.hidden(), "layers", p.layers(), "heads", p.heads(),
-                "intermediate", p.intermediate(), "vocab", p.vocab(), "max_seq_len", p.maxSeqLen(), "dropout", 0.1,
+        m.put("model", map("variant", bert ? "bert" : "mosaic_bert", "hidden", p.hidden(), "layers", p.layers(), "heads", p.heads(),
+                "intermediate", p.intermediate(), "vocab", p.vocab(), "max_seq_len", p.maxSeqLen(), "dropout", budget ? 0.0 : 0.1,
                 "attention_dropout", bert ? 0.1 : 0.0));
         m.put("data", map("train", List.of(p.corpus()), "eval", withEval ? List.of(p.evalCorpus()) : List.of(),
                 "format", "lines", "tokenizer", p.tokenizer(), "shard_dir", shardDir().toString()));
         m.put("optimizer", map("lr", p.lr()));
+        if (budget) m.put("schedule", map("final_lr_fraction", 0.0));
         m.put("batch", map("global_batch", p.globalBatch(), "microbatch_tokens", p.microbatchTokens(), "padded", bert));
         long evalEvery = Math.max(1, steps / p.evalsPerRun());
-        m.put("training", map("max_steps", steps, "eval_interval", evalEvery, "checkpoint_interval", Math.max(1, steps / 5),
+        Map<String, Object> training = map("max_steps", steps, "eval_interval", evalEvery, "checkpoint_interval", Math.max(1, steps / 5),
                 "log_interval", 10, "mask_rate", bert ? 0.15 : 0.30, "eval_mask_rate", p.evalMaskRate(),
-                "eval_batches", p.evalBatches(), "keep_checkpoints", 1, "output_dir", dir.toString()));
+                "eval_batches", p.evalBatches(), "keep_checkpoints", 1, "output_dir", dir.toString());
+        if (budget) training.put("final_mask_rate", 0.15);
+        m.put("training", training);
         return m;
     }
 
@@ -248,22 +315,7 @@ public final class Study {
 
     private ObjectNode finetune(String id, String init, int n, long seed) {
         StudySpec.Finetune f = spec.finetune();
-        Path initDir = init.equals("random-init") ? randomInit() : Path.of(results.get("cells").get(init).get("checkpoint").asText());
-        Path trainFile = subset("train-seed" + seed + "-" + n, trainRows(), seedOrder(seed, n));
-        Path dir = work.resolve(id);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("kind", "finetune");
-        m.put("seed", seed);
-        m.put("model", map("init_from", initDir.toString(), "max_seq_len", f.maxSeqLen(), "dropout", 0.1));
-        m.put("data", map("train", List.of(trainFile.toString()), "format", "jsonl", "task", "custom",
-                "columns", map("text", "text", "label", "label"), "labels", f.classes()));
-        m.put("optimizer", map("lr", f.lr()));
-        m.put("schedule", map("warmup_fraction", 0.06, "final_lr_fraction", 0.0));
-        m.put("batch", map("global_batch", f.globalBatch(), "microbatch_tokens", Math.max(8192, f.maxSeqLen())));
-        m.put("training", map("epochs", f.epochs(), "log_interval", 10, "checkpoint_interval", 200, "keep_checkpoints", 1,
-                "output_dir", dir.toString()));
-        Recipe r = Recipe.parse(yaml(m), id);
-        TrainingOutcome res = new Finetuner(r, options()).run();
+        TrainingOutcome res = finetuneRun(id, init, n, seed, lrFor(init), f.epochsAt(n));
         if (res.finalDir() == null) return null;
         TrainingState st = Checkpointer.readState(res.finalDir());
         // scored once, on the final model (no selection on test data)
@@ -271,9 +323,54 @@ public final class Study {
         ObjectNode rec = JSON.createObjectNode();
         rec.put("kind", "finetune").put("init", init).put("labels", n).put("seed", seed)
                 .put("steps", st.step()).put("train_seconds", st.trainSeconds());
-        rec.set("settings", finetuneSettings());
+        rec.set("settings", finetuneSettings(init, n));
         test.forEach((k, v) -> rec.put("test_" + k, v));
         return rec;
+    }
+
+    /** One learning rate of the sweep: finetuned like a study cell, scored on dev (never on test). */
+    private ObjectNode lrTrial(String id, String init, int n, double lr) {
+        StudySpec.Finetune f = spec.finetune();
+        long seed = f.seeds().getFirst();
+        TrainingOutcome res = finetuneRun(id, init, n, seed, lr, f.epochsAt(n));
+        if (res.finalDir() == null) return null;
+        Map<String, Double> dev = score(res.finalDir(), devRows(), f.maxSeqLen());
+        ObjectNode rec = JSON.createObjectNode();
+        rec.put("kind", "lr_sweep").put("init", init).put("labels", n).put("seed", seed).put("lr", lr);
+        dev.forEach((k, v) -> rec.put("dev_" + k, v));
+        return rec;
+    }
+
+    /** The sweep's best learning rate on dev for {@code init} (ties: the first listed); {@code lr} without a sweep. */
+    private double lrFor(String init) {
+        StudySpec.Finetune f = spec.finetune();
+        double best = f.lr(), bestAcc = -1;
+        for (JsonNode c : results.get("cells")) {
+            if (c.path("kind").asText().equals("lr_sweep") && c.get("init").asText().equals(init)
+                    && f.lrSweep().contains(c.get("lr").asDouble()) && c.get("dev_accuracy").asDouble() > bestAcc) {
+                bestAcc = c.get("dev_accuracy").asDouble();
+                best = c.get("lr").asDouble();
+            }
+        }
+        return best;
+    }
+
+    private TrainingOutcome finetuneRun(String id, String init, int n, long seed, double lr, int epochs) {
+        StudySpec.Finetune f = spec.finetune();
+        Path initDir = init.equals("random-init") ? randomInit() : Path.of(results.get("cells").get(init).get("checkpoint").asText());
+        Path trainFile = subset("train-seed" + seed + "-" + n, trainRows(), seedOrder(seed, n));
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("kind", "finetune");
+        m.put("seed", seed);
+        m.put("model", map("init_from", initDir.toString(), "max_seq_len", f.maxSeqLen(), "dropout", 0.1));
+        m.put("data", map("train", List.of(trainFile.toString()), "format", "jsonl", "task", "custom",
+                "columns", map("text", "text", "label", "label"), "labels", f.classes()));
+        m.put("optimizer", map("lr", lr));
+        m.put("schedule", map("warmup_fraction", 0.06, "final_lr_fraction", 0.0));
+        m.put("batch", map("global_batch", f.globalBatch(), "microbatch_tokens", Math.max(8192, f.maxSeqLen())));
+        m.put("training", map("epochs", epochs, "log_interval", 10, "checkpoint_interval", 200, "keep_checkpoints", 1,
+                "output_dir", work.resolve(id).toString()));
+        return new Finetuner(Recipe.parse(yaml(m), id), options()).run();
     }
 
     /** A MosaicBERT of the study's shape with freshly initialised weights (the control without pretraining). */
@@ -317,7 +414,7 @@ public final class Study {
 
     // ---------------------------------------------------------------- data
 
-    private List<LabelledExample> trainRowsCache, testRowsCache;
+    private List<LabelledExample> trainRowsCache, testRowsCache, devRowsCache;
 
     private Columns columns() { return new Columns(spec.finetune().textField(), null, spec.finetune().labelField()); }
 
@@ -334,6 +431,15 @@ public final class Study {
             testRowsCache = lim > 0 && lim < all.size() ? List.copyOf(all.subList(0, lim)) : all;
         }
         return testRowsCache;
+    }
+
+    /** The first {@code dev_limit} dev rows: where the learning-rate sweep is scored. */
+    private List<LabelledExample> devRows() {
+        if (devRowsCache == null) {
+            List<LabelledExample> all = FinetuneData.read(List.of(spec.finetune().dev()), "jsonl", columns());
+            devRowsCache = List.copyOf(all.subList(0, Math.min(spec.finetune().devLimit(), all.size())));
+        }
+        return devRowsCache;
     }
 
     /** The first {@code n} indices of the seeded permutation of the training rows: the labelled subset of a seed. */

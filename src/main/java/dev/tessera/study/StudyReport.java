@@ -24,8 +24,8 @@ public final class StudyReport {
                 case "pretrain" -> {
                     String g = c.get("architecture").asText() + "/" + c.get("budget_minutes").asText() + "m";
                     for (JsonNode p : c.path("curve")) {
-                        row(sb, id, kind, g, p.path("train_seconds").asDouble(), "mlm_loss", p.path("mlm_loss").asDouble());
-                        row(sb, id, kind, g, p.path("train_seconds").asDouble(), "mlm_accuracy", p.path("mlm_accuracy").asDouble());
+                        row(sb, id, kind, g, 60 * minutes(p), "mlm_loss", p.path("mlm_loss").asDouble());
+                        row(sb, id, kind, g, 60 * minutes(p), "mlm_accuracy", p.path("mlm_accuracy").asDouble());
                     }
                     row(sb, id, kind, g, c.get("train_seconds").asDouble(), "tokens_per_second", c.get("tokens_per_second").asDouble());
                     for (Iterator<Map.Entry<String, JsonNode>> it = c.path("by_length").fields(); it.hasNext(); ) {
@@ -35,6 +35,8 @@ public final class StudyReport {
                 }
                 case "finetune" -> row(sb, id, kind, c.get("init").asText(), c.get("labels").asDouble(), "test_accuracy",
                         c.get("test_accuracy").asDouble());
+                case "lr_sweep" -> row(sb, id, kind, c.get("init").asText(), c.get("lr").asDouble(), "dev_accuracy",
+                        c.get("dev_accuracy").asDouble());
                 case "tfidf" -> {
                     row(sb, id, kind, "tfidf", c.get("labels").asDouble(), "test_accuracy", c.get("test_accuracy").asDouble());
                     row(sb, id, kind, "tfidf", c.get("labels").asDouble(), "test_accuracy_all", c.get("test_accuracy_all").asDouble());
@@ -55,7 +57,7 @@ public final class StudyReport {
                     String name = c.get("architecture").asText() + " " + c.get("budget_minutes").asText() + " min";
                     List<Double> x = new ArrayList<>(), y = new ArrayList<>();
                     for (JsonNode p : c.path("curve")) {
-                        x.add(p.path("train_seconds").asDouble() / 60);
+                        x.add(minutes(p));
                         y.add(p.path("mlm_loss").asDouble());
                     }
                     time.add(Charts.Series.of(name, x, y));
@@ -75,7 +77,8 @@ public final class StudyReport {
             }
         }
         if (!time.isEmpty()) {
-            Charts.lines("Held-out MLM loss vs training time (both evaluated at the same mask rate)", "training time (minutes)",
+            Charts.lines("Held-out MLM loss vs training time (both evaluated at the same mask rate)",
+                    "training time (minutes: steps × seconds per step timed alone)",
                     "held-out MLM loss", time, false, dir.resolve("mlm-vs-time.png"));
         }
         if (!length.isEmpty()) {
@@ -104,6 +107,11 @@ public final class StudyReport {
         });
         Charts.lines("IMDB test accuracy vs labelled examples (mean ± std over seeds)", "labelled training reviews",
                 "test accuracy (%)", s, true, png);
+    }
+
+    /** A curve point's training time: steps × the calibrated seconds per step where recorded, else the run's clock. */
+    private static double minutes(JsonNode point) {
+        return (point.has("calibrated_seconds") ? point.get("calibrated_seconds") : point.path("train_seconds")).asDouble() / 60;
     }
 
     static double mean(List<Double> v) {

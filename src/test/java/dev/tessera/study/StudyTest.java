@@ -29,6 +29,7 @@ class StudyTest {
         TinyFixtures.write(dir);
         jsonl(dir.resolve("train.jsonl"), TinyFixtures.reviews(200, 11));
         jsonl(dir.resolve("test.jsonl"), TinyFixtures.reviews(80, 12));
+        jsonl(dir.resolve("dev.jsonl"), TinyFixtures.reviews(40, 13));
     }
 
     static void jsonl(Path file, List<String[]> rows) throws IOException {
@@ -62,14 +63,20 @@ class StudyTest {
                   evals_per_run: 3
                   eval_batches: 3
                   eval_lengths: [32, 64]
+                  budget_recipe_minutes: [0.002]
                 finetune:
                   train: %1$s/train.jsonl
                   test: %1$s/test.jsonl
                   test_limit: 60
+                  dev: %1$s/dev.jsonl
+                  dev_limit: 30
+                  lr_sweep: [5.0e-3, 2.0e-2]
                   classes: [neg, pos]
                   labels: [32, 64]
                   seeds: [1, 2]
+                  seeds_up_to_labels: 32
                   epochs: 2
+                  epochs_by_labels: {64: 1}
                   max_seq_len: 32
                   lr: 5.0e-3
                   global_batch: 16
@@ -88,9 +95,25 @@ class StudyTest {
         Study study = new Study(s, TrainingListener.NONE, () -> false);
         assertTrue(study.run());
         JsonNode cells = study.results().get("cells");
-        // 2 pretraining runs; (2 pretrained + random init) × 2 label budgets × 2 seeds; 2 baselines
-        assertEquals(2 + 12 + 2, cells.size(), cells.toString());
+        // 3 pretraining runs; (3 pretrained + random init) × (2 swept lrs + 2 seeds at 32 labels + 1 at 64); 2 baselines
+        assertEquals(3 + 4 * (2 + 2 + 1) + 2, cells.size(), cells.toString());
         JsonNode mosaic = cells.get("pretrain/mosaic_bert/0.002m"), bert = cells.get("pretrain/bert/0.002m");
+        // the budget recipe: MosaicBERT's 30% masking at the start, and the plain recipe's step count (same calibration)
+        JsonNode budget = cells.get("pretrain/mosaic_bert+budget/0.002m");
+        assertEquals(0.30, budget.get("mask_rate").asDouble());
+        assertTrue(budget.get("max_steps").asLong() >= 10);
+        for (String init : List.of("pretrain/mosaic_bert/0.002m", "pretrain/bert/0.002m", "pretrain/mosaic_bert+budget/0.002m", "random-init")) {
+            // every finetuning run of a starting point uses the learning rate its sweep scored best on dev
+            JsonNode a = cells.get("lr-sweep/" + init + "/32/lr0.005"), b = cells.get("lr-sweep/" + init + "/32/lr0.02");
+            double best = b.get("dev_accuracy").asDouble() > a.get("dev_accuracy").asDouble() ? 0.02 : 0.005;
+            assertEquals(30, a.get("dev_examples").asInt(), a.toString());
+            for (String run : List.of("/32/seed1", "/32/seed2", "/64/seed1")) {
+                JsonNode c = cells.get("finetune/" + init + run);
+                assertEquals(best, c.get("settings").get("lr").asDouble(), c.toString());
+                assertEquals(run.startsWith("/64") ? 1 : 2, c.get("settings").get("epochs").asInt());
+            }
+            assertFalse(cells.has("finetune/" + init + "/64/seed2"), "labels above seeds_up_to_labels run the first seed only");
+        }
         assertEquals(0.30, mosaic.get("mask_rate").asDouble());
         assertEquals(0.15, bert.get("mask_rate").asDouble());
         assertEquals(0.15, mosaic.get("eval_mask_rate").asDouble());
@@ -98,7 +121,10 @@ class StudyTest {
         assertTrue(bert.get("padded").asBoolean());
         assertTrue(mosaic.get("max_steps").asLong() >= 10);
         assertTrue(mosaic.get("curve").size() >= 3);
-        for (JsonNode p : mosaic.get("curve")) assertTrue(Double.isFinite(p.get("mlm_loss").asDouble()) && p.has("train_seconds"));
+        for (JsonNode p : mosaic.get("curve")) {
+            assertTrue(Double.isFinite(p.get("mlm_loss").asDouble()) && p.has("train_seconds"));
+            assertEquals(p.get("step").asLong() * mosaic.get("calibrated_seconds_per_step").asDouble(), p.get("calibrated_seconds").asDouble(), 1e-9);
+        }
         // ALiBi extrapolates: MosaicBERT at 32 and 64; BERT only at its trained length
         assertEquals(2, mosaic.get("by_length").size());
         assertEquals(1, bert.get("by_length").size());
@@ -142,7 +168,7 @@ class StudyTest {
         assertEquals(1, kept.size(), kept.toString());
         assertTrue(resumed.getFirst().endsWith("at step 3"), resumed.toString());
         JsonNode cells = again.results().get("cells");
-        assertEquals(16, cells.size());
+        assertEquals(25, cells.size());
         assertEquals(wall, cells.get("pretrain/mosaic_bert/0.002m").get("wall_seconds").asDouble());
         assertEquals(cells.get("pretrain/bert/0.002m").get("max_steps").asLong(), cells.get("pretrain/bert/0.002m").get("curve")
                 .get(cells.get("pretrain/bert/0.002m").get("curve").size() - 1).get("step").asLong());
