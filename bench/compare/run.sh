@@ -66,6 +66,10 @@ elif [ ! -f "$TM/all-minilm-l6-v2/model.safetensors" ]; then
     --tokenizer "$CACHE/minilm-src/all-minilm-l6-v2-tokenizer.json" --output "$TM/all-minilm-l6-v2" 2>&1 | grep -v WARNING >&2
 fi
 mkdir -p "$CACHE/tessera-models/imdb" && ln -sfn "$REPO/checkpoints/imdb-sentiment" "$CACHE/tessera-models/imdb/imdb-sentiment"
+# a cached export older than the checkpoint is another model: export again, and rebuild the peers' copy of it
+if [ "$REPO/checkpoints/imdb-sentiment/model.safetensors" -nt "$CACHE/imdb-sentiment.onnx" ]; then
+  rm -rf "$CACHE/imdb-sentiment.onnx" "$CACHE/peer-models/imdb-sentiment"
+fi
 [ -f "$CACHE/imdb-sentiment.onnx" ] || "$JAVA" -jar "$JAR" export --model "$REPO/checkpoints/imdb-sentiment" --dialect portable --output "$CACHE/imdb-sentiment.onnx" 2>&1 | grep -v WARNING >&2
 [ -f "$CACHE/texts.json" ] || { log "preparing peer model dirs and texts (~2 min on 2 cores)"; (cd "$HERE" && node prepare.mjs "$CACHE"); }
 (cd "$HERE" && [ -f "$CACHE/peer-models/imdb-sentiment/config.json" ] || node prepare.mjs "$CACHE")
