@@ -110,8 +110,10 @@ public final class Study {
         }
         if (spec.tfidf() != null) {
             for (int n : spec.tfidf().labels()) {
-                String id = "tfidf/" + n;
-                if (!cell(id, () -> tfidf(n))) return false;
+                for (long seed : f.seedsAt(n)) {
+                    String id = "tfidf/" + n + "/seed" + seed;
+                    if (!cell(id, () -> tfidf(n, seed))) return false;
+                }
             }
         }
         write();
@@ -400,13 +402,13 @@ public final class Study {
 
     // ---------------------------------------------------------------- TF-IDF baseline
 
-    private ObjectNode tfidf(int n) {
+    private ObjectNode tfidf(int n, long seed) {
         List<LabelledExample> all = trainRows(), train = new ArrayList<>();
-        for (int i : seedOrder(spec.finetune().seeds().get(0), Math.min(n, all.size()))) train.add(all.get(i));
+        for (int i : seedOrder(seed, Math.min(n, all.size()))) train.add(all.get(i));
         List<LabelledExample> fullTest = FinetuneData.read(List.of(spec.finetune().test()), "jsonl", columns());
         var res = new TfidfBaseline(spec.tfidf().minDf()).run(train, List.of(fullTest, testRows()));
         ObjectNode rec = JSON.createObjectNode();
-        rec.put("kind", "tfidf").put("labels", train.size()).put("features", res.features()).put("train_seconds", res.seconds())
+        rec.put("kind", "tfidf").put("labels", train.size()).put("seed", seed).put("features", res.features()).put("train_seconds", res.seconds())
                 .put("test_accuracy_all", res.accuracies().get(0)).put("test_examples_all", fullTest.size())
                 .put("test_accuracy", res.accuracies().get(1)).put("test_examples", testRows().size());
         return rec;
@@ -470,6 +472,7 @@ public final class Study {
         }
         AtomicFiles.writeString(out.resolve("results.json"), pretty(results));
         AtomicFiles.writeString(out.resolve("results.csv"), StudyReport.csv(results));
+        AtomicFiles.writeString(out.resolve("summary.md"), StudyReport.summary(results));
         StudyReport.plots(results, out);
     }
 

@@ -47,6 +47,83 @@ public final class StudyReport {
         return sb.toString();
     }
 
+    /**
+     * summary.md: the pretraining runs (held-out MLM loss at the end and by evaluation length), test accuracy by
+     * starting point and label budget (mean ± sample std over seeds, n), the learning rate each starting point was
+     * given, and each pretrained encoder's paired gain over random init (same seeds, same subsets).
+     */
+    static String summary(JsonNode results) {
+        StringBuilder sb = new StringBuilder("# Study results\n\n");
+        List<JsonNode> pre = cells(results).stream().filter(c -> c.path("kind").asText().equals("pretrain")).toList();
+        if (!pre.isEmpty()) {
+            TreeMap<Integer, Boolean> lens = new TreeMap<>();
+            pre.forEach(c -> c.path("by_length").fieldNames().forEachRemaining(k -> lens.put(Integer.parseInt(k), true)));
+            sb.append("Pretraining: held-out MLM loss at the end of each run (all evaluated at the same mask rate), then by evaluation length.\n\n")
+                    .append("| run | steps | tokens | s/step (calibrated) | training min (clock) | MLM loss | masked acc |");
+            lens.keySet().forEach(l -> sb.append(" loss @").append(l).append(" |"));
+            sb.append("\n|---|---:|---:|---:|---:|---:|---:|").append("---:|".repeat(lens.size())).append('\n');
+            for (JsonNode c : pre) {
+                JsonNode last = c.path("curve").path(c.path("curve").size() - 1);
+                sb.append(String.format("| %s | %d | %.1f M | %.3f | %.1f | %.3f | %.1f%% |", c.get("id").asText().substring("pretrain/".length()),
+                        c.path("max_steps").asLong(), c.path("tokens_seen").asDouble() / 1e6, c.path("calibrated_seconds_per_step").asDouble(),
+                        c.path("train_seconds").asDouble() / 60, last.path("mlm_loss").asDouble(), 100 * last.path("mlm_accuracy").asDouble()));
+                for (int l : lens.keySet()) {
+                    JsonNode v = c.path("by_length").path(Integer.toString(l)).path("mlm_loss");
+                    sb.append(v.isMissingNode() ? " — |" : String.format(" %.3f |", v.asDouble()));
+                }
+                sb.append('\n');
+            }
+            sb.append('\n');
+        }
+        // accuracy[init][labels][seed]
+        Map<String, TreeMap<Integer, TreeMap<Long, Double>>> acc = new LinkedHashMap<>();
+        Map<String, Double> lr = new LinkedHashMap<>();
+        for (JsonNode c : cells(results)) {
+            String kind = c.path("kind").asText();
+            if (!kind.equals("finetune") && !kind.equals("tfidf")) continue;
+            String init = kind.equals("tfidf") ? "TF-IDF + LR" : c.get("init").asText();
+            acc.computeIfAbsent(init, k -> new TreeMap<>()).computeIfAbsent(c.get("labels").asInt(), k -> new TreeMap<>())
+                    .put(c.path("seed").asLong(), 100 * c.get("test_accuracy").asDouble());
+            if (kind.equals("finetune")) lr.put(init, c.path("settings").path("lr").asDouble());
+        }
+        if (acc.isEmpty()) return sb.toString();
+        TreeMap<Integer, Boolean> labels = new TreeMap<>();
+        acc.values().forEach(m -> m.keySet().forEach(n -> labels.put(n, true)));
+        sb.append("Test accuracy (%), mean ± sample std over seeds (n); finetuning learning rate per starting point in the header.\n\n| labels |");
+        acc.keySet().forEach(k -> sb.append(' ').append(k.replace("pretrain/", "")).append(lr.containsKey(k) ? " (lr " + lr.get(k) + ")" : "").append(" |"));
+        sb.append("\n|---:|").append("---:|".repeat(acc.size())).append('\n');
+        for (int n : labels.keySet()) {
+            sb.append("| ").append(n).append(" |");
+            for (var m : acc.values()) sb.append(' ').append(meanStd(m.containsKey(n) ? new ArrayList<>(m.get(n).values()) : List.of())).append(" |");
+            sb.append('\n');
+        }
+        var random = acc.get("random-init");
+        if (random != null) {
+            sb.append("\nPaired gain over random init (points; same seed, same labelled subset), mean ± std (n).\n\n| labels |");
+            List<String> inits = acc.keySet().stream().filter(k -> k.startsWith("pretrain/")).toList();
+            inits.forEach(k -> sb.append(' ').append(k.replace("pretrain/", "")).append(" |"));
+            sb.append("\n|---:|").append("---:|".repeat(inits.size())).append('\n');
+            for (int n : labels.keySet()) {
+                sb.append("| ").append(n).append(" |");
+                for (String k : inits) {
+                    List<Double> d = new ArrayList<>();
+                    acc.get(k).getOrDefault(n, new TreeMap<>()).forEach((seed, a) -> {
+                        Double r = random.getOrDefault(n, new TreeMap<>()).get(seed);
+                        if (r != null) d.add(a - r);
+                    });
+                    sb.append(' ').append(meanStd(d)).append(" |");
+                }
+                sb.append('\n');
+            }
+        }
+        return sb.toString();
+    }
+
+    private static String meanStd(List<Double> v) {
+        if (v.isEmpty()) return "—";
+        return v.size() == 1 ? String.format("%.2f (1)", v.getFirst()) : String.format("%.2f ± %.2f (%d)", mean(v), std(v), v.size());
+    }
+
     /** mlm-vs-time.png, accuracy-vs-labels.png, mlm-vs-length.png: each when the results have its data. */
     static void plots(JsonNode results, Path dir) {
         List<Charts.Series> time = new ArrayList<>(), length = new ArrayList<>();

@@ -69,7 +69,7 @@ public record StudySpec(String output, String workDir, Long seed, Integer thread
         }
     }
 
-    /** The TF-IDF + logistic-regression baseline at these label budgets (first seed's subsets). */
+    /** The TF-IDF + logistic-regression baseline at these label budgets, on the finetuning runs' subsets (same seeds). */
     public record Tfidf(List<Integer> labels, Integer minDf) {}
 
     private static final ObjectMapper YAML = YAMLMapper.builder(new YAMLFactory()).build()

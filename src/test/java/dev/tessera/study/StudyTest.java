@@ -81,7 +81,7 @@ class StudyTest {
                   lr: 5.0e-3
                   global_batch: 16
                 tfidf:
-                  labels: [40, 200]
+                  labels: [32, 200]
                   min_df: 1
                 """.formatted(d, name);
         Path f = dir.resolve(name + ".yaml");
@@ -95,8 +95,9 @@ class StudyTest {
         Study study = new Study(s, TrainingListener.NONE, () -> false);
         assertTrue(study.run());
         JsonNode cells = study.results().get("cells");
-        // 3 pretraining runs; (3 pretrained + random init) × (2 swept lrs + 2 seeds at 32 labels + 1 at 64); 2 baselines
-        assertEquals(3 + 4 * (2 + 2 + 1) + 2, cells.size(), cells.toString());
+        // 3 pretraining runs; (3 pretrained + random init) × (2 swept lrs + 2 seeds at 32 labels + 1 at 64);
+        // baselines on the same subsets: 2 seeds at 32 labels, 1 at 200
+        assertEquals(3 + 4 * (2 + 2 + 1) + 3, cells.size(), cells.toString());
         JsonNode mosaic = cells.get("pretrain/mosaic_bert/0.002m"), bert = cells.get("pretrain/bert/0.002m");
         // the budget recipe: MosaicBERT's 30% masking at the start, and the plain recipe's step count (same calibration)
         JsonNode budget = cells.get("pretrain/mosaic_bert+budget/0.002m");
@@ -133,15 +134,21 @@ class StudyTest {
             if (c.get("kind").asText().equals("finetune")) assertEquals(60, c.get("test_examples").asInt(), c.toString());
         }
         // the sentiment word decides the label: a bag of words learns it from 200 reviews
-        assertTrue(cells.get("tfidf/200").get("test_accuracy_all").asDouble() > 0.9, cells.get("tfidf/200").toString());
+        assertTrue(cells.get("tfidf/200/seed1").get("test_accuracy_all").asDouble() > 0.9, cells.get("tfidf/200/seed1").toString());
+        assertTrue(cells.has("tfidf/32/seed2") && !cells.has("tfidf/200/seed2"), "TF-IDF takes the finetuning runs' seeds");
         Path out = Path.of(s.output());
-        for (String f : List.of("results.json", "results.csv", "mlm-vs-time.png", "mlm-vs-length.png", "accuracy-vs-labels.png")) {
+        for (String f : List.of("results.json", "results.csv", "summary.md", "mlm-vs-time.png", "mlm-vs-length.png", "accuracy-vs-labels.png")) {
             assertTrue(Files.size(out.resolve(f)) > 100, f);
         }
         byte[] png = Files.readAllBytes(out.resolve("accuracy-vs-labels.png"));
         assertEquals((byte) 0x89, png[0]);
         assertEquals('P', png[1]);
         assertTrue(Files.readString(out.resolve("results.csv")).startsWith("id,kind,group,x,metric,value\n"));
+        String summary = Files.readString(out.resolve("summary.md"));
+        // the 32-label row: 4 starting points and TF-IDF, each over 2 seeds; the paired gain table has the 3 encoders
+        String row32 = summary.lines().filter(l -> l.startsWith("| 32 |")).findFirst().orElseThrow();
+        assertEquals(5, row32.split("\\(2\\)", -1).length - 1, summary);
+        assertTrue(summary.contains("mosaic_bert+budget/0.002m") && summary.contains("Paired gain over random init"), summary);
     }
 
     @Test
@@ -168,7 +175,7 @@ class StudyTest {
         assertEquals(1, kept.size(), kept.toString());
         assertTrue(resumed.getFirst().endsWith("at step 3"), resumed.toString());
         JsonNode cells = again.results().get("cells");
-        assertEquals(25, cells.size());
+        assertEquals(26, cells.size());
         assertEquals(wall, cells.get("pretrain/mosaic_bert/0.002m").get("wall_seconds").asDouble());
         assertEquals(cells.get("pretrain/bert/0.002m").get("max_steps").asLong(), cells.get("pretrain/bert/0.002m").get("curve")
                 .get(cells.get("pretrain/bert/0.002m").get("curve").size() - 1).get("step").asLong());
