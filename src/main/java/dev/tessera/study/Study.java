@@ -57,6 +57,7 @@ public final class Study {
     static final int CALIBRATION_STEPS = 12;
     /** The budget recipe's name among the architectures (see {@link #pretrainRecipe}). */
     static final String BUDGET_RECIPE = "mosaic_bert+budget";
+    private static final String RANDOM_INIT = "random-init";
 
     private final StudySpec spec;
     private final Path out, work;
@@ -78,9 +79,9 @@ public final class Study {
 
     /**
      * Runs every cell not yet in the results; returns false when cancelled before the end. Order: budget by
-     * budget, each budget's pretraining runs and then their finetuning at the label budgets that take every seed,
-     * the random-init control, the larger label budgets (first seed), the TF-IDF baseline: a study cut short
-     * has its cheapest complete comparisons first.
+     * budget, each budget's pretraining runs and then their finetuning at the label budgets that take every seed
+     * (the random-init control after the first budget), then the larger label budgets (first seed), then the TF-IDF
+     * baseline: a study cut short has its cheapest complete comparisons first.
      */
     public boolean run() {
         results.set("spec", JSON.valueToTree(spec));
@@ -99,12 +100,17 @@ public final class Study {
                 }
                 inits.addAll(now);
                 if (f != null) for (String init : now) if (!finetuneAll(init, true)) return false;
+                // the control right after the first budget: that budget's comparison is then complete
+                if (f != null && f.randomInit() && !inits.contains(RANDOM_INIT)) {
+                    inits.add(RANDOM_INIT);
+                    if (!finetuneAll(RANDOM_INIT, true)) return false;
+                }
             }
         }
         if (f != null) {
-            if (f.randomInit()) {
-                inits.add("random-init");
-                if (!finetuneAll("random-init", true)) return false;
+            if (f.randomInit() && !inits.contains(RANDOM_INIT)) {
+                inits.add(RANDOM_INIT);
+                if (!finetuneAll(RANDOM_INIT, true)) return false;
             }
             for (String init : inits) if (!finetuneAll(init, false)) return false;
         }
@@ -359,7 +365,7 @@ public final class Study {
 
     private TrainingOutcome finetuneRun(String id, String init, int n, long seed, double lr, int epochs) {
         StudySpec.Finetune f = spec.finetune();
-        Path initDir = init.equals("random-init") ? randomInit() : Path.of(results.get("cells").get(init).get("checkpoint").asText());
+        Path initDir = init.equals(RANDOM_INIT) ? randomInit() : Path.of(results.get("cells").get(init).get("checkpoint").asText());
         Path trainFile = subset("train-seed" + seed + "-" + n, trainRows(), seedOrder(seed, n));
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("kind", "finetune");
