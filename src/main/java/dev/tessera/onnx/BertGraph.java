@@ -13,8 +13,9 @@ import java.util.List;
 
 /**
  * What every padded-batch dialect shares: the three int64 inputs, embeddings, MosaicBERT's zeroing of
- * padded positions, mean pooling, pooler/classifier (on the first token or the mean) and MLM head, and the outputs. A dialect supplies the
- * encoder layers ({@link #prepareAttention}, {@link #layer}) and may replace the activation ({@link #activation}).
+ * padded positions, mean pooling, pooler/classifier (on the first token or on the mean) and MLM head, and the
+ * outputs. A dialect supplies the encoder layers ({@link #prepareAttention}, {@link #layer}) and may replace the
+ * activation ({@link #activation}).
  *
  * <p>Initializers are named after the checkpoint keys they come from ({@code bert.encoder.layer.N.…}, a
  * {@code .T} suffix when transposed for MatMul); {@link DynamicQuantization} relies on that prefix to find the

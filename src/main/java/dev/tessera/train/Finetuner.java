@@ -73,10 +73,10 @@ public final class Finetuner extends Trainer {
                 : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
         run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
                 labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
-        ModelConfig cfg = (labels.isRegression()
+        ModelConfig headed = labels.isRegression()
                 ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
-                : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification"))
-                .withClassifierPooling(recipe.model().classifierPooling());
+                : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
+        ModelConfig cfg = headed.withClassifierPooling(recipe.model().classifierPooling());
         if (cfg.classifierPooling() != ClassifierPooling.CLS) {
             run.log.info("classifier pooling: mean of each sequence's tokens (model.pooling: mean)");
         }

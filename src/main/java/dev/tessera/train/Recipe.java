@@ -217,8 +217,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null, null, null) : model;
         m = new Model(or(m.variant(), "mosaic_bert"), or(m.hidden(), 768), or(m.layers(), 12), or(m.heads(), 12),
                 or(m.intermediate(), 3072), or(m.vocab(), 30528), or(m.maxSeqLen(), pre ? 128 : GlueTask.MAX_LENGTH),
-                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom(), or(m.randomInit(), false),
-                or(m.pooling(), ClassifierPooling.CLS.id()));
+                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom(),
+                or(m.randomInit(), false), or(m.pooling(), ClassifierPooling.CLS.id()));
         Data d = data == null ? new Data(null, null, null, null, null, null, null, null, null, null, null, null) : data;
         ColumnNames cols = d.columns();
         if (cols == null && task != null) cols = new ColumnNames(task.columns().text(), task.columns().textB(), task.columns().label());
