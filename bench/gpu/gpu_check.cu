@@ -513,6 +513,9 @@ static int run_check() {
     c.num_heads = 2; /* D = 128 */
     c.intermediate_size = 512;
     model_step("BERT classification, H=256 D=128, lengths up to 512", c, {512, 7, 250, 99, 1});
+    c.pooling = TSR_POOLING_MEAN; /* the pooler reads each sequence's mean (k_mean_rows_fwd/bwd) */
+    model_step("BERT classification, mean pooling, H=256, lengths up to 512", c, {512, 7, 250, 99, 1});
+    c.pooling = TSR_POOLING_CLS;
     c.variant = TSR_VARIANT_MOSAIC_BERT;
     c.hidden_size = 128;
     c.intermediate_size = 256;

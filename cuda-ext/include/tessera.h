@@ -92,6 +92,11 @@ TSR_API int tsr_cpu_bf16(void);
 /* Values equal the ordinals of dev.tessera.model.Variant / dev.tessera.model.Head. */
 enum { TSR_VARIANT_MOSAIC_BERT = 0, TSR_VARIANT_BERT = 1 };
 enum { TSR_HEAD_NONE = 0, TSR_HEAD_CLASSIFICATION = 1, TSR_HEAD_REGRESSION = 2, TSR_HEAD_MLM = 3 };
+/* What feeds the pooler of a CLASSIFICATION/REGRESSION head (values equal the ordinals of
+ * dev.tessera.model.ClassifierPooling; config.json's classifier_pooling "cls" / "mean"):
+ *   CLS:  the first token of each sequence, h[cu_seqlens[s]] (BERT's pooler; the default, 0);
+ *   MEAN: the mean of the sequence's final hidden states, (1/L_s) Σ_{t=cu_seqlens[s]}^{cu_seqlens[s+1]-1} h[t]. */
+enum { TSR_POOLING_CLS = 0, TSR_POOLING_MEAN = 1 };
 
 typedef struct tsr_config {
     int32_t variant;                 /* TSR_VARIANT_* */
@@ -110,6 +115,8 @@ typedef struct tsr_config {
     int32_t max_tokens;              /* token budget: most tokens in one batch (sizes activations) */
     int32_t max_seqs;                /* most sequences in one batch */
     int32_t max_mlm_targets;         /* MLM head: most labelled tokens per batch (0 = max_tokens) */
+    int32_t pooling;                 /* TSR_POOLING_*: the pooler's input (CLASSIFICATION/REGRESSION; else
+                                        ignored). 0 = CLS, so a zero-initialised config keeps BERT's pooler */
 } tsr_config;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -164,6 +171,8 @@ TSR_API int64_t tsr_num_params(const tsr_model* model);
  *                 output.LayerNorm.*
  *   CLASSIFICATION/REGRESSION: bert.pooler.dense.{weight [H, H], bias [H]},
  *                              classifier.{weight [L, H], bias [L]}
+ *                              (logits = classifier(dropout(tanh(pooler(p_s)))), p_s the first token of
+ *                              sequence s, or the mean of its tokens: tsr_config.pooling)
  *   MLM: cls.predictions.transform.dense.{weight [H, H], bias}, cls.predictions.transform.LayerNorm.*,
  *        cls.predictions.decoder.bias [V]. The decoder weight is TIED to the word embeddings and has
  *        no entry of its own (its gradient is added into the word-embedding gradient).
@@ -197,7 +206,7 @@ TSR_API int tsr_check_finite(const tsr_model* model, int which, int64_t* first_b
  * An unpadded batch (all host pointers; the model copies what it needs during tsr_forward).
  * Sequence s owns tokens [cu_seqlens[s], cu_seqlens[s+1]); cu_seqlens[0] = 0,
  * cu_seqlens[num_seqs] = num_tokens, lengths >= 1. Token i's position (BERT) is i - cu_seqlens[s].
- * The first token of each sequence ([CLS]) feeds the pooler.
+ * The first token of each sequence ([CLS]) feeds the pooler, or with TSR_POOLING_MEAN the mean of its tokens.
  * Labels (only the ones the head uses are read; all may be NULL for inference — then no loss):
  *   MLM:            mlm_labels[num_tokens]; label < 0 (conventionally -100) = not a target,
  *                   0 <= label < vocab_size = target id; the loss is the mean cross-entropy over

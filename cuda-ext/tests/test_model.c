@@ -128,6 +128,8 @@ static int build_config(const char* js, tsr_config* c, int T, int S) {
     c->attention_dropout = (float)jnum(js, "attention_dropout");
     c->max_tokens = T + 3;
     c->max_seqs = S + 1;
+    double pooling = jnum(js, "pooling"); /* absent (the fixtures written before the key): CLS */
+    c->pooling = isnan(pooling) ? TSR_POOLING_CLS : (int)pooling;
     return 0;
 }
 
@@ -568,24 +570,69 @@ static void bf16_fixture(const char* root, const char* name) {
     free(params); free(grads_ref); free(logits_ref); free(js);
 }
 
+/* ---- MEAN pooling of one-token sequences is CLS pooling, bit for bit ---------------------------------------
+ * The mean of one row is that row exactly (a double sum of one float, times 1.0, rounded back), and its backward
+ * adds dpooled·1 to that row: so on a batch of one-token sequences a MEAN model and a CLS model give the same loss,
+ * logits and gradients to the last bit. Anything else (a wrong row, a wrong scale, a stale buffer) breaks it. */
+static void mean_of_one_token_is_cls(const char* root, const char* name) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/%s/case.json", root, name);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    tsr_config c;
+    build_config(js, &c, 8, 8);
+    c.hidden_dropout = 0.1f; /* the same masks either way: dropout sites do not depend on the pooling */
+    c.attention_dropout = 0.1f;
+    int ids[6] = {3, 17, 5, 40, 9, 1}, types[6] = {0, 1, 0, 0, 1, 0}, cu[7] = {0, 1, 2, 3, 4, 5, 6}, lab[6] = {0, 2, 1, 1, 0, 2};
+    tsr_batch b = {6, 6, 1, 0, ids, types, cu, NULL, lab, NULL};
+    float loss[2], logits[2][6 * 8];
+    float* grads[2] = {NULL, NULL};
+    int64_t P = 0;
+    for (int k = 0; k < 2; k++) {
+        c.pooling = k == 0 ? TSR_POOLING_CLS : TSR_POOLING_MEAN;
+        tsr_model* m = NULL;
+        OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+        if (!m) return;
+        P = tsr_num_params(m);
+        OK(tsr_init_params(m, 99, 0.3f));
+        OK(tsr_zero_grad(m));
+        OK(tsr_forward(m, &b, &loss[k], logits[k], 5, 1, 1));
+        OK(tsr_backward(m, 1.0f));
+        grads[k] = malloc((size_t)P * sizeof(float));
+        OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, grads[k]));
+        tsr_model_destroy(m);
+    }
+    EXPECT(memcmp(&loss[0], &loss[1], sizeof(float)) == 0, "%s: one-token sequences, loss MEAN %.9g vs CLS %.9g", name, loss[1], loss[0]);
+    EXPECT(memcmp(logits[0], logits[1], (size_t)6 * c.num_labels * sizeof(float)) == 0, "%s: one-token sequences, logits MEAN != CLS", name);
+    EXPECT(memcmp(grads[0], grads[1], (size_t)P * sizeof(float)) == 0, "%s: one-token sequences, gradients MEAN != CLS", name);
+    printf("  %s: MEAN pooling of one-token sequences equals CLS bit for bit (loss %.7f, dropout 0.1)\n", name, loss[0]);
+    free(grads[0]);
+    free(grads[1]);
+    free(js);
+}
+
 int main(int argc, char** argv) {
     const char* root = argc > 1 ? argv[1] : "tests/fixtures";
-    const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm"};
-    for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CPU);
+    /* mosaic_cls_mean: the pooler reads each sequence's mean token (tsr_config.pooling = MEAN); fd_model below
+     * checks its gradients by finite differences too (pooler, classifier and every encoder tensor) */
+    const char* cases[] = {"mosaic_mlm", "bert_cls", "mosaic_reg", "bert_mlm", "mosaic_cls_mean"};
+    enum { NCASES = sizeof cases / sizeof cases[0] };
+    for (int i = 0; i < NCASES; i++) run_fixture(root, cases[i], TSR_BACKEND_CPU);
     /* The bf16 CUDA backend cannot meet fp32 bounds: it is checked here only when a bf16 tolerance
      * scale is given (bench/gpu/gpu_check is its real check against the CPU backend). */
     const char* sc = getenv("TSR_CUDA_TOL_SCALE");
     if (sc && tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) {
         g_tol = atof(sc);
-        for (int i = 0; i < 4; i++) run_fixture(root, cases[i], TSR_BACKEND_CUDA);
+        for (int i = 0; i < NCASES; i++) run_fixture(root, cases[i], TSR_BACKEND_CUDA);
         g_tol = 1.0;
     } else {
         printf("CUDA fixtures skipped (%s): checked on the CPU only\n",
                sc ? tsr_last_error() : "set TSR_CUDA_TOL_SCALE to run them with bf16 bounds");
     }
-    for (int i = 0; i < 4; i++) fd_model(root, cases[i]);
-    for (int i = 0; i < 4; i++) bf16_fixture(root, cases[i]);
-    for (int i = 0; i < 4; i++) zero_grad_semantics(root, cases[i]);
+    for (int i = 0; i < NCASES; i++) fd_model(root, cases[i]);
+    for (int i = 0; i < NCASES; i++) bf16_fixture(root, cases[i]);
+    for (int i = 0; i < NCASES; i++) zero_grad_semantics(root, cases[i]);
+    mean_of_one_token_is_cls(root, "mosaic_cls_mean");
     printf("%d checks, %d failures\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

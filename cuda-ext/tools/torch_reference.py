@@ -11,7 +11,8 @@ parameter layout of include/tessera.h, written from DESIGN.md §3, not from the 
     gated_layers; unpadded attention per sequence (cu_seqlens).
   - BERT: + learned positions, separate query/key/value, GELU intermediate/output.
   - heads: MLM (dense, gelu, LN, decoder tied to word embeddings + bias, loss on labelled tokens),
-    classification (pooler tanh on the first token, classifier, cross-entropy), regression (MSE).
+    classification (pooler tanh on the first token, or on the mean of the sequence's tokens with
+    "pooling": 1, classifier, cross-entropy), regression (MSE).
 Optimizer: torch.optim.AdamW with weight_decay = wd / initial_lr, which is exactly Composer's
 DecoupledAdamW (p *= 1 - wd·lr/initial_lr), plus torch.nn.utils.clip_grad_norm_.
 
@@ -30,6 +31,7 @@ torch.set_default_dtype(torch.float64)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
 MOSAIC, BERT = 0, 1
 NONE, CLASSIFICATION, REGRESSION, MLM = 0, 1, 2, 3
+CLS_POOLING, MEAN_POOLING = 0, 1
 
 
 def alibi_slopes(n):
@@ -145,8 +147,11 @@ def forward(c, P, batch):
         logits = linear(t, P["bert.embeddings.word_embeddings.weight"], P["cls.predictions.decoder.bias"])
         loss = torch.nn.functional.cross_entropy(logits, labels[sel])
     else:
-        first = torch.tensor(cu[:-1])
-        pooled = torch.tanh(linear(x[first], P["bert.pooler.dense.weight"], P["bert.pooler.dense.bias"]))
+        if c.get("pooling", CLS_POOLING) == MEAN_POOLING:
+            pooler_in = torch.stack([x[cu[s]:cu[s + 1]].mean(0) for s in range(len(cu) - 1)])
+        else:
+            pooler_in = x[torch.tensor(cu[:-1])]
+        pooled = torch.tanh(linear(pooler_in, P["bert.pooler.dense.weight"], P["bert.pooler.dense.bias"]))
         logits = linear(pooled, P["classifier.weight"], P["classifier.bias"])
         if c["head"] == CLASSIFICATION:
             loss = torch.nn.functional.cross_entropy(logits, batch["class_labels"])
@@ -254,11 +259,20 @@ def base(variant, head, **kw):
     return c
 
 
-if __name__ == "__main__":
+CASES = {
     # 6 heads: not a power of two, exercises the second ALiBi slope family; odd sequence lengths
-    run_case("mosaic_mlm", base(MOSAIC, MLM), [5, 12, 1, 9], 1)
-    run_case("bert_cls", base(BERT, CLASSIFICATION, hidden_size=32, num_heads=4, intermediate_size=56,
-                              max_position_embeddings=16, num_labels=3), [5, 12, 9], 2)
-    run_case("mosaic_reg", base(MOSAIC, REGRESSION, num_layers=1, num_labels=1), [7, 3, 11, 4], 3)
-    run_case("bert_mlm", base(BERT, MLM, hidden_size=32, num_heads=4, num_layers=1, intermediate_size=24,
-                              max_position_embeddings=16), [13, 6], 4)
+    "mosaic_mlm": (base(MOSAIC, MLM), [5, 12, 1, 9], 1),
+    "bert_cls": (base(BERT, CLASSIFICATION, hidden_size=32, num_heads=4, intermediate_size=56,
+                      max_position_embeddings=16, num_labels=3), [5, 12, 9], 2),
+    "mosaic_reg": (base(MOSAIC, REGRESSION, num_layers=1, num_labels=1), [7, 3, 11, 4], 3),
+    "bert_mlm": (base(BERT, MLM, hidden_size=32, num_heads=4, num_layers=1, intermediate_size=24,
+                      max_position_embeddings=16), [13, 6], 4),
+    # MEAN pooling (classifier_pooling "mean"): a one-token sequence, whose mean is its [CLS] row, among longer ones
+    "mosaic_cls_mean": (base(MOSAIC, CLASSIFICATION, num_labels=3, pooling=MEAN_POOLING), [6, 1, 13, 8], 5),
+}
+
+if __name__ == "__main__":
+    # no arguments: every case; else only the named ones (the others' committed files stay as they are)
+    import sys
+    for name in sys.argv[1:] or CASES:
+        run_case(name, *CASES[name])

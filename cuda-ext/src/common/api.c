@@ -214,6 +214,7 @@ static int validate_config(const tsr_config* c) {
     REQ(c->max_tokens > 0 && c->max_seqs > 0, "config: max_tokens and max_seqs must be > 0");
     REQ(c->max_seqs <= c->max_tokens, "config: max_seqs %d > max_tokens %d", c->max_seqs, c->max_tokens);
     REQ(c->max_mlm_targets >= 0, "config: max_mlm_targets must be >= 0");
+    REQ(c->pooling == TSR_POOLING_CLS || c->pooling == TSR_POOLING_MEAN, "config: unknown pooling %d (0 = CLS, 1 = MEAN)", c->pooling);
 #undef REQ
     return TSR_OK;
 }

@@ -258,6 +258,31 @@ void cpu_tanh_fwd(float* out, const float* inp, int64_t n) {
     for (int64_t i = 0; i < n; i++) out[i] = tanhf(inp[i]);
 }
 
+/* ---- mean over a sequence's rows (the packed mean pool; the classifier's MEAN pooling) ------ */
+
+void cpu_mean_rows_fwd(float* out, const float* x, int64_t start, int64_t end, int C, double* acc) {
+    if (end <= start) {
+        memset(out, 0, (size_t)C * sizeof(float));
+        return;
+    }
+    memset(acc, 0, (size_t)C * sizeof(double));
+    for (int64_t t = start; t < end; t++) {
+        const float* r = x + (size_t)t * C;
+        for (int c = 0; c < C; c++) acc[c] += r[c];
+    }
+    const double inv = 1.0 / (double)(end - start);
+    for (int c = 0; c < C; c++) out[c] = (float)(acc[c] * inv);
+}
+
+void cpu_mean_rows_bwd(float* dx, const float* dout, int64_t start, int64_t end, int C) {
+    if (end <= start) return;
+    const float inv = (float)(1.0 / (double)(end - start));
+    for (int64_t t = start; t < end; t++) {
+        float* d = dx + (size_t)t * C;
+        for (int c = 0; c < C; c++) d[c] += dout[c] * inv;
+    }
+}
+
 /* ---- dropout ---------------------------------------------------------------------------- */
 
 /* 16 Philox4x32-10 blocks at once (AVX-512): mulhilo via two 32x32->64 multiplies (even/odd lanes). */

@@ -32,6 +32,12 @@ void cpu_geglu_bwd(float* dinp, const float* inp, const float* dout, int N, int 
 /* the same, dinp overwritten instead of accumulated */
 void cpu_geglu_bwd_set(float* dinp, const float* inp, const float* dout, int N, int I);
 void cpu_tanh_fwd(float* out, const float* inp, int64_t n);
+/* Mean of the rows [start, end) of x[·, C]: out[C] = (1/L)·Σ_t x[t, ·], L = end - start, summed in double (acc: C
+ * doubles of scratch) and rounded once; zeros when L = 0. Serial (callers parallelise over sequences). Shared by the
+ * tessera ONNX op PackedMeanPool and the model's MEAN pooling, so serving and training pool alike. */
+void cpu_mean_rows_fwd(float* out, const float* x, int64_t start, int64_t end, int C, double* acc);
+/* its backward: dx[t, ·] += dout[·] / L for t in [start, end) */
+void cpu_mean_rows_bwd(float* dx, const float* dout, int64_t start, int64_t end, int C);
 /* returns 0 or TSR_ERR_OOM */
 int cpu_attention_fwd(float* out, float* lse, const float* qkv, const int32_t* cu, int S, int max_seqlen, int NH,
                       int D, const float* slopes, float p, uint64_t seed, uint64_t step, uint32_t site);

@@ -32,6 +32,7 @@ typedef struct {
     float *m_x, *m_d, *m_g, *m_ln, *m_mean, *m_rstd, *m_logits, *m_inv, *loss_rows;
     /* classifier head */
     float *c_in, *c_d, *c_t, *c_drop, *c_logits;
+    double* c_acc; /* MEAN pooling: [max_seqs, H] double sums (one row per sequence) */
     uint8_t* c_mask;
     /* backward scratch */
     float *dY, *dX, *dR2, *dR1, *dAO, *dATT, *dBIG, *dMID, *dM1, *dM2, *dC1, *dC2;
@@ -200,6 +201,7 @@ static void layout_acts(tsr_model* m, carver* cv) {
     } else if (g->head != TSR_HEAD_NONE) {
         size_t NL = (size_t)g->num_labels;
         c->c_in = carve(cv, S * H * F);
+        if (g->pooling == TSR_POOLING_MEAN) c->c_acc = carve(cv, S * H * sizeof(double));
         c->c_d = carve(cv, S * H * F);
         c->c_t = carve(cv, S * H * F);
         c->c_drop = carve(cv, S * H * F);
@@ -483,6 +485,18 @@ static void ensure_packs(tsr_model* m) {
 #define P(off) (c->blocks[0] + (off))
 #define G(off) (c->blocks[1] + (off))
 
+/* MEAN pooling (tsr_config.pooling): row s of out[S, H] = the mean of sequence s's rows of x[T, H] */
+static void pool_mean_fwd(float* out, double* acc, const float* x, const int32_t* cu, int S, int H) {
+#pragma omp parallel for if ((int64_t)cu[S] * H > 65536)
+    for (int s = 0; s < S; s++) cpu_mean_rows_fwd(out + (size_t)s * H, x, cu[s], cu[s + 1], H, acc + (size_t)s * H);
+}
+
+/* its backward: every token of sequence s gets dout[s] / L_s added (sequences own disjoint rows: no races) */
+static void pool_mean_bwd(float* dx, const float* dout, const int32_t* cu, int S, int H) {
+#pragma omp parallel for if ((int64_t)cu[S] * H > 65536)
+    for (int s = 0; s < S; s++) cpu_mean_rows_bwd(dx, dout + (size_t)s * H, cu[s], cu[s + 1], H);
+}
+
 static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, float* logits_out, uint64_t seed,
                             uint64_t step, int training) {
     cpu_impl* c = IMPL(m);
@@ -625,7 +639,9 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
         }
     } else {
         const int NL = g->num_labels;
-        for (int s = 0; s < S; s++) memcpy(c->c_in + (size_t)s * H, x + (size_t)c->cu[s] * H, (size_t)H * sizeof(float));
+        if (g->pooling == TSR_POOLING_MEAN) pool_mean_fwd(c->c_in, c->c_acc, x, c->cu, S, H);
+        else
+            for (int s = 0; s < S; s++) memcpy(c->c_in + (size_t)s * H, x + (size_t)c->cu[s] * H, (size_t)H * sizeof(float));
         MM_FWD("pooler", c->c_d, c->c_in, P(Lo->pool_w), P(Lo->pool_b), S, H, H);
         cpu_tanh_fwd(c->c_t, c->c_d, (int64_t)S * H);
         memcpy(c->c_drop, c->c_t, (size_t)S * H * sizeof(float));
@@ -719,10 +735,12 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
         dropout_bwd_inplace(c->dC1, c->c_mask, (int64_t)S * H, ph);
         for (int64_t i = 0; i < (int64_t)S * H; i++) c->dC1[i] *= 1.0f - c->c_t[i] * c->c_t[i];
         MM_BWD("pooler", c->dC2, G(Lo->pool_w), G(Lo->pool_b), c->dC1, c->c_in, P(Lo->pool_w), S, H, H, 0.0f);
-        for (int s = 0; s < S; s++) {
-            float* d = dY + (size_t)c->cu[s] * H;
-            for (int k = 0; k < H; k++) d[k] += c->dC2[(size_t)s * H + k];
-        }
+        if (g->pooling == TSR_POOLING_MEAN) pool_mean_bwd(dY, c->dC2, c->cu, S, H);
+        else
+            for (int s = 0; s < S; s++) {
+                float* d = dY + (size_t)c->cu[s] * H;
+                for (int k = 0; k < H; k++) d[k] += c->dC2[(size_t)s * H + k];
+            }
     }
 
     /* ---- encoder layers, last to first ---- */

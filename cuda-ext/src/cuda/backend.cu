@@ -510,7 +510,8 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
         }
     } else if (cf.head == TSR_HEAD_CLASSIFICATION || cf.head == TSR_HEAD_REGRESSION) {
         const int Lb = cf.num_labels;
-        TSR_TRY(k_gather_rows(st, c->cc, c->xfinal, c->cls_rows, S, H));
+        if (cf.pooling == TSR_POOLING_MEAN) TSR_TRY(k_mean_rows_fwd(st, c->cc, c->xfinal, c->cu, S, H));
+        else TSR_TRY(k_gather_rows(st, c->cc, c->xfinal, c->cls_rows, S, H));
         TSR_TRY(tsr_linear_fwd(st, c->pooled, false, c->cc, W16(m, Lo.pool_w), S, H, H));
         TSR_TRY(k_bias_tanh(st, c->pooled, P32(m, Lo.pool_b), S, H));
         TSR_TRY(k_dropout<bf16>(st, c->pd, c->pooled, (int64_t)S * H, mkdrop(hp, seed, step, NL, TSR_DROP_CLASSIFIER), 0,
@@ -601,7 +602,8 @@ int cuda_backward(tsr_model* m, float ls) {
         TSR_TRY(k_colsum<bf16>(st, G32(m, Lo.pool_b), c->dpre, S, H, 1.0f));
         TSR_TRY(tsr_linear_bwd_weight(st, G32(m, Lo.pool_w), 1.0f, c->dpre, c->cc, S, H, H));
         TSR_TRY(tsr_linear_bwd_data(st, c->dpd, true, 1.0f, 0.0f, c->dpre, W16(m, Lo.pool_w), S, H, H));
-        TSR_TRY(k_scatter_add_rows(st, c->g_a, c->dpd, c->cls_rows, S, H));
+        if (cf.pooling == TSR_POOLING_MEAN) TSR_TRY(k_mean_rows_bwd(st, c->g_a, c->dpd, c->cu, S, H));
+        else TSR_TRY(k_scatter_add_rows(st, c->g_a, c->dpd, c->cls_rows, S, H));
     }
 
     /* ---- encoder, last layer first. g_a: gradient of the layer's output, then of its input ---- */

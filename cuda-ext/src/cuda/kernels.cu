@@ -316,6 +316,28 @@ __global__ void gather_rows_kernel(bf16* out, const bf16* in, const int32_t* row
 __global__ void scatter_add_rows_kernel(float* out, const float* in, const int32_t* rows, int n, int C) {
     GRID_STRIDE(i, (int64_t)n * C) out[(int64_t)rows[i / C] * C + i % C] += in[i];
 }
+/* grid (ceil(C / MEAN_THREADS), sequences s0..s0+gridDim.y-1); one thread per column of one sequence, walking its
+ * tokens: consecutive threads read consecutive columns of a row (coalesced) */
+#define MEAN_THREADS 128
+__global__ void mean_rows_fwd_kernel(bf16* __restrict__ out, const bf16* __restrict__ in, const int32_t* __restrict__ cu,
+                                     int s0, int C) {
+    const int s = s0 + blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const int64_t a = cu[s], e = cu[s + 1];
+    double acc = 0.0;
+    for (int64_t t = a; t < e; t++) acc += (double)__bfloat162float(in[t * C + c]);
+    out[(int64_t)s * C + c] = __float2bfloat16(e > a ? (float)(acc * (1.0 / (double)(e - a))) : 0.0f);
+}
+/* the same grid; sequences own disjoint token rows and each thread one column of them: no two threads write one element */
+__global__ void mean_rows_bwd_kernel(float* __restrict__ dx, const float* __restrict__ dout, const int32_t* __restrict__ cu,
+                                     int s0, int C) {
+    const int s = s0 + blockIdx.y, c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    const int64_t a = cu[s], e = cu[s + 1];
+    if (e <= a) return;
+    const float g = dout[(int64_t)s * C + c] * (float)(1.0 / (double)(e - a));
+    for (int64_t t = a; t < e; t++) dx[t * C + c] += g;
+}
 
 /* lrs (optional, [nt]): per-tensor learning-rate multipliers of the Adam update; the decay is not scaled (tessera.h) */
 __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64_t n, float lr, float decay, float b1,
@@ -472,6 +494,24 @@ int k_gather_rows(cudaStream_t st, bf16* out, const bf16* in, const int32_t* row
 }
 int k_scatter_add_rows(cudaStream_t st, float* out, const float* in, const int32_t* rows, int n, int C) {
     LAUNCH1(scatter_add_rows_kernel, (int64_t)n * C, out, in, rows, n, C);
+}
+int k_mean_rows_fwd(cudaStream_t st, bf16* out, const bf16* in, const int32_t* cu, int S, int C) {
+    if (S <= 0 || C <= 0) return TSR_OK;
+    for (int s0 = 0; s0 < S; s0 += 65535) { /* gridDim.y <= 65535 */
+        dim3 grid((unsigned)((C + MEAN_THREADS - 1) / MEAN_THREADS), (unsigned)(S - s0 < 65535 ? S - s0 : 65535));
+        mean_rows_fwd_kernel<<<grid, MEAN_THREADS, 0, st>>>(out, in, cu, s0, C);
+        CU_LAUNCH_CHECK();
+    }
+    return TSR_OK;
+}
+int k_mean_rows_bwd(cudaStream_t st, float* dx, const float* dout, const int32_t* cu, int S, int C) {
+    if (S <= 0 || C <= 0) return TSR_OK;
+    for (int s0 = 0; s0 < S; s0 += 65535) {
+        dim3 grid((unsigned)((C + MEAN_THREADS - 1) / MEAN_THREADS), (unsigned)(S - s0 < 65535 ? S - s0 : 65535));
+        mean_rows_bwd_kernel<<<grid, MEAN_THREADS, 0, st>>>(dx, dout, cu, s0, C);
+        CU_LAUNCH_CHECK();
+    }
+    return TSR_OK;
 }
 int k_adamw(cudaStream_t st, float* p, const float* g, float* m, float* v, int64_t n, float lr, float initial_lr,
             float b1, float b2, float eps, float wd, int64_t step, bf16* wbf, const int64_t* off, const int64_t* aoff,

@@ -115,6 +115,11 @@ int k_mse(cudaStream_t st, float* loss, float* dpred, const float* pred, const f
 /* rows gather/scatter (bf16 / fp32) */
 int k_gather_rows(cudaStream_t st, bf16* out, const bf16* in, const int32_t* rows, int n, int C);
 int k_scatter_add_rows(cudaStream_t st, float* out, const float* in, const int32_t* rows, int n, int C);
+/* MEAN pooling (tsr_config.pooling), mirroring the CPU backend's cpu_mean_rows_fwd/bwd:
+ * out[s, ·] = (1/L_s)·Σ_{t in [cu[s], cu[s+1])} in[t, ·] (sums in double, bf16 in and out; zeros when L_s = 0);
+ * backward dx[t, ·] += dout[s, ·] / L_s for every token t of sequence s (fp32). cu: device [S + 1]. */
+int k_mean_rows_fwd(cudaStream_t st, bf16* out, const bf16* in, const int32_t* cu, int S, int C);
+int k_mean_rows_bwd(cudaStream_t st, float* dx, const float* dout, const int32_t* cu, int S, int C);
 
 /* AdamW (tessera.h) on n floats; wbf (optional) receives bf16 copies at the aligned tensor offsets; d_lrs
  * (optional, [ntensors], needs d_off) multiplies each tensor's Adam step, not its decay (tsr_set_lr_scales). */

@@ -235,23 +235,13 @@ typedef struct {
 static void pool_item(void* u, size_t b) {
     pool_job* j = u;
     const int H = j->H;
-    int64_t s = j->cu[b], e = j->cu[b + 1];
-    float* o = j->out + b * (size_t)H;
-    if (e == s) {
-        memset(o, 0, (size_t)H * sizeof(float));
-        return;
-    }
-    double* acc = calloc((size_t)H, sizeof(double)); /* double sums: exact enough for any length */
+    double* acc = malloc((size_t)(H ? H : 1) * sizeof(double)); /* double sums: exact enough for any length */
     if (!acc) {
         j->oom = 1;
         return;
     }
-    for (int64_t t = s; t < e; t++) {
-        const float* r = j->x + (size_t)t * H;
-        for (int c = 0; c < H; c++) acc[c] += r[c];
-    }
-    const double inv = 1.0 / (double)(e - s);
-    for (int c = 0; c < H; c++) o[c] = (float)(acc[c] * inv);
+    /* the kernel of the training model's MEAN pooling (cpu_ops.h) */
+    cpu_mean_rows_fwd(j->out + b * (size_t)H, j->x, j->cu[b], j->cu[b + 1], H, acc);
     free(acc);
 }
 

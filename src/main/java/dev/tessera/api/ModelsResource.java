@@ -107,7 +107,9 @@ public class ModelsResource {
                 "vocab_size", c.vocabSize(),
                 // BERT: learned positions (the hard limit); MosaicBERT: alibi_starting_size, the length it was
                 // built for, which ALiBi extrapolates past
-                "max_position_embeddings", c.maxPositionEmbeddings()));
+                "max_position_embeddings", c.maxPositionEmbeddings(),
+                // what feeds a classifier's pooler: the first token (cls) or the mean of the tokens (config.json)
+                "classifier_pooling", c.classifierPooling().id()));
         out.put("dialect", engine.dialect());
         out.put("precision", engine.precision());
         out.put("device", engine.device());

@@ -4,6 +4,7 @@ import dev.tessera.io.AtomicFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
@@ -59,6 +60,8 @@ public final class ConfigWriter {
             n.put("num_labels", c.numLabels());
             if (c.problemType() != null) n.put("problem_type", c.problemType());
         }
+        // only when it differs from BERT's pooler, so a [CLS] checkpoint's config.json is what it always was
+        if (c.classifierPooling() != ClassifierPooling.CLS) n.put("classifier_pooling", c.classifierPooling().id());
         return n;
     }
 

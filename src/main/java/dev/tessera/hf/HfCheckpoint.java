@@ -3,6 +3,7 @@ package dev.tessera.hf;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Tensor;
@@ -181,11 +182,24 @@ public final class HfCheckpoint {
                     cfg.path("layer_norm_eps").asDouble(1e-12),
                     cfg.path("pad_token_id").asInt(0),
                     labels, problemType,
-                    cfg.path("hidden_act").asText("gelu"));
+                    cfg.path("hidden_act").asText("gelu"),
+                    classifierPooling(cfg, configJson));
         } catch (CheckpointFormatException e) {
             throw e;
         } catch (IllegalArgumentException e) {
             throw new CheckpointFormatException(configJson + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code classifier_pooling} ("cls" or "mean", ModernBERT's key); absent or null: cls, BERT's pooler. */
+    private static ClassifierPooling classifierPooling(JsonNode cfg, Path configJson) {
+        JsonNode n = cfg.get("classifier_pooling");
+        if (n == null || n.isNull()) return ClassifierPooling.CLS;
+        try {
+            if (!n.isTextual()) throw new IllegalArgumentException("not a string");
+            return ClassifierPooling.parse(n.asText());
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointFormatException(configJson + ": classifier_pooling must be \"cls\" or \"mean\", got " + n);
         }
     }
 

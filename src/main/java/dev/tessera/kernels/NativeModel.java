@@ -61,7 +61,7 @@ public final class NativeModel implements AutoCloseable {
             JAVA_INT.withName("max_position_embeddings"), JAVA_INT.withName("num_labels"),
             JAVA_FLOAT.withName("layer_norm_eps"), JAVA_FLOAT.withName("hidden_dropout"),
             JAVA_FLOAT.withName("attention_dropout"), JAVA_INT.withName("max_tokens"), JAVA_INT.withName("max_seqs"),
-            JAVA_INT.withName("max_mlm_targets"));
+            JAVA_INT.withName("max_mlm_targets"), JAVA_INT.withName("pooling"));
 
     static final StructLayout BATCH = MemoryLayout.structLayout(
             JAVA_INT.withName("num_tokens"), JAVA_INT.withName("num_seqs"), JAVA_INT.withName("max_seqlen"),
@@ -119,6 +119,7 @@ public final class NativeModel implements AutoCloseable {
             cfg.setAtIndex(JAVA_INT, 13, c.maxTokens());
             cfg.setAtIndex(JAVA_INT, 14, c.maxSeqs());
             cfg.setAtIndex(JAVA_INT, 15, c.maxMlmTargets());
+            cfg.setAtIndex(JAVA_INT, 16, c.poolingCode());
             MemorySegment out = a.allocate(ADDRESS);
             lib.check((int) lib.modelCreate.invokeExact(cfg, backend.code, out));
             return new NativeModel(lib, c, out.get(ADDRESS, 0));

@@ -9,6 +9,8 @@ import java.util.List;
  * @param labels     id2label in id order; size = num_labels (1 for regression, empty without a classifier)
  * @param maxPositionEmbeddings learned positions for BERT; for MosaicBERT only {@code alibi_starting_size}
  *                   (a cache size, not a limit)
+ * @param classifierPooling what feeds the pooler of a classification or regression head ({@code classifier_pooling});
+ *                   kept whatever the head, so a checkpoint that says "mean" keeps saying it
  */
 public record ModelConfig(
         Variant variant,
@@ -24,10 +26,12 @@ public record ModelConfig(
         int padTokenId,
         List<String> labels,
         String problemType,
-        String hiddenAct) {
+        String hiddenAct,
+        ClassifierPooling classifierPooling) {
 
     public ModelConfig {
         labels = List.copyOf(labels);
+        java.util.Objects.requireNonNull(classifierPooling, "classifierPooling");
         if (hiddenSize % numHeads != 0) {
             throw new IllegalArgumentException("hidden_size " + hiddenSize + " is not a multiple of num_attention_heads " + numHeads);
         }
@@ -41,6 +45,12 @@ public record ModelConfig(
 
     public ModelConfig withHead(Head newHead, List<String> newLabels, String newProblemType) {
         return new ModelConfig(variant, newHead, vocabSize, hiddenSize, numLayers, numHeads, intermediateSize,
-                typeVocabSize, maxPositionEmbeddings, layerNormEps, padTokenId, newLabels, newProblemType, hiddenAct);
+                typeVocabSize, maxPositionEmbeddings, layerNormEps, padTokenId, newLabels, newProblemType, hiddenAct,
+                classifierPooling);
+    }
+
+    public ModelConfig withClassifierPooling(ClassifierPooling pooling) {
+        return new ModelConfig(variant, head, vocabSize, hiddenSize, numLayers, numHeads, intermediateSize,
+                typeVocabSize, maxPositionEmbeddings, layerNormEps, padTokenId, labels, problemType, hiddenAct, pooling);
     }
 }

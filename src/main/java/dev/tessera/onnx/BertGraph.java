@@ -7,13 +7,15 @@ import static dev.tessera.onnx.GraphBuilder.intAttr;
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.Alibi;
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Variant;
 import java.util.List;
 
 /**
  * What every padded-batch dialect shares: the three int64 inputs, embeddings, MosaicBERT's zeroing of
- * padded positions, mean pooling, pooler/classifier and MLM head, and the outputs. A dialect supplies the
- * encoder layers ({@link #prepareAttention}, {@link #layer}) and may replace the activation ({@link #activation}).
+ * padded positions, mean pooling, pooler/classifier (on the first token or on the mean) and MLM head, and the
+ * outputs. A dialect supplies the encoder layers ({@link #prepareAttention}, {@link #layer}) and may replace the
+ * activation ({@link #activation}).
  *
  * <p>Initializers are named after the checkpoint keys they come from ({@code bert.encoder.layer.N.…}, a
  * {@code .T} suffix when transposed for MatMul); {@link DynamicQuantization} relies on that prefix to find the
@@ -60,12 +62,12 @@ abstract class BertGraph extends EncoderGraph {
 
         g.node("last_hidden_state", "Identity", List.of(h));
         g.output("last_hidden_state", FLOAT, "batch", "sequence", cfg.hiddenSize());
-        meanPooling(h, mask);
+        String meanPooled = meanPooling(h, mask);
         g.output("sentence_embedding", FLOAT, "batch", cfg.hiddenSize());
 
         switch (cfg.head()) {
             case CLASSIFICATION, REGRESSION -> {
-                String logits = classifier(h);
+                String logits = classifier(h, meanPooled);
                 g.node("logits", "Identity", List.of(logits));
                 g.output("logits", FLOAT, "batch", model.weight("classifier.bias").dim(0));
             }
@@ -104,19 +106,23 @@ abstract class BertGraph extends EncoderGraph {
 
     // ---- outputs ----
 
-    /** sentence-transformers mean pooling: sum(h·mask) / max(sum(mask), 1e-9). */
-    private void meanPooling(String h, String mask) {
+    /** sentence-transformers mean pooling: sum(h·mask) / max(sum(mask), 1e-9), as {@code sentence_embedding} [B,H]. */
+    private String meanPooling(String h, String mask) {
         String m = unsqueeze("/pooling/MaskBS1", mask, 2);
         String axis1 = g.constInt64("/pooling/axis1", 1);
         String sum = g.node("/pooling/Sum", "ReduceSum", List.of(g.node("/pooling/Masked", "Mul", List.of(h, m)), axis1),
                 intAttr("keepdims", 0)); // [B,H]
         String count = g.node("/pooling/Count", "ReduceSum", List.of(m, axis1), intAttr("keepdims", 0)); // [B,1]
         count = g.node("/pooling/CountClamped", "Max", List.of(count, g.scalarFloat("/pooling/min_count", 1e-9f)));
-        g.node("sentence_embedding", "Div", List.of(sum, count));
+        return g.node("sentence_embedding", "Div", List.of(sum, count));
     }
 
-    /** pooler tanh(dense(h[:,0])) → classifier. */
-    private String classifier(String h) {
+    /**
+     * pooler tanh(dense(·)) → classifier, on h[:,0] or, with {@code classifier_pooling} mean, on the masked mean of each
+     * row's real tokens ({@code meanPooled}, the sentence embedding: padding never enters it).
+     */
+    private String classifier(String h, String meanPooled) {
+        if (cfg.classifierPooling() == ClassifierPooling.MEAN) return blocks.classifier(meanPooled);
         return blocks.classifier(g.node("/pooler/First", "Gather", List.of(h, g.scalarInt64("/pooler/idx0", 0)), intAttr("axis", 1)));
     }
 

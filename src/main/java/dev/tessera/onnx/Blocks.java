@@ -82,9 +82,9 @@ final class Blocks {
                         concatRows(model.weight(s + "query.bias"), model.weight(s + "key.bias"), model.weight(s + "value.bias"))));
     }
 
-    /** pooler tanh(dense(first token)) → classifier; {@code first} is [B,H]. */
-    String classifier(String first) {
-        String pooled = g.node("/pooler/Tanh", "Tanh", List.of(linear("/pooler/dense", first, "bert.pooler.dense", true)));
+    /** pooler tanh(dense(·)) → classifier; {@code input} [B,H] is each sequence's first token or its mean token. */
+    String classifier(String input) {
+        String pooled = g.node("/pooler/Tanh", "Tanh", List.of(linear("/pooler/dense", input, "bert.pooler.dense", true)));
         return linear("/classifier", pooled, "classifier", true);
     }
 

@@ -3,6 +3,7 @@ package dev.tessera.onnx;
 import ai.onnx.proto.OnnxMl;
 import ai.onnx.proto.OnnxMl.TensorProto;
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Tensor;
@@ -120,7 +121,8 @@ public final class OnnxBertImporter {
                     "cannot infer num_attention_heads from the graph; pass it explicitly"));
         }
         return new ModelConfig(Variant.BERT, Head.NONE, vocab, hidden, layers, heads, inter.dim(0), types.dim(0),
-                pos.dim(0), layerNormEps(g, inits), 0, List.of(), null, hasErf(g) ? "gelu" : "gelu_new");
+                pos.dim(0), layerNormEps(g, inits), 0, List.of(), null, hasErf(g) ? "gelu" : "gelu_new",
+                ClassifierPooling.CLS);
     }
 
     /**

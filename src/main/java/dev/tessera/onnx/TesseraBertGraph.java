@@ -6,6 +6,7 @@ import static dev.tessera.onnx.GraphBuilder.intAttr;
 
 import ai.onnx.proto.OnnxMl;
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Variant;
 import java.util.List;
 
@@ -43,12 +44,12 @@ final class TesseraBertGraph extends EncoderGraph {
         for (int i = 0; i < cfg.numLayers(); i++) h = layer(i, h);
         g.node("last_hidden_state", "Identity", List.of(h));
         g.output("last_hidden_state", FLOAT, "tokens", cfg.hiddenSize());
-        g.node(TESSERA, "sentence_embedding", "PackedMeanPool", List.of(h, "cu_seqlens"));
+        String meanPooled = g.node(TESSERA, "sentence_embedding", "PackedMeanPool", List.of(h, "cu_seqlens"));
         g.output("sentence_embedding", FLOAT, "sequences", cfg.hiddenSize());
 
         switch (cfg.head()) {
             case CLASSIFICATION, REGRESSION -> {
-                g.node("logits", "Identity", List.of(classifier(h)));
+                g.node("logits", "Identity", List.of(classifier(h, meanPooled)));
                 g.output("logits", FLOAT, "sequences", model.weight("classifier.bias").dim(0));
             }
             case MLM -> {
@@ -87,8 +88,12 @@ final class TesseraBertGraph extends EncoderGraph {
         return layerNorm(n + "/output/LayerNorm", g.node(n + "/output/Residual", "Add", List.of(out, h)), w + "output.LayerNorm");
     }
 
-    /** pooler tanh(dense(first token of each sequence)) → classifier. */
-    private String classifier(String h) {
+    /**
+     * pooler tanh(dense(·)) → classifier, on the first token of each sequence or, with {@code classifier_pooling} mean,
+     * on its mean ({@code meanPooled}: the PackedMeanPool that is also the sentence embedding).
+     */
+    private String classifier(String h, String meanPooled) {
+        if (cfg.classifierPooling() == ClassifierPooling.MEAN) return blocks.classifier(meanPooled);
         String starts = g.node("/pooler/Starts", "Slice",
                 List.of("cu_seqlens", g.constInt64("/pooler/slice_start", 0), g.constInt64("/pooler/slice_end", -1)));
         return blocks.classifier(g.node("/pooler/First", "Gather", List.of(h, starts), intAttr("axis", 0))); // [B,H] in

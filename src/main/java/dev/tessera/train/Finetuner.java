@@ -12,6 +12,7 @@ import dev.tessera.hf.HfCheckpoint;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeModel;
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Tensor;
@@ -29,7 +30,9 @@ import java.util.Map;
  * Finetuning of a recipe ({@code kind: finetune}): classification or regression on a labelled dataset,
  * starting from a Tessera or imported Hugging Face checkpoint ({@code model.init_from}; MosaicBERT or BERT).
  *
- * <p>The encoder (and the pooler, when the checkpoint has one) is loaded by name; the classifier is kept
+ * <p>The classifier's pooler reads each sequence's first token or the mean of its tokens ({@code model.pooling}), and the
+ * checkpoints it writes say which ({@code classifier_pooling}).
+ * The encoder (and the pooler, when the checkpoint has one) is loaded by name; the classifier is kept
  * when the checkpoint has one of the same shape, otherwise initialised (N(0, 0.02), as the pooler when
  * absent). Each epoch visits the examples in {@link DataOrder#permutation}(seed, epoch); an optimizer step
  * is {@code batch.global_batch} examples split into microbatches under {@code batch.microbatch_tokens}.
@@ -70,9 +73,17 @@ public final class Finetuner extends Trainer {
                 : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
         run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
                 labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
-        ModelConfig cfg = labels.isRegression()
+        ModelConfig headed = labels.isRegression()
                 ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
                 : base.config().withHead(Head.CLASSIFICATION, FinetuneData.labelNames(labels, task), "single_label_classification");
+        ModelConfig cfg = headed.withClassifierPooling(recipe.model().classifierPooling());
+        if (cfg.classifierPooling() != ClassifierPooling.CLS) {
+            run.log.info("classifier pooling: mean of each sequence's tokens (model.pooling: mean)");
+        }
+        if (base.config().classifierPooling() != cfg.classifierPooling()) {
+            run.log.info("the checkpoint " + init.getFileName() + " pools " + base.config().classifierPooling().id()
+                    + "; this run's classifier pools " + cfg.classifierPooling().id() + " (model.pooling)");
+        }
         return train(base, cfg, train, dev, labels, task, run);
     }
 

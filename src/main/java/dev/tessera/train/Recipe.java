@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.tessera.data.Columns;
 import dev.tessera.glue.GlueTask;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
@@ -45,11 +46,22 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * the architecture comes from the checkpoint's config.json and only max_seq_len and dropout here apply.
      * {@code randomInit} (finetuning; default false): take the architecture (and tokenizer) of {@code initFrom} but
      * none of its weights — the random-initialisation control of a pretrained model, same recipe otherwise.
+     * {@code pooling} (finetuning; default cls): what feeds the classifier's pooler, each sequence's first token
+     * ({@code cls}) or the mean of its tokens ({@code mean}); the finetuned checkpoint's config.json says it as
+     * {@code classifier_pooling}, so evaluation, export and serving pool the same way. It is the recipe's choice, not
+     * the init checkpoint's: finetuning from a mean-pooled checkpoint without the key trains a cls head (with a log line).
      */
     public record Model(String variant, Integer hidden, Integer layers, Integer heads, Integer intermediate,
                         Integer vocab, Integer maxSeqLen, Integer typeVocab, Double dropout, Double attentionDropout,
                         @RecipePath(RecipePath.Use.READ) String initFrom,
-                        @JsonInclude(JsonInclude.Include.NON_NULL) Boolean randomInit) {}
+                        @JsonInclude(JsonInclude.Include.NON_NULL) Boolean randomInit,
+                        @JsonInclude(JsonInclude.Include.NON_NULL) String pooling) {
+
+        /** {@link #pooling} as the model's {@link ClassifierPooling} (the recipe is validated: cls or mean). */
+        public ClassifierPooling classifierPooling() {
+            return pooling == null ? ClassifierPooling.CLS : ClassifierPooling.parse(pooling);
+        }
+    }
 
     /**
      * Data. Pretraining: {@code train}/{@code eval} corpus files in {@code format} (lines, paragraphs,
@@ -202,10 +214,11 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         } catch (IllegalArgumentException e) {
             throw new RecipeException(source, List.of("data.task: " + e.getMessage()));
         }
-        Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null, null) : model;
+        Model m = model == null ? new Model(null, null, null, null, null, null, null, null, null, null, null, null, null) : model;
         m = new Model(or(m.variant(), "mosaic_bert"), or(m.hidden(), 768), or(m.layers(), 12), or(m.heads(), 12),
                 or(m.intermediate(), 3072), or(m.vocab(), 30528), or(m.maxSeqLen(), pre ? 128 : GlueTask.MAX_LENGTH),
-                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom(), or(m.randomInit(), false));
+                or(m.typeVocab(), 2), or(m.dropout(), 0.1), or(m.attentionDropout(), 0.0), m.initFrom(),
+                or(m.randomInit(), false), or(m.pooling(), ClassifierPooling.CLS.id()));
         Data d = data == null ? new Data(null, null, null, null, null, null, null, null, null, null, null, null) : data;
         ColumnNames cols = d.columns();
         if (cols == null && task != null) cols = new ColumnNames(task.columns().text(), task.columns().textB(), task.columns().label());
@@ -264,6 +277,12 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         fraction(p, "model.attention_dropout", model.attentionDropout(), false);
         if (!pre && model.initFrom() == null) p.add("model.init_from is required for finetuning (a checkpoint directory)");
         if (pre && model.randomInit()) p.add("model.random_init applies to finetuning (pretraining always starts from random weights)");
+        if (!List.of("cls", "mean").contains(model.pooling().toLowerCase(Locale.ROOT))) {
+            p.add("model.pooling must be cls (the first token feeds the classifier) or mean (the mean of the tokens), got '"
+                    + model.pooling() + "'");
+        } else if (pre && model.classifierPooling() != ClassifierPooling.CLS) {
+            p.add("model.pooling applies to finetuning (the classifier's input); pretraining trains the MLM head");
+        }
 
         if (data.train().isEmpty()) p.add("data.train: at least one training file is required");
         if (pre) {
@@ -439,7 +458,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         }
         int positions = variant == Variant.BERT ? Math.max(512, model.maxSeqLen()) : model.maxSeqLen();
         return new ModelConfig(variant, head, model.vocab(), model.hidden(), model.layers(), model.heads(),
-                model.intermediate(), model.typeVocab(), positions, 1e-12, 0, labels, problem, "gelu");
+                model.intermediate(), model.typeVocab(), positions, 1e-12, 0, labels, problem, "gelu", model.classifierPooling());
     }
 
     /** The learning-rate schedule over {@code totalSteps} optimizer steps. */

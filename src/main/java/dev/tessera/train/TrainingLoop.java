@@ -5,6 +5,7 @@ import dev.tessera.data.DataPosition;
 import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.ModelConfig;
 
 import java.nio.charset.StandardCharsets;
@@ -389,9 +390,11 @@ public final class TrainingLoop {
                 t.logInterval(), t.maskRate(), t.precision(), null, null, t.evalBatches(), t.keepCheckpoints(), t.evalMaskRate(),
                 java.util.Objects.equals(t.finalMaskRate(), t.maskRate()) ? null : t.finalMaskRate(), t.timeBudgetMinutes());
         Recipe.Model m = r.model();
-        if (m != null && Boolean.FALSE.equals(m.randomInit())) {
+        if (m != null) { // keys added since, at their defaults, are left out: older runs keep their hash
             m = new Recipe.Model(m.variant(), m.hidden(), m.layers(), m.heads(), m.intermediate(), m.vocab(), m.maxSeqLen(),
-                    m.typeVocab(), m.dropout(), m.attentionDropout(), m.initFrom(), null);
+                    m.typeVocab(), m.dropout(), m.attentionDropout(), m.initFrom(),
+                    Boolean.FALSE.equals(m.randomInit()) ? null : m.randomInit(),
+                    m.pooling() == null || m.classifierPooling() == ClassifierPooling.CLS ? null : m.classifierPooling().id());
         }
         Recipe.Optimizer o = r.optimizer();
         if (o != null && o.layerDecay() != null && o.layerDecay() == 1.0) {

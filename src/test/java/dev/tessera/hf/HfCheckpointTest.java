@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
@@ -153,7 +154,36 @@ class HfCheckpointTest {
         }
     }
 
+    /** classifier_pooling (ModernBERT's key) round-trips; absent is cls, and a cls model writes no key. */
+    @Test
+    void classifierPoolingRoundTrips(@TempDir Path tmp) throws IOException {
+        BertModel m = HfCheckpoint.load(Fixtures.dir("mosaic-cls12"));
+        assertEquals(ClassifierPooling.CLS, m.config().classifierPooling(), "absent: the first token");
+        BertModel mean = new BertModel(m.config().withClassifierPooling(ClassifierPooling.MEAN), m.weights());
+        HfCheckpoint.save(mean, tmp.resolve("mean"));
+        assertTrue(Files.readString(tmp.resolve("mean/config.json")).contains("\"classifier_pooling\" : \"mean\""));
+        assertEquals(ClassifierPooling.MEAN, HfCheckpoint.load(tmp.resolve("mean")).config().classifierPooling());
+        assertEquals(ClassifierPooling.MEAN, HfCheckpoint.readConfig(tmp.resolve("mean/config.json")).classifierPooling());
+        HfCheckpoint.save(m, tmp.resolve("cls"));
+        assertFalse(Files.readString(tmp.resolve("cls/config.json")).contains("classifier_pooling"));
+        Path d = copyFixture("mosaic-cls12", tmp);
+        Files.writeString(d.resolve("config.json"),
+                Files.readString(d.resolve("config.json")).replaceFirst("\\{", "{\"classifier_pooling\": \"CLS\", "));
+        assertEquals(ClassifierPooling.CLS, HfCheckpoint.load(d).config().classifierPooling(), "any case");
+    }
+
     // ------------------------------------------------------------------------------------------ bad input
+
+    @Test
+    void unknownClassifierPooling(@TempDir Path tmp) throws IOException {
+        for (String bad : List.of("\"max\"", "1")) {
+            Path d = copyFixture("mosaic-cls12", tmp.resolve("c" + bad.length()));
+            Files.writeString(d.resolve("config.json"),
+                    Files.readString(d.resolve("config.json")).replaceFirst("\\{", "{\"classifier_pooling\": " + bad + ", "));
+            var e = assertThrows(CheckpointFormatException.class, () -> HfCheckpoint.load(d));
+            assertTrue(e.getMessage().endsWith("classifier_pooling must be \"cls\" or \"mean\", got " + bad), e.getMessage());
+        }
+    }
 
     private static Path copyFixture(String name, Path tmp) throws IOException {
         Path d = tmp.resolve(name);

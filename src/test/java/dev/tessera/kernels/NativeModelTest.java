@@ -3,6 +3,7 @@ package dev.tessera.kernels;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tessera.data.Batch;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.BertModel;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
@@ -35,7 +36,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NativeModelTest {
 
     private static ModelConfig config(Variant v, Head h, List<String> labels) {
-        return new ModelConfig(v, h, 64, 32, 2, 4, 40, 2, v == Variant.BERT ? 16 : 128, 1e-12, 0, labels, null, "gelu");
+        return new ModelConfig(v, h, 64, 32, 2, 4, 40, 2, v == Variant.BERT ? 16 : 128, 1e-12, 0, labels, null, "gelu",
+                ClassifierPooling.CLS);
     }
 
     /** The serving-path names of a checkpoint, written out here independently of the native table. */
@@ -106,10 +108,12 @@ class NativeModelTest {
 
     @Test
     void enumOrdinalsMatchTheHeader() {
-        // tessera.h: TSR_VARIANT_MOSAIC_BERT=0, BERT=1; TSR_HEAD_NONE=0, CLASSIFICATION=1, REGRESSION=2, MLM=3
+        // tessera.h: TSR_VARIANT_MOSAIC_BERT=0, BERT=1; TSR_HEAD_NONE=0, CLASSIFICATION=1, REGRESSION=2, MLM=3;
         assertEquals(0, Variant.MOSAIC_BERT.ordinal());
         assertEquals(1, Variant.BERT.ordinal());
         assertEquals(List.of(Head.NONE, Head.CLASSIFICATION, Head.REGRESSION, Head.MLM), List.of(Head.values()));
+        // TSR_POOLING_CLS=0, MEAN=1
+        assertEquals(List.of(ClassifierPooling.CLS, ClassifierPooling.MEAN), List.of(ClassifierPooling.values()));
         assertEquals(1, NativeLibrary.get().apiVersion());
     }
 
@@ -148,7 +152,8 @@ class NativeModelTest {
         JsonNode c = js.get("config");
         NativeConfig nc = new NativeConfig(Variant.MOSAIC_BERT, Head.MLM, c.get("vocab_size").asInt(), c.get("hidden_size").asInt(),
                 c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
-                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
+                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0,
+                ClassifierPooling.CLS);
         JsonNode b = js.get("batch");
         Batch batch = Batch.of(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
                 ints(b.get("mlm_labels")), null, null);
@@ -186,7 +191,8 @@ class NativeModelTest {
         JsonNode c = js.get("config");
         NativeConfig nc = new NativeConfig(Variant.MOSAIC_BERT, Head.MLM, c.get("vocab_size").asInt(), c.get("hidden_size").asInt(),
                 c.get("num_layers").asInt(), c.get("num_heads").asInt(), c.get("intermediate_size").asInt(),
-                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0);
+                c.get("type_vocab_size").asInt(), 0, 0, (float) c.get("layer_norm_eps").asDouble(), 0f, 0f, 64, 8, 0,
+                ClassifierPooling.CLS);
         JsonNode b = js.get("batch");
         Batch batch = Batch.of(ints(b.get("input_ids")), ints(b.get("token_type_ids")), ints(b.get("cu_seqlens")),
                 ints(b.get("mlm_labels")), null, null);

@@ -188,7 +188,7 @@ class MiniLmRealWeightsTest {
         ModelConfig c = m.config();
         BertModel wrong = new BertModel(new ModelConfig(c.variant(), c.head(), c.vocabSize(), c.hiddenSize(), c.numLayers(),
                 6, c.intermediateSize(), c.typeVocabSize(), c.maxPositionEmbeddings(), c.layerNormEps(), c.padTokenId(),
-                c.labels(), c.problemType(), c.hiddenAct()), m.weights());
+                c.labels(), c.problemType(), c.hiddenAct(), c.classifierPooling()), m.weights());
         long[][][] batch = tokenize();
         float[] a, b;
         try (OrtRunner original = new OrtRunner(onnx.toString())) {

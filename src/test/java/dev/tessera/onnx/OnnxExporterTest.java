@@ -230,7 +230,7 @@ class OnnxExporterTest {
         ModelConfig c = m.config();
         BertModel silu = new BertModel(new ModelConfig(c.variant(), c.head(), c.vocabSize(), c.hiddenSize(), c.numLayers(),
                 c.numHeads(), c.intermediateSize(), c.typeVocabSize(), c.maxPositionEmbeddings(), c.layerNormEps(),
-                c.padTokenId(), c.labels(), c.problemType(), "mish"), m.weights());
+                c.padTokenId(), c.labels(), c.problemType(), "mish", c.classifierPooling()), m.weights());
         var e = assertThrows(IllegalArgumentException.class, () -> OnnxExporter.exportPortable(silu));
         assertTrue(e.getMessage().contains("mish"), e.getMessage());
 

@@ -1,6 +1,7 @@
 package dev.tessera.onnx;
 
 import dev.tessera.model.BertModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Tensor;
@@ -29,7 +30,7 @@ final class RandomBertModels {
         List<String> labels = new ArrayList<>();
         for (int i = 0; i < numLabels; i++) labels.add("LABEL_" + i);
         ModelConfig cfg = new ModelConfig(variant, head, vocab, hidden, layers, z.heads(), inter, TYPES, maxPos, 1e-12,
-                0, labels, head == Head.REGRESSION ? "regression" : null, "gelu");
+                0, labels, head == Head.REGRESSION ? "regression" : null, "gelu", ClassifierPooling.CLS);
         Random r = new Random(seed);
         Map<String, Tensor> w = new HashMap<>();
         String e = "bert.embeddings.";

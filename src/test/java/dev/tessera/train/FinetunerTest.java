@@ -119,6 +119,56 @@ class FinetunerTest {
         assertEquals(whole.stepLosses().subList(3, 6), resumed.stepLosses());
     }
 
+    /**
+     * model.pooling: mean reaches the head (other losses than cls from the first step), the checkpoints (config.json's
+     * classifier_pooling) and whoever reads them: the checkpoint evaluator scores the saved final model as the run scored
+     * it in memory, which it does not when told to pool the [CLS] row instead; a resumed run continues with the same
+     * losses and writes the key again.
+     */
+    @Test
+    void meanPoolingReachesTheCheckpointItsEvaluationAndAResume() throws Exception {
+        String cls = glueYaml("sst2", pretrained, dir.resolve("pool-cls"));
+        String yaml = glueYaml("sst2", pretrained, dir.resolve("pool-mean")).replace("max_seq_len: 32}", "max_seq_len: 32, pooling: mean}");
+        TrainOptions[] o = new TrainOptions[1];
+        List<String> lines = infos(o);
+        TrainingOutcome mean = new Finetuner(Recipe.parse(yaml, "mean"), o[0]).run();
+        assertTrue(lines.contains("classifier pooling: mean of each sequence's tokens (model.pooling: mean)"), lines.toString());
+        TrainingOutcome plain = new Finetuner(Recipe.parse(cls, "cls"), TrainOptions.defaults().withThreads(1)).run();
+        assertNotEquals(plain.stepLosses().get(0), mean.stepLosses().get(0), "the pooler reads another input from the first step");
+        for (Path ckpt : List.of(mean.finalDir(), mean.bestDir())) {
+            assertEquals(dev.tessera.model.ClassifierPooling.MEAN, HfCheckpoint.load(ckpt).config().classifierPooling(), ckpt.toString());
+            assertTrue(Files.readString(ckpt.resolve("config.json")).contains("\"classifier_pooling\" : \"mean\""));
+        }
+        assertFalse(Files.readString(plain.finalDir().resolve("config.json")).contains("classifier_pooling"),
+                "a cls checkpoint's config.json is what it always was");
+
+        // the evaluator (tessera eval, the study's scores) reads the pooling from the checkpoint
+        Recipe r = Recipe.parse(yaml, "mean");
+        var cols = r.data().columns().toColumns();
+        var labels = FinetuneData.labelSet(r, FinetuneData.read(r.data().train(), r.data().format(), cols));
+        double inRun = mean.lastMetrics().get("loss"), saved, asCls;
+        try (CheckpointEvaluator ev = CheckpointEvaluator.open(mean.finalDir(), 1)) {
+            var examples = FinetuneData.encode(ev.encoder(32), r.data().eval(), r.data().format(), cols, labels);
+            saved = ev.evaluate(examples, labels, GlueTask.SST2, 256, 64).get("loss");
+            BertModel asSaved = ev.model();
+            BertModel clsPooled = new BertModel(asSaved.config().withClassifierPooling(dev.tessera.model.ClassifierPooling.CLS),
+                    asSaved.weights());
+            try (var nm = dev.tessera.kernels.NativeModel.fromBertModel(clsPooled, 0f, 0f, 256, 64,
+                    dev.tessera.kernels.NativeLibrary.Backend.CPU)) {
+                asCls = Evaluator.evaluate(nm, examples, labels, GlueTask.SST2, 256, 64, Integer.MAX_VALUE).get("loss");
+            }
+        }
+        assertEquals(inRun, saved, 1e-5 * inRun, "the saved checkpoint evaluates as the run evaluated it");
+        assertTrue(Math.abs(asCls - inRun) > 1e-4, "pooling the [CLS] row instead changes the loss: " + asCls + " vs " + inRun);
+
+        String killed = yaml.replace(dir.resolve("pool-mean").toString(), dir.resolve("pool-killed").toString());
+        new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1).withStopAfter(3L)).run();
+        TrainingOutcome resumed = new Finetuner(Recipe.parse(killed, "k"), TrainOptions.defaults().withThreads(1)).run();
+        assertEquals(3, resumed.startStep());
+        assertEquals(mean.stepLosses().subList(3, 6), resumed.stepLosses());
+        assertEquals(dev.tessera.model.ClassifierPooling.MEAN, HfCheckpoint.load(resumed.finalDir()).config().classifierPooling());
+    }
+
     @Test
     void finetuneResumeGivesTheSameLosses() {
         String yaml = TinyFixtures.finetuneYaml(dir, pretrained, 2, dir.resolve("ft-whole")).replace("dropout: 0.0", "dropout: 0.1");

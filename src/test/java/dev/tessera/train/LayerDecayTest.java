@@ -4,6 +4,7 @@ import dev.tessera.kernels.NativeConfig;
 import dev.tessera.kernels.NativeException;
 import dev.tessera.kernels.NativeLibrary;
 import dev.tessera.kernels.NativeModel;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.Variant;
 import org.junit.jupiter.api.Test;
@@ -26,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class LayerDecayTest {
 
     private static NativeConfig config(Variant v, Head head, int labels) {
-        return new NativeConfig(v, head, 64, 16, 2, 2, 24, 2, v == Variant.BERT ? 32 : 0, labels, 1e-12f, 0.1f, 0f, 32, 4, 0);
+        return new NativeConfig(v, head, 64, 16, 2, 2, 24, 2, v == Variant.BERT ? 32 : 0, labels, 1e-12f, 0.1f, 0f, 32, 4, 0,
+                ClassifierPooling.CLS);
     }
 
     private static List<String> names(NativeModel m) {

@@ -1,6 +1,7 @@
 package dev.tessera.train;
 
 import dev.tessera.glue.GlueTask;
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.Variant;
 import org.junit.jupiter.api.Test;
@@ -146,7 +147,7 @@ class RecipeTest {
                 training: {max_steps: 10}
                 """;
         String json = TrainingLoop.hashedJson(Recipe.parse(pre, "inline"));
-        for (String key : List.of("final_mask_rate", "time_budget_minutes", "random_init", "train_examples")) {
+        for (String key : List.of("final_mask_rate", "time_budget_minutes", "random_init", "train_examples", "pooling")) {
             assertFalse(json.contains(key), key + " in " + json);
         }
         Recipe on = Recipe.parse(pre.replace("max_steps: 10}", "max_steps: 10, final_mask_rate: 0.15, time_budget_minutes: 5}"), "inline");
@@ -154,6 +155,53 @@ class RecipeTest {
         assertNotEquals(TrainingLoop.recipeHash(Recipe.parse(pre, "inline")), TrainingLoop.recipeHash(on));
         assertTrue(TrainingLoop.hashedJson(Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, random_init: true}"), "inline"))
                 .contains("\"random_init\" : true"));
+    }
+
+    @Test
+    void poolingIsClsByDefaultMeanWhenAskedAndReachesTheModelConfig() {
+        Recipe plain = Recipe.parse(FINETUNE, "inline");
+        assertEquals("cls", plain.model().pooling());
+        assertEquals(ClassifierPooling.CLS, plain.modelConfig().classifierPooling());
+        Recipe mean = Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: mean}"), "inline");
+        assertEquals(ClassifierPooling.MEAN, mean.model().classifierPooling());
+        assertEquals(ClassifierPooling.MEAN, mean.modelConfig().classifierPooling());
+        assertEquals(ClassifierPooling.MEAN,
+                Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: MEAN}"), "inline").model().classifierPooling());
+        assertEquals("cls", Recipe.load(RECIPES.resolve("imdb-finetune-cpu.yaml")).model().pooling());
+    }
+
+    @Test
+    void unknownPoolingIsRefusedWithTheChoices() {
+        for (String bad : List.of("max", "first", "3")) {
+            RecipeException e = assertThrows(RecipeException.class,
+                    () -> Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: " + bad + "}"), "inline"), bad);
+            assertEquals(List.of("model.pooling must be cls (the first token feeds the classifier) or mean (the mean of the "
+                    + "tokens), got '" + bad + "'"), e.problems());
+        }
+        RecipeException t = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: [mean]}"), "inline"));
+        assertTrue(t.getMessage().contains("model.pooling") && t.getMessage().contains("a string"), t.getMessage());
+        RecipeException pre = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: pretrain
+                model: {pooling: mean}
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                """, "inline"));
+        assertEquals(List.of("model.pooling applies to finetuning (the classifier's input); pretraining trains the MLM head"),
+                pre.problems());
+    }
+
+    /** A recipe without the key (or with cls, the default) hashes as before it existed: resuming sees no change. */
+    @Test
+    void poolingEntersTheRecipeHashOnlyWhenMean() {
+        Recipe off = Recipe.parse(FINETUNE, "inline");
+        Recipe explicitCls = Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: cls}"), "inline");
+        Recipe mean = Recipe.parse(FINETUNE.replace("{init_from: ckpt}", "{init_from: ckpt, pooling: mean}"), "inline");
+        assertFalse(TrainingLoop.hashedJson(off).contains("pooling"), TrainingLoop.hashedJson(off));
+        // FINETUNE's hash as the code before model.pooling computed it (commit 3da39e0): checkpoints written then resume quietly
+        assertEquals("9ff124eeabaa120336b22d8ec0731bcdbe2cbcfdc2d7e3fa444843fc97c86fc0", TrainingLoop.recipeHash(off));
+        assertEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(explicitCls));
+        assertTrue(TrainingLoop.hashedJson(mean).contains("\"pooling\" : \"mean\""), TrainingLoop.hashedJson(mean));
+        assertNotEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(mean));
     }
 
     @Test

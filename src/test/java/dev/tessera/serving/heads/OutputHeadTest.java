@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.tessera.model.ClassifierPooling;
 import dev.tessera.model.Head;
 import dev.tessera.model.ModelConfig;
 import dev.tessera.model.Variant;
@@ -178,6 +179,7 @@ class OutputHeadTest {
     }
 
     private static ModelConfig config(Head head, List<String> labels, String problemType) {
-        return new ModelConfig(Variant.MOSAIC_BERT, head, 100, 8, 1, 2, 16, 2, 64, 1e-12, 0, labels, problemType, "gelu");
+        return new ModelConfig(Variant.MOSAIC_BERT, head, 100, 8, 1, 2, 16, 2, 64, 1e-12, 0, labels, problemType, "gelu",
+                ClassifierPooling.CLS);
     }
 }

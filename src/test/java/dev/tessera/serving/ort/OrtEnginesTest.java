@@ -106,7 +106,7 @@ class OrtEnginesTest {
         var c = m.config();
         BertModel mish = new BertModel(new dev.tessera.model.ModelConfig(c.variant(), c.head(), c.vocabSize(), c.hiddenSize(),
                 c.numLayers(), c.numHeads(), c.intermediateSize(), c.typeVocabSize(), c.maxPositionEmbeddings(),
-                c.layerNormEps(), c.padTokenId(), c.labels(), c.problemType(), "mish"), m.weights());
+                c.layerNormEps(), c.padTokenId(), c.labels(), c.problemType(), "mish", c.classifierPooling()), m.weights());
         var e = assertThrows(IllegalArgumentException.class, () -> OrtEngines.open("m", mish, opts(Dialect.ORT).options()));
         assertTrue(e.getMessage().contains("dialect ort/fp32 cannot serve this model") && e.getMessage().contains("mish"),
                 e.getMessage());
