@@ -7,6 +7,8 @@
 #   bench/studies/imdb-finetune.sh labels    # 500 and 2,000 labels x 3 seeds x {pretrained, random}, + TF-IDF
 #   bench/studies/imdb-finetune.sh full      # all 40,000 labels, 1 epoch, seed 17 (the demo and its control), + TF-IDF
 #   bench/studies/imdb-finetune.sh lengths   # the full-data models' test accuracy at 128 / 256 / 512 / 1024 tokens
+#   bench/studies/imdb-finetune.sh variants  # recipe keys against the plain pretrained recipe at 500 labels x 3 seeds:
+#                                            # model.pooling=mean, optimizer.layer_decay=0.8
 #   bench/studies/imdb-finetune.sh summary   # bench/results/imdb-finetune/summary.md from runs.jsonl
 #
 # Needs train/get-imdb.sh, the vocabulary and the pretrained encoder (train/recipes/imdb-demo-pretrain.yaml).
@@ -32,12 +34,13 @@ touch "$RUNS"
 
 done_already() { grep -q "\"name\":\"$1\"" "$RUNS"; }
 
-# finetune NAME INIT(pretrained|random) LABELS(0 = all) SEED LR EPOCHS DEV [TEST: yes|no]
+# finetune NAME INIT(pretrained|random) LABELS(0 = all) SEED LR EPOCHS DEV [TEST: yes|no] [VARIANT [--set KEY=VALUE ...]]
 finetune() {
-  local name=$1 init=$2 labels=$3 seed=$4 lr=$5 epochs=$6 dev=$7 scored=${8:-yes}
+  local name=$1 init=$2 labels=$3 seed=$4 lr=$5 epochs=$6 dev=$7 scored=${8:-yes} variant=${9:-}
+  local extra=("${@:10}")
   [[ " ${MODELS:-pretrained random} " == *" $init "* ]] || return 0
   done_already "$name" && { echo "skip $name (in $RUNS)"; return; }
-  local out=$WORK/$name args=(--set seed=$seed --set optimizer.lr=$lr --epochs $epochs --eval $dev)
+  local out=$WORK/$name args=(--set seed=$seed --set optimizer.lr=$lr --epochs $epochs --eval $dev "${extra[@]}")
   [ "$init" = random ] && args+=(--set model.random_init=true)
   [ "$labels" != 0 ] && args+=(--set data.train_examples=$labels)
   echo "== $name: $init, labels ${labels/#0/all}, seed $seed, lr $lr, $epochs epochs"
@@ -49,7 +52,7 @@ finetune() {
   dev_acc=$(python3 -c "import json,sys; s=json.load(open('$out/best/training_state.json')); print(s['best_metric'])")
   test='{"accuracy": null}'
   [ "$scored" = yes ] && test=$($TESSERA eval --model "$out/best" --data $DATA/test.jsonl --max-length 512 --threads "${THREADS:-0}")
-  python3 - "$name" "$init" "$labels" "$seed" "$lr" "$epochs" "$dev" "$dev_acc" "$secs" "$test" >> "$RUNS" <<'PY'
+  python3 - "$name" "$init${variant:+ $variant}" "$labels" "$seed" "$lr" "$epochs" "$dev" "$dev_acc" "$secs" "$test" >> "$RUNS" <<'PY'
 import json, sys
 name, init, labels, seed, lr, epochs, dev, dev_acc, secs, test = sys.argv[1:]
 t = json.loads(test)
@@ -119,9 +122,17 @@ for phase in "$@"; do
           tail -n 1 "$RESULTS/lengths.jsonl"
         done
       done ;;
+    variants)
+      # each key alone against the plain recipe's pretrained rows (same seeds, subsets and learning rate)
+      pre=${LR_PRE:-$(best_lr pretrained)}
+      [ -n "$pre" ] || { echo "run the sweep first (or set LR_PRE)"; exit 2; }
+      for seed in ${SEEDS:-17 18 19}; do
+        finetune pretrained-mean-500-s$seed pretrained 500 $seed "$pre" 10 $DATA/dev-1000.jsonl yes "mean pooling" --set model.pooling=mean
+        finetune pretrained-llrd-500-s$seed pretrained 500 $seed "$pre" 10 $DATA/dev-1000.jsonl yes "layer decay 0.8" --set optimizer.layer_decay=0.8
+      done ;;
     summary)
       python3 bench/studies/imdb_finetune_summary.py "$RUNS" > "$RESULTS/summary.md"; cat "$RESULTS/summary.md"
       $TESSERA plot --runs "$RUNS" --output "$RESULTS/accuracy-vs-labels.png" ;;
-    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, lengths, summary)"; exit 2 ;;
+    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, lengths, variants, summary)"; exit 2 ;;
   esac
 done

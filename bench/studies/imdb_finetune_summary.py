@@ -30,6 +30,20 @@ for n in sorted({r["labels"] for r in main}):
     col = lambda c: fmt([c[s]["test_accuracy"] for s in sorted(c)]) if c else "–"
     print(f"| {n:,} | {col(pre)} | {col(rnd)} | {col(tf)} | {fmt(paired) if paired else '–'} | {len(paired)} |")
 
+variants = sorted({r["model"] for r in main} - {"pretrained", "random", "tfidf"})
+if variants:
+    print("\nRecipe keys, each alone against the plain pretrained recipe (same seeds, subsets, learning rate and epochs);"
+          " paired difference = variant − plain, per seed.\n")
+    print("| recipe | labels | test accuracy | plain pretrained | variant − plain (paired) | n |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for v in variants:
+        for n in sorted({r["labels"] for r in main if r["model"] == v}):
+            var, pre = cells[(v, n)], cells.get(("pretrained", n), {})
+            paired = [var[s]["test_accuracy"] - pre[s]["test_accuracy"] for s in sorted(var) if s in pre]
+            print(f"| {v} | {n:,} | {fmt([var[s]['test_accuracy'] for s in sorted(var)])} "
+                  f"| {fmt([pre[s]['test_accuracy'] for s in sorted(var) if s in pre]) if paired else '–'} "
+                  f"| {fmt(paired) if paired else '–'} | {len(paired)} |")
+
 print("\nPer run (seed, learning rate, epochs, best dev accuracy, test accuracy, training seconds):\n")
 print("| run | seed | lr | epochs | dev | test | s |")
 print("|---|---:|---:|---:|---:|---:|---:|")
