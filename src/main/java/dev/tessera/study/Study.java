@@ -80,8 +80,8 @@ public final class Study {
     /**
      * Runs every cell not yet in the results; returns false when cancelled before the end. Order: budget by
      * budget, each budget's pretraining runs and then their finetuning at the label budgets that take every seed
-     * (the random-init control after the first budget), then the larger label budgets (first seed), then the TF-IDF
-     * baseline: a study cut short has its cheapest complete comparisons first.
+     * (the random-init control and the TF-IDF baseline after the first budget), then the larger label budgets (first
+     * seed): a study cut short has its cheapest complete comparisons first.
      */
     public boolean run() {
         results.set("spec", JSON.valueToTree(spec));
@@ -100,11 +100,12 @@ public final class Study {
                 }
                 inits.addAll(now);
                 if (f != null) for (String init : now) if (!finetuneAll(init, true)) return false;
-                // the control right after the first budget: that budget's comparison is then complete
+                // the controls right after the first budget: that budget's comparison is then complete
                 if (f != null && f.randomInit() && !inits.contains(RANDOM_INIT)) {
                     inits.add(RANDOM_INIT);
                     if (!finetuneAll(RANDOM_INIT, true)) return false;
                 }
+                if (!tfidfAll()) return false;
             }
         }
         if (f != null) {
@@ -114,15 +115,20 @@ public final class Study {
             }
             for (String init : inits) if (!finetuneAll(init, false)) return false;
         }
-        if (spec.tfidf() != null) {
-            for (int n : spec.tfidf().labels()) {
-                for (long seed : f.seedsAt(n)) {
-                    String id = "tfidf/" + n + "/seed" + seed;
-                    if (!cell(id, () -> tfidf(n, seed))) return false;
-                }
+        if (!tfidfAll()) return false;
+        write();
+        return true;
+    }
+
+    /** The TF-IDF baseline on the finetuning runs' subsets (a minute or two in all; done cells are kept). */
+    private boolean tfidfAll() {
+        if (spec.tfidf() == null) return true;
+        for (int n : spec.tfidf().labels()) {
+            for (long seed : spec.finetune().seedsAt(n)) {
+                String id = "tfidf/" + n + "/seed" + seed;
+                if (!cell(id, () -> tfidf(n, seed))) return false;
             }
         }
-        write();
         return true;
     }
 
