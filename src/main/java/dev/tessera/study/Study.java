@@ -65,6 +65,7 @@ public final class Study {
     private final BooleanSupplier cancelled;
     private final ObjectNode results;
     private final ObjectNode plan;
+    private boolean baselinesRun;
 
     public Study(StudySpec spec, TrainingListener log, BooleanSupplier cancelled) {
         this.spec = spec;
@@ -122,13 +123,14 @@ public final class Study {
 
     /** The TF-IDF baseline on the finetuning runs' subsets (a minute or two in all; done cells are kept). */
     private boolean tfidfAll() {
-        if (spec.tfidf() == null) return true;
+        if (spec.tfidf() == null || baselinesRun) return true;
         for (int n : spec.tfidf().labels()) {
             for (long seed : spec.finetune().seedsAt(n)) {
                 String id = "tfidf/" + n + "/seed" + seed;
                 if (!cell(id, () -> tfidf(n, seed))) return false;
             }
         }
+        baselinesRun = true;
         return true;
     }
 
