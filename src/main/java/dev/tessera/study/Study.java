@@ -65,7 +65,7 @@ public final class Study {
     private final BooleanSupplier cancelled;
     private final ObjectNode results;
     private final ObjectNode plan;
-    private boolean baselinesRun;
+    private boolean controlsRun;
 
     public Study(StudySpec spec, TrainingListener log, BooleanSupplier cancelled) {
         this.spec = spec;
@@ -101,37 +101,34 @@ public final class Study {
                 }
                 inits.addAll(now);
                 if (f != null) for (String init : now) if (!finetuneAll(init, true)) return false;
-                // the controls right after the first budget: that budget's comparison is then complete
-                if (f != null && f.randomInit() && !inits.contains(RANDOM_INIT)) {
-                    inits.add(RANDOM_INIT);
-                    if (!finetuneAll(RANDOM_INIT, true)) return false;
-                }
-                if (!tfidfAll()) return false;
+                if (!controls(inits)) return false; // right after the first budget: its comparison is then complete
             }
         }
-        if (f != null) {
-            if (f.randomInit() && !inits.contains(RANDOM_INIT)) {
-                inits.add(RANDOM_INIT);
-                if (!finetuneAll(RANDOM_INIT, true)) return false;
-            }
-            for (String init : inits) if (!finetuneAll(init, false)) return false;
-        }
-        if (!tfidfAll()) return false;
+        if (!controls(inits)) return false;
+        if (f != null) for (String init : inits) if (!finetuneAll(init, false)) return false;
         write();
         return true;
     }
 
-    /** The TF-IDF baseline on the finetuning runs' subsets (a minute or two in all; done cells are kept). */
-    private boolean tfidfAll() {
-        if (spec.tfidf() == null || baselinesRun) return true;
+    /**
+     * The random-init control at the label budgets that take every seed (joining {@code inits}) and the TF-IDF
+     * baseline on the finetuning runs' subsets (a minute or two in all); once per invocation.
+     */
+    private boolean controls(List<String> inits) {
+        if (controlsRun) return true;
+        StudySpec.Finetune f = spec.finetune();
+        if (f != null && f.randomInit()) {
+            inits.add(RANDOM_INIT);
+            if (!finetuneAll(RANDOM_INIT, true)) return false;
+        }
+        if (spec.tfidf() == null) return controlsRun = true;
         for (int n : spec.tfidf().labels()) {
             for (long seed : spec.finetune().seedsAt(n)) {
                 String id = "tfidf/" + n + "/seed" + seed;
                 if (!cell(id, () -> tfidf(n, seed))) return false;
             }
         }
-        baselinesRun = true;
-        return true;
+        return controlsRun = true;
     }
 
     /** Architectures by budget: every architecture at every budget, plus the budget recipe where asked. */
