@@ -193,6 +193,10 @@ final class Distillation {
         return new Columns(cols.text(), cols.textB(), null);
     }
 
+    /** What a metadata key that differs says about the file. */
+    private static final Map<String, String> MISMATCH = Map.of("teacher_sha256", "another teacher", "rows_sha256",
+            "other training rows", "rows", "another number of rows", "labels", "other labels", "max_seq_len", "another max_seq_len");
+
     /** The logits of {@code file} when its fingerprints are {@code meta}'s; null (with a log line why) otherwise. */
     private static float[] readBack(Path file, Map<String, String> meta, int rows, int k, TrainingListener log) {
         if (!Files.isRegularFile(file)) return null;
@@ -201,7 +205,8 @@ final class Distillation {
             for (var e : meta.entrySet()) {
                 if (e.getKey().equals("teacher")) continue; // the same files under another path are the same teacher
                 if (!e.getValue().equals(got.get(e.getKey()))) {
-                    log.info("distillation: " + FILE + " was made for another " + e.getKey().replace('_', ' ') + "; computing it again");
+                    log.info("distillation: " + FILE + " was made for " + MISMATCH.getOrDefault(e.getKey(), e.getKey())
+                            + "; computing it again");
                     return null;
                 }
             }
