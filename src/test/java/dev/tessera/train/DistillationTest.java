@@ -41,9 +41,11 @@ class DistillationTest {
         for (String[] rv : TinyFixtures.reviews(300, 21)) text.add(rv[0]);
         WordPieceTrainer.Options opts = WordPieceTrainer.Options.of(160);
         WordPieceTrainer.write(dir.resolve("tok2"), WordPieceTrainer.train(text.stream(), opts), opts);
-        String teach = TinyFixtures.finetuneYaml(dir, pretrained, 3, dir.resolve("teacher"))
+        String teach = TinyFixtures.finetuneYaml(dir, pretrained, 6, dir.resolve("teacher"))
                 .replace("labels: [neg, pos]", "labels: [neg, pos]\n  tokenizer: " + dir.resolve("tok2"));
-        teacher = new Finetuner(Recipe.parse(teach, "teacher"), TrainOptions.defaults().withThreads(1)).run().finalDir();
+        TrainingOutcome t = new Finetuner(Recipe.parse(teach, "teacher"), TrainOptions.defaults().withThreads(1)).run();
+        teacher = t.finalDir();
+        assertTrue(t.lastMetrics().get("accuracy") >= 0.9, "a teacher worth distilling: " + t.lastMetrics());
         // unlabelled rows: a text column only
         List<String> lines = new ArrayList<>(List.of("sentence"));
         for (String[] rv : TinyFixtures.reviews(40, 11)) lines.add(rv[0]);
