@@ -22,7 +22,7 @@ class RecipeTest {
     void everyShippedRecipeLoads() throws IOException {
         try (Stream<Path> files = Files.list(RECIPES)) {
             List<Path> yamls = files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
-            assertEquals(14, yamls.size()); // 12 + imdb-demo-pretrain.yaml and imdb-demo-finetune.yaml (issue 19)
+            assertEquals(15, yamls.size()); // 12 + imdb-demo-pretrain.yaml, imdb-demo-finetune.yaml and imdb-distill.yaml (issue 19)
             for (Path p : yamls) assertNotNull(Recipe.load(p), p.toString());
         }
     }
@@ -213,6 +213,19 @@ class RecipeTest {
         assertEquals(new Recipe.Distill("big", 4.0, 0.9, List.of("u.jsonl")), all.distill());
         assertEquals(0.0, Recipe.parse(FINETUNE + "distill: {teacher: big, alpha: 0}\n", "inline").distill().alpha());
         assertEquals(1.0, Recipe.parse(FINETUNE + "distill: {teacher: big, alpha: 1}\n", "inline").distill().alpha());
+    }
+
+    @Test
+    void theDistillationExampleTeachesA2x128StudentWithTheDemo() {
+        Recipe r = Recipe.load(RECIPES.resolve("imdb-distill.yaml"));
+        assertEquals(new Recipe.Distill("checkpoints/imdb-sentiment", 2.0, 0.5, List.of("work-data/imdb/train.jsonl")), r.distill());
+        assertEquals("work-data/imdb-pretrain/final", r.model().initFrom());
+        assertEquals(List.of("negative", "positive"), r.data().labels());
+        // the teacher it names is the shipped demo, whose labels are the recipe's
+        var teacher = dev.tessera.hf.HfCheckpoint.readConfig(Path.of(r.distill().teacher(), "config.json"));
+        assertEquals(Head.CLASSIFICATION, teacher.head());
+        assertEquals(r.data().labels(), teacher.labels());
+        assertEquals(List.of(4, 256), List.of(teacher.numLayers(), teacher.hiddenSize()));
     }
 
     @Test
