@@ -255,6 +255,25 @@ static void op_misc() {
     API(tsr_op_softmax_ce(GPU, r2.data(), dl2.data(), lg.data(), tg.data(), N, V, 0.5f));
     check("softmax_ce loss rows (V=30528)", r2, r1, F32_L2, F32_MAX);
     check("softmax_ce dlogits", dl2, dl1, F32_L2, F32_MAX);
+    /* knowledge distillation (soft targets), some rows without a hard label */
+    {
+        const int Nd = 37, Vd = 5;
+        auto z = rvec((size_t)Nd * Vd, 4.0f);
+        std::vector<float> q((size_t)Nd * Vd);
+        for (int r = 0; r < Nd; r++) {
+            double sum = 0;
+            for (int j = 0; j < Vd; j++) sum += q[(size_t)r * Vd + j] = expf(frand() * 3.0f);
+            for (int j = 0; j < Vd; j++) q[(size_t)r * Vd + j] = (float)(q[(size_t)r * Vd + j] / sum);
+        }
+        std::vector<int32_t> yd(Nd);
+        for (int i = 0; i < Nd; i++) yd[i] = i % 4 == 1 ? -1 : irand(Vd);
+        std::vector<float> lr1(Nd), lr2(Nd);
+        auto dd1 = rvec((size_t)Nd * Vd, 0.01f), dd2 = dd1;
+        API(tsr_op_distill_ce(CPU, lr1.data(), dd1.data(), z.data(), yd.data(), q.data(), Nd, Vd, 0.6f, 2.0f, 0.5f));
+        API(tsr_op_distill_ce(GPU, lr2.data(), dd2.data(), z.data(), yd.data(), q.data(), Nd, Vd, 0.6f, 2.0f, 0.5f));
+        check("distill_ce loss rows (alpha 0.6, T 2)", lr2, lr1, F32_L2, F32_MAX);
+        check("distill_ce dlogits", dd2, dd1, F32_L2, F32_MAX);
+    }
     /* embeddings with positions */
     const int T = 301, C = 96, Vv = 50, Tt = 2, P = 64;
     std::vector<int32_t> ids(T), types(T), pos(T);
@@ -295,7 +314,7 @@ static void op_misc() {
 /* ------------------------------------------------------------------------------------------ */
 struct batch_data {
     std::vector<int32_t> ids, types, cu, mlm, cls;
-    std::vector<float> tg;
+    std::vector<float> tg, soft;
     tsr_batch b;
 };
 static void make_batch(batch_data& bd, const tsr_config& c, const std::vector<int>& lens, float mask_frac) {
@@ -332,8 +351,23 @@ static void make_batch(batch_data& bd, const tsr_config& c, const std::vector<in
     bd.b.class_labels = c.head == TSR_HEAD_CLASSIFICATION ? bd.cls.data() : nullptr;
     bd.b.targets = c.head == TSR_HEAD_REGRESSION ? bd.tg.data() : nullptr;
 }
+/* knowledge distillation on a classification batch: a random teacher distribution per sequence, alpha 0.6, T 2,
+ * sequence 1 without a hard label */
+static void add_soft_targets(batch_data& bd, const tsr_config& c) {
+    const int S = bd.b.num_seqs, L = c.num_labels;
+    bd.soft.resize((size_t)S * L);
+    for (int s = 0; s < S; s++) {
+        double sum = 0;
+        for (int j = 0; j < L; j++) sum += bd.soft[(size_t)s * L + j] = expf(frand() * 2.0f);
+        for (int j = 0; j < L; j++) bd.soft[(size_t)s * L + j] = (float)(bd.soft[(size_t)s * L + j] / sum);
+    }
+    if (S > 1) bd.cls[1] = -1;
+    bd.b.soft_targets = bd.soft.data();
+    bd.b.distill_alpha = 0.6f;
+    bd.b.distill_temperature = 2.0f;
+}
 
-static void model_step(const char* label, tsr_config c, const std::vector<int>& lens) {
+static void model_step(const char* label, tsr_config c, const std::vector<int>& lens, bool distill = false) {
     say(" whole step: %s\n", label);
     tsr_model *mc, *mg;
     API(tsr_model_create(&c, CPU, &mc));
@@ -342,6 +376,7 @@ static void model_step(const char* label, tsr_config c, const std::vector<int>& 
     API(tsr_init_params(mg, 42, 0.02f));
     batch_data bd;
     make_batch(bd, c, lens, 0.3f);
+    if (distill) add_soft_targets(bd, c);
     int64_t nlog;
     API(tsr_logits_count(mc, &bd.b, &nlog));
     std::vector<float> lc(nlog), lgpu(nlog);
@@ -513,6 +548,8 @@ static int run_check() {
     c.num_heads = 2; /* D = 128 */
     c.intermediate_size = 512;
     model_step("BERT classification, H=256 D=128, lengths up to 512", c, {512, 7, 250, 99, 1});
+    model_step("BERT classification with distillation (soft targets, alpha 0.6, T 2, one row unlabelled)", c,
+               {512, 7, 250, 99, 1}, true);
     c.pooling = TSR_POOLING_MEAN; /* the pooler reads each sequence's mean (k_mean_rows_fwd/bwd) */
     model_step("BERT classification, mean pooling, H=256, lengths up to 512", c, {512, 7, 250, 99, 1});
     c.pooling = TSR_POOLING_CLS;

@@ -213,6 +213,20 @@ TSR_API int tsr_check_finite(const tsr_model* model, int which, int64_t* first_b
  *                   targets (0 when there are none, with zero gradient — torch would give NaN).
  *   CLASSIFICATION: class_labels[num_seqs] in [0, num_labels); mean cross-entropy over sequences.
  *   REGRESSION:     targets[num_seqs]; mean squared error over sequences.
+ *
+ * Knowledge distillation (CLASSIFICATION only; soft_targets NULL = none, and then the two distill_* fields
+ * are not read: the loss is the plain cross-entropy above, bit for bit). soft_targets[num_seqs · num_labels]
+ * holds each sequence's target distribution, row-major — a teacher's softmax(teacher_logits / T): every entry
+ * finite and in [0, 1], each row summing to 1 within 1e-3 (else TSR_ERR_LABEL_RANGE). With z the logits of
+ * sequence s, p = softmax(z), r = softmax(z / T), q its soft-target row, α = distill_alpha in [0, 1] and
+ * T = distill_temperature > 0 (else TSR_ERR_INVALID_ARG), the loss of the row is (Hinton et al. 2015)
+ *     loss_s = (1 − α)·CE(y_s, p) + α·T²·KL(q ‖ r),     KL(q ‖ r) = Σ_j q_j (log q_j − log r_j)  (0·log 0 = 0),
+ * and its gradient  ∂loss_s/∂z = (1 − α)(p − onehot(y_s)) + α·T·(r − q).
+ * A row may have no hard label: class_labels[s] < 0 (conventionally −1), or class_labels NULL for all rows;
+ * such a row has only the soft term α·T²·KL. The batch loss is the mean of loss_s over ALL num_seqs rows,
+ * labelled or not (each row weighs 1/num_seqs), so a row's gradient does not depend on its neighbours.
+ * With α = 0 a labelled row's loss and gradient are exactly those of plain cross-entropy.
+ * Negative class labels without soft_targets remain TSR_ERR_LABEL_RANGE.
  */
 typedef struct tsr_batch {
     int32_t num_tokens;
@@ -225,6 +239,9 @@ typedef struct tsr_batch {
     const int32_t* mlm_labels;       /* [num_tokens] or NULL */
     const int32_t* class_labels;     /* [num_seqs] or NULL */
     const float* targets;            /* [num_seqs] or NULL */
+    const float* soft_targets;       /* CLASSIFICATION distillation: [num_seqs × num_labels] probabilities, or NULL */
+    float distill_alpha;             /* weight of the soft term, in [0, 1] (read only with soft_targets) */
+    float distill_temperature;       /* T > 0 (read only with soft_targets) */
 } tsr_batch;
 
 /* Validates a batch against a model (budget, id and label ranges, cu_seqlens consistency)
@@ -374,6 +391,16 @@ TSR_API int tsr_op_dropout_bwd(int backend, float* dinp, const float* dout, int6
  * target < 0 get nothing). targets >= V -> TSR_ERR_LABEL_RANGE. */
 TSR_API int tsr_op_softmax_ce(int backend, float* loss_rows, float* dlogits, const float* logits,
                               const int32_t* targets, int N, int V, float grad_scale);
+
+/* Distillation loss of tsr_batch (soft targets), fused forward + backward, per row r of logits[N,V]:
+ * loss_rows[r] = (targets[r] >= 0 ? (1-alpha)·(-log softmax(x_r)[t_r]) : 0) + alpha·T²·KL(q_r ‖ softmax(x_r/T));
+ * if dlogits != NULL: dlogits[r] += grad_scale·((1-alpha)(softmax(x_r) - onehot(t_r)) [labelled rows only]
+ * + alpha·T·(softmax(x_r/T) - q_r)). q = soft_targets[N,V] (rows of probabilities, as at tsr_batch).
+ * targets may be NULL (no row labelled); targets >= V -> TSR_ERR_LABEL_RANGE; alpha outside [0, 1] or
+ * temperature not > 0 -> TSR_ERR_INVALID_ARG. */
+TSR_API int tsr_op_distill_ce(int backend, float* loss_rows, float* dlogits, const float* logits,
+                              const int32_t* targets, const float* soft_targets, int N, int V, float alpha,
+                              float temperature, float grad_scale);
 
 /* Embeddings: out[T,C] = wte[ids] + wtt[types] (+ wpe[positions] if wpe != NULL). types may be
  * NULL (all 0). Backward scatter-adds dout into dwte/dwtt/dwpe (any may be NULL). */

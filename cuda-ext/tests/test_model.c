@@ -286,6 +286,52 @@ static void run_fixture(const char* root, const char* name, int backend) {
     free(params); free(grads_ref); free(after_ref); free(logits_ref); free(logits); free(grads); free(after); free(js);
 }
 
+/* Central finite differences of the model's loss on batch b (seed 77, step 5: the dropout masks of the gradient's
+ * forward) against its analytic gradient, 6 sampled elements of every tensor. Tolerance: see test_ops.c (fp32 loss,
+ * h = 1e-2): |fd - analytic| <= 5e-3·max(max|grad of the tensor|, 0.05). */
+static void fd_all_tensors(tsr_model* m, const tsr_batch* b, const char* name, const char* what) {
+    long P = (long)tsr_num_params(m);
+    float* p;
+    OK(tsr_buffer_ptr(m, TSR_BUF_PARAMS, &p));
+    float l1;
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, b, &l1, NULL, 77, 5, 1));
+    OK(tsr_backward(m, 1.0f));
+    float* g;
+    OK(tsr_buffer_ptr(m, TSR_BUF_GRADS, &g));
+    float* grads = malloc((size_t)P * sizeof(float));
+    memcpy(grads, g, (size_t)P * sizeof(float));
+    int nt = tsr_num_tensors(m);
+    double worst = 0;
+    unsigned rs = 12345;
+    for (int t = 0; t < nt; t++) {
+        const char* tn;
+        int64_t off, numel;
+        tsr_tensor_info(m, t, &tn, &off, &numel, NULL, NULL);
+        double gmax = 0;
+        for (int64_t i = off; i < off + numel; i++) gmax = fmax(gmax, fabs(grads[i]));
+        double tol = 5e-3 * fmax(gmax, 0.05);
+        for (int k = 0; k < 6; k++) {
+            rs = rs * 1103515245u + 12345u;
+            int64_t i = off + (int64_t)((rs >> 8) % (uint64_t)numel);
+            float x0 = p[i];
+            float h = 1e-2f;
+            float lp, lm;
+            p[i] = x0 + h;
+            tsr_forward(m, b, &lp, NULL, 77, 5, 1);
+            p[i] = x0 - h;
+            tsr_forward(m, b, &lm, NULL, 77, 5, 1);
+            p[i] = x0;
+            double fd = ((double)lp - lm) / (2.0 * h);
+            double err = fabs(fd - grads[i]);
+            worst = fmax(worst, err / fmax(gmax, 0.05));
+            EXPECT(err <= tol, "%s FD (%s) %s[%lld]: fd %.6g analytic %.6g", name, what, tn, (long long)(i - off), fd, grads[i]);
+        }
+    }
+    printf("  %s: whole-model FD (%s): worst |fd-an|/max|grad| = %.2e over %d tensors\n", name, what, worst, nt);
+    free(grads);
+}
+
 /* ---- whole-model finite differences with dropout on ---------------------------------------- */
 static void fd_model(const char* root, const char* name) {
     char dir[512], path[600];
@@ -304,8 +350,6 @@ static void fd_model(const char* root, const char* name) {
     long P = (long)tsr_num_params(m);
     float* params = read_f32(dir, "params.bin", P);
     OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
-    float* p;
-    OK(tsr_buffer_ptr(m, TSR_BUF_PARAMS, &p));
     float l1, l2, l3;
     OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
     OK(tsr_forward(m, &fb.b, &l2, NULL, 77, 5, 1));
@@ -338,44 +382,9 @@ static void fd_model(const char* root, const char* name) {
         free(ls);
         free(la);
     }
-    OK(tsr_zero_grad(m));
-    OK(tsr_forward(m, &fb.b, &l1, NULL, 77, 5, 1));
-    OK(tsr_backward(m, 1.0f));
-    float* g;
-    OK(tsr_buffer_ptr(m, TSR_BUF_GRADS, &g));
-    float* grads = malloc((size_t)P * sizeof(float));
-    memcpy(grads, g, (size_t)P * sizeof(float));
-    /* sample elements of every tensor; tolerance: see test_ops.c (fp32 loss, h = 1e-2) */
-    int nt = tsr_num_tensors(m);
-    double worst = 0;
-    unsigned rs = 12345;
-    for (int t = 0; t < nt; t++) {
-        const char* tn;
-        int64_t off, numel;
-        tsr_tensor_info(m, t, &tn, &off, &numel, NULL, NULL);
-        double gmax = 0;
-        for (int64_t i = off; i < off + numel; i++) gmax = fmax(gmax, fabs(grads[i]));
-        double tol = 5e-3 * fmax(gmax, 0.05);
-        for (int k = 0; k < 6; k++) {
-            rs = rs * 1103515245u + 12345u;
-            int64_t i = off + (int64_t)((rs >> 8) % (uint64_t)numel);
-            float x0 = p[i];
-            float h = 1e-2f;
-            float lp, lm;
-            p[i] = x0 + h;
-            tsr_forward(m, &fb.b, &lp, NULL, 77, 5, 1);
-            p[i] = x0 - h;
-            tsr_forward(m, &fb.b, &lm, NULL, 77, 5, 1);
-            p[i] = x0;
-            double fd = ((double)lp - lm) / (2.0 * h);
-            double err = fabs(fd - grads[i]);
-            worst = fmax(worst, err / fmax(gmax, 0.05));
-            EXPECT(err <= tol, "%s FD (dropout on) %s[%lld]: fd %.6g analytic %.6g", name, tn, (long long)(i - off), fd, grads[i]);
-        }
-    }
-    printf("  %s: whole-model FD with dropout 0.1: worst |fd-an|/max|grad| = %.2e over %d tensors\n", name, worst, nt);
+    fd_all_tensors(m, &fb.b, name, "dropout on");
     tsr_model_destroy(m);
-    free(params); free(grads); free(js);
+    free(params); free(js);
 }
 
 
@@ -611,6 +620,314 @@ static void mean_of_one_token_is_cls(const char* root, const char* name) {
     free(js);
 }
 
+/* ---- knowledge distillation: soft targets on the classification head (tessera.h, tsr_batch) ------------------
+ * The reference is tessera.h's formula evaluated in double from probabilities (not from log-sum-exps, as the
+ * backends compute it): loss = (1-a)·(-log p_y) + a·T²·Σ_j q_j·log(q_j / r_j), p = softmax(z), r = softmax(z/T);
+ * gradient (1-a)(p - onehot(y)) + a·T·(r - q); rows with y < 0 have only the soft term. */
+static double ref_distill_row(const float* z, int V, int y, const float* q, double a, double T, double* grad) {
+    double mx = -INFINITY, mt = -INFINITY, s = 0, sT = 0, loss = 0;
+    for (int j = 0; j < V; j++) {
+        mx = fmax(mx, z[j]);
+        mt = fmax(mt, z[j] / T);
+    }
+    for (int j = 0; j < V; j++) {
+        s += exp(z[j] - mx);
+        sT += exp(z[j] / T - mt);
+    }
+    for (int j = 0; j < V; j++) {
+        double pj = exp(z[j] - mx) / s, rj = exp(z[j] / T - mt) / sT;
+        if (q[j] > 0) loss += a * T * T * q[j] * log(q[j] / rj);
+        if (y == j) loss -= (1 - a) * log(pj);
+        if (grad) grad[j] = a * T * (rj - q[j]) + (y >= 0 ? (1 - a) * (pj - (j == y ? 1.0 : 0.0)) : 0.0);
+    }
+    return loss;
+}
+
+static unsigned g_rs = 2024;
+static float urand(float lo, float hi) {
+    g_rs = g_rs * 1103515245u + 12345u;
+    return lo + (hi - lo) * (float)((g_rs >> 8) & 0xffff) / 65535.0f;
+}
+/* a teacher's soft targets: softmax(u / T) of random logits u, rows normalised in double */
+static void make_soft_targets(float* q, int N, int V, double T) {
+    for (int r = 0; r < N; r++) {
+        double u[64], mx = -INFINITY, s = 0;
+        for (int j = 0; j < V; j++) mx = fmax(mx, u[j] = urand(-3, 3) / T);
+        for (int j = 0; j < V; j++) s += exp(u[j] - mx);
+        for (int j = 0; j < V; j++) q[(size_t)r * V + j] = (float)(exp(u[j] - mx) / s);
+    }
+}
+
+/* tsr_op_distill_ce against the double reference; alpha = 0 against tsr_op_softmax_ce bit for bit; finite
+ * differences of the reference itself (the formula) and of the op's fp32 loss (the implementation); refusals.
+ * Tolerances (CPU): the op computes the soft term in double and the hard term as tsr_op_softmax_ce (fp32, |Δ| ~1e-7
+ * of lse); loss rows within 1e-5·max(1, |ref|), gradients within 2e-6 + 1e-5·|ref| (inputs |z| <= 4, V = 5).
+ * CUDA (fp32 with __expf, ~2 ulp): 20x those. */
+static void distill_op(int backend) {
+    enum { N = 6, V = 5 };
+    const double tol = backend == TSR_BACKEND_CPU ? 1.0 : 20.0;
+    float z[N * V], q[N * V], loss[N], dl[N * V], loss_ce[N], dl_ce[N * V];
+    int32_t y[N] = {2, -1, 0, 4, -1, 1}, y_all[N] = {2, 3, 0, 4, 1, 1};
+    for (int i = 0; i < N * V; i++) z[i] = urand(-4, 4);
+    const double cases[][2] = {{0.5, 2.0}, {1.0, 1.0}, {0.3, 4.0}, {0.0, 2.0}, {0.7, 0.5}, {0.9, 3.0}};
+    double worst_l = 0, worst_g = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const double a = cases[k][0], T = cases[k][1];
+        make_soft_targets(q, N, V, T);
+        for (int i = 0; i < N * V; i++) dl[i] = 0.25f; /* gradients accumulate */
+        OK(tsr_op_distill_ce(backend, loss, dl, z, y, q, N, V, (float)a, (float)T, 0.5f));
+        for (int r = 0; r < N; r++) {
+            double g[V];
+            double lr = ref_distill_row(z + r * V, V, y[r], q + r * V, a, T, g);
+            worst_l = fmax(worst_l, fabs(loss[r] - lr));
+            EXPECT(fabs(loss[r] - lr) <= tol * 1e-5 * fmax(1, fabs(lr)), "distill op (a %.1f, T %.1f) row %d loss %.8g vs ref %.8g",
+                   a, T, r, loss[r], lr);
+            for (int j = 0; j < V; j++) {
+                double got = (double)dl[r * V + j] - 0.25, want = 0.5 * g[j];
+                worst_g = fmax(worst_g, fabs(got - want));
+                EXPECT(fabs(got - want) <= tol * (2e-6 + 1e-5 * fabs(want)), "distill op (a %.1f, T %.1f) dlogits[%d][%d] %.8g vs ref %.8g",
+                       a, T, r, j, got, want);
+            }
+        }
+        /* the gradient formula: central differences of the double reference (h = 1e-5: error ~1e-10) */
+        for (int r = 0; r < N; r++) {
+            double g[V];
+            ref_distill_row(z + r * V, V, y[r], q + r * V, a, T, g);
+            for (int j = 0; j < V; j++) {
+                float zz[V];
+                memcpy(zz, z + r * V, sizeof zz);
+                double h = 1e-3, lp, lm;
+                zz[j] = z[r * V + j] + (float)h;
+                double hp = (double)zz[j] - z[r * V + j];
+                lp = ref_distill_row(zz, V, y[r], q + r * V, a, T, NULL);
+                zz[j] = z[r * V + j] - (float)h;
+                double hm = z[r * V + j] - (double)zz[j];
+                lm = ref_distill_row(zz, V, y[r], q + r * V, a, T, NULL);
+                double fd = (lp - lm) / (hp + hm);
+                EXPECT(fabs(fd - g[j]) <= 1e-5, "distill formula (a %.1f, T %.1f) FD row %d col %d: fd %.8g vs %.8g", a, T, r, j, fd, g[j]);
+            }
+        }
+        /* the implementation: central differences of the op's fp32 loss (h = 1e-2; fp32 loss rounding ~1e-7/h) */
+        for (int r = 0; r < N; r++) {
+            for (int j = 0; j < V; j += 2) {
+                float zz[N * V], lp[N], lm[N], gg[N * V];
+                memcpy(zz, z, sizeof zz);
+                memset(gg, 0, sizeof gg);
+                OK(tsr_op_distill_ce(backend, lp, gg, zz, y, q, N, V, (float)a, (float)T, 1.0f));
+                const float h = 1e-2f;
+                zz[r * V + j] = z[r * V + j] + h;
+                OK(tsr_op_distill_ce(backend, lp, NULL, zz, y, q, N, V, (float)a, (float)T, 1.0f));
+                zz[r * V + j] = z[r * V + j] - h;
+                OK(tsr_op_distill_ce(backend, lm, NULL, zz, y, q, N, V, (float)a, (float)T, 1.0f));
+                double fd = ((double)lp[r] - lm[r]) / (2.0 * h);
+                EXPECT(fabs(fd - gg[r * V + j]) <= tol * 5e-4 * fmax(1, fabs(gg[r * V + j])),
+                       "distill op (a %.1f, T %.1f) FD row %d col %d: fd %.6g vs analytic %.6g", a, T, r, j, fd, gg[r * V + j]);
+            }
+        }
+    }
+    /* alpha = 0 is plain cross-entropy, to the bit (labelled rows; unlabelled rows: 0 and no gradient either way) */
+    make_soft_targets(q, N, V, 2.0);
+    for (int pass = 0; pass < 2; pass++) {
+        const int32_t* t = pass ? y : y_all;
+        memset(dl, 0, sizeof dl);
+        memset(dl_ce, 0, sizeof dl_ce);
+        OK(tsr_op_distill_ce(backend, loss, dl, z, t, q, N, V, 0.0f, 2.0f, 0.37f));
+        OK(tsr_op_softmax_ce(backend, loss_ce, dl_ce, z, t, N, V, 0.37f));
+        EXPECT(memcmp(loss, loss_ce, sizeof loss) == 0 && memcmp(dl, dl_ce, sizeof dl) == 0,
+               "distill op with alpha 0 differs from tsr_op_softmax_ce (%s rows)", pass ? "some unlabelled" : "all labelled");
+    }
+    /* no hard labels at all: targets NULL -> only the soft term */
+    OK(tsr_op_distill_ce(backend, loss, NULL, z, NULL, q, N, V, 0.5f, 2.0f, 1.0f));
+    EXPECT(fabs(loss[0] - ref_distill_row(z, V, -1, q, 0.5, 2.0, NULL)) <= tol * 1e-5, "targets NULL: soft term only");
+    /* refusals */
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q, N, V, -0.1f, 2.0f, 1.0f) == TSR_ERR_INVALID_ARG, "alpha < 0 -> INVALID_ARG");
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q, N, V, 1.5f, 2.0f, 1.0f) == TSR_ERR_INVALID_ARG, "alpha > 1 -> INVALID_ARG");
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q, N, V, 0.5f, 0.0f, 1.0f) == TSR_ERR_INVALID_ARG, "T = 0 -> INVALID_ARG");
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q, N, V, 0.5f, NAN, 1.0f) == TSR_ERR_INVALID_ARG, "T NaN -> INVALID_ARG");
+    int32_t bad_y[N] = {2, -1, 0, 5, -1, 1};
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, bad_y, q, N, V, 0.5f, 2.0f, 1.0f) == TSR_ERR_LABEL_RANGE, "target >= V -> LABEL_RANGE");
+    float q_bad[N * V];
+    memcpy(q_bad, q, sizeof q_bad);
+    q_bad[2 * V + 1] *= 0.5f; /* row 2 no longer sums to 1 */
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q_bad, N, V, 0.5f, 2.0f, 1.0f) == TSR_ERR_LABEL_RANGE, "row sum != 1 -> LABEL_RANGE");
+    memcpy(q_bad, q, sizeof q_bad);
+    q_bad[3] = -q_bad[3];
+    EXPECT(tsr_op_distill_ce(backend, loss, dl, z, y, q_bad, N, V, 0.5f, 2.0f, 1.0f) == TSR_ERR_LABEL_RANGE, "negative probability -> LABEL_RANGE");
+    printf("distill op (%s): loss rows max |diff| vs double reference %.2e, dlogits %.2e; alpha 0 == softmax CE bit for bit\n",
+           backend == TSR_BACKEND_CPU ? "CPU" : "CUDA", worst_l, worst_g);
+}
+
+/* The whole model with soft targets (fixture weights, no dropout): alpha = 0 with every row labelled is the plain
+ * step to the bit (loss, logits, every gradient); with alpha 0.6, T 2 and an unlabelled row, the loss is the mean of
+ * the reference rows over ALL rows (from the logits the model returns) and the classifier bias gradient is
+ * (1/S)·Σ_s of the reference row gradients; soft targets without any hard label train too; bad batches are refused;
+ * then finite differences of every tensor with distillation and dropout on. */
+static void distill_model(const char* root, const char* name) {
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    const int S = fb.S, V = c.num_labels;
+    long P = (long)jnum(js, "num_params");
+    float* params = read_f32(dir, "params.bin", P);
+    tsr_model* m = NULL;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    if (!m || !params) return;
+    OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+    float* q = malloc((size_t)S * V * sizeof(float));
+    make_soft_targets(q, S, V, 2.0);
+    float* g0 = malloc((size_t)P * sizeof(float));
+    float* g1 = malloc((size_t)P * sizeof(float));
+    float* lg0 = malloc((size_t)S * V * sizeof(float));
+    float* lg1 = malloc((size_t)S * V * sizeof(float));
+    float l0, l1;
+
+    /* alpha 0: the plain step */
+    tsr_batch soft = fb.b;
+    soft.soft_targets = q;
+    soft.distill_alpha = 0.0f;
+    soft.distill_temperature = 2.0f;
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &fb.b, &l0, lg0, 3, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g0));
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &soft, &l1, lg1, 3, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g1));
+    EXPECT(l0 == l1 && memcmp(lg0, lg1, (size_t)S * V * sizeof(float)) == 0 && memcmp(g0, g1, (size_t)P * sizeof(float)) == 0,
+           "%s: soft targets with alpha 0 change the step (loss %.9g vs %.9g)", name, l1, l0);
+
+    /* alpha 0.6, T 2, row 1 without a hard label */
+    int32_t* y = malloc((size_t)S * sizeof(int32_t));
+    memcpy(y, fb.cls, (size_t)S * sizeof(int32_t));
+    y[1] = -1;
+    soft.class_labels = y;
+    soft.distill_alpha = 0.6f;
+    make_soft_targets(q, S, V, 2.0);
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &soft, &l1, lg1, 3, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, g1));
+    double ref = 0, db[64] = {0};
+    for (int s = 0; s < S; s++) {
+        double g[64];
+        ref += ref_distill_row(lg1 + (size_t)s * V, V, y[s], q + (size_t)s * V, 0.6, 2.0, g);
+        for (int j = 0; j < V; j++) db[j] += g[j] / S;
+    }
+    ref /= S;
+    EXPECT(fabs(l1 - ref) <= 1e-5 * fmax(1, fabs(ref)), "%s distill loss %.8g vs reference %.8g", name, l1, ref);
+    int bi = -1;
+    int64_t boff = 0;
+    OK(tsr_tensor_index(m, "classifier.bias", &bi));
+    tsr_tensor_info(m, bi, NULL, &boff, NULL, NULL, NULL);
+    double bmax = 0, bdiff = 0;
+    for (int j = 0; j < V; j++) {
+        bmax = fmax(bmax, fabs(db[j]));
+        bdiff = fmax(bdiff, fabs(g1[boff + j] - db[j]));
+    }
+    EXPECT(bdiff <= 1e-5 * bmax + 1e-7, "%s distill classifier.bias gradient: max |diff| %.3g (max |ref| %.3g)", name, bdiff, bmax);
+    /* an unlabelled row with alpha 0 adds nothing but still counts in the mean */
+    soft.distill_alpha = 0.0f;
+    OK(tsr_forward(m, &soft, &l1, lg1, 3, 1, 0));
+    double hard = 0;
+    for (int s = 0; s < S; s++)
+        if (y[s] >= 0) hard += ref_distill_row(lg1 + (size_t)s * V, V, y[s], q + (size_t)s * V, 0.0, 2.0, NULL);
+    EXPECT(fabs(l1 - hard / S) <= 1e-5 * fmax(1, hard / S), "%s: alpha 0, one unlabelled row: loss %.8g vs Σ CE / S %.8g", name, l1, hard / S);
+
+    /* soft targets only (no class labels): a training step */
+    soft.class_labels = NULL;
+    soft.distill_alpha = 1.0f;
+    OK(tsr_zero_grad(m));
+    OK(tsr_forward(m, &soft, &l1, lg1, 3, 1, 1));
+    OK(tsr_backward(m, 1.0f));
+    ref = 0;
+    for (int s = 0; s < S; s++) ref += ref_distill_row(lg1 + (size_t)s * V, V, -1, q + (size_t)s * V, 1.0, 2.0, NULL);
+    EXPECT(fabs(l1 - ref / S) <= 1e-5 * fmax(1, ref / S), "%s soft-only loss %.8g vs %.8g", name, l1, ref / S);
+
+    /* refusals: no backward follows a refused forward */
+    tsr_batch bad = soft;
+    bad.distill_alpha = 2.0f;
+    EXPECT(tsr_forward(m, &bad, &l1, NULL, 3, 1, 1) == TSR_ERR_INVALID_ARG, "%s: alpha 2 -> INVALID_ARG", name);
+    EXPECT(tsr_backward(m, 1.0f) == TSR_ERR_STATE, "%s: backward after a refused forward -> STATE", name);
+    bad = soft;
+    bad.distill_temperature = -1.0f;
+    EXPECT(tsr_validate_batch(m, &bad) == TSR_ERR_INVALID_ARG, "%s: T < 0 -> INVALID_ARG", name);
+    float* qb = malloc((size_t)S * V * sizeof(float));
+    memcpy(qb, q, (size_t)S * V * sizeof(float));
+    qb[0] += 0.5f;
+    bad = soft;
+    bad.soft_targets = qb;
+    EXPECT(tsr_validate_batch(m, &bad) == TSR_ERR_LABEL_RANGE, "%s: a soft row over 1 -> LABEL_RANGE", name);
+    bad = fb.b;
+    bad.class_labels = y; /* a negative label without soft targets */
+    EXPECT(tsr_validate_batch(m, &bad) == TSR_ERR_LABEL_RANGE, "%s: label -1 without soft targets -> LABEL_RANGE", name);
+    tsr_model_destroy(m);
+
+    /* finite differences with distillation and dropout on */
+    c.hidden_dropout = 0.1f;
+    c.attention_dropout = 0.1f;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+    soft.class_labels = y;
+    soft.distill_alpha = 0.6f;
+    soft.distill_temperature = 2.0f;
+    fd_all_tensors(m, &soft, name, "distillation a 0.6, T 2, one unlabelled row, dropout on");
+    tsr_model_destroy(m);
+
+    /* the bf16 CUDA backend against this CPU step (bounds of bf16_fixture), when a GPU and a tolerance scale exist */
+    if (getenv("TSR_CUDA_TOL_SCALE") && tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) {
+        c.hidden_dropout = c.attention_dropout = 0.0f;
+        float lc[2];
+        float* gc[2] = {g0, g1};
+        for (int k = 0; k < 2; k++) {
+            OK(tsr_model_create(&c, k ? TSR_BACKEND_CUDA : TSR_BACKEND_CPU, &m));
+            OK(tsr_buffer_write(m, TSR_BUF_PARAMS, 0, P, params));
+            OK(tsr_zero_grad(m));
+            OK(tsr_forward(m, &soft, &lc[k], NULL, 3, 1, 1));
+            OK(tsr_backward(m, 1.0f));
+            OK(tsr_buffer_read(m, TSR_BUF_GRADS, 0, P, gc[k]));
+            if (k == 0) { tsr_model_destroy(m); continue; }
+            double worst = 0;
+            compare_tensorwise(m, "CUDA distill grad vs CPU", gc[1], gc[0], BF16_GRAD_L2, 1.0, &worst);
+            tsr_model_destroy(m);
+            printf("  %s: CUDA distillation step vs CPU: loss %.6f vs %.6f, worst tensor grad rel L2 %.2e\n", name, lc[1], lc[0], worst);
+        }
+        EXPECT(fabs(lc[1] - lc[0]) <= 1e-2 * fmax(1, fabs(lc[0])), "%s CUDA distill loss %.6f vs CPU %.6f", name, lc[1], lc[0]);
+    }
+    printf("  %s: distillation (alpha 0 == plain step bit for bit; alpha 0.6, T 2, unlabelled row: loss |diff| vs reference ok,"
+           " classifier.bias grad max |diff| %.2e)\n", name, bdiff);
+    free(q); free(qb); free(y); free(g0); free(g1); free(lg0); free(lg1); free(params); free(js);
+}
+
+/* soft targets belong to a classification head */
+static void distill_needs_classification(const char* root) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/mosaic_reg/case.json", root);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    fx_batch fb;
+    load_batch(js, &fb);
+    tsr_config c;
+    build_config(js, &c, fb.T, fb.S);
+    tsr_model* m = NULL;
+    OK(tsr_model_create(&c, TSR_BACKEND_CPU, &m));
+    float q[64];
+    for (int i = 0; i < 64; i++) q[i] = 1.0f;
+    tsr_batch b = fb.b;
+    b.soft_targets = q;
+    b.distill_alpha = 0.5f;
+    b.distill_temperature = 2.0f;
+    EXPECT(tsr_validate_batch(m, &b) == TSR_ERR_INVALID_ARG, "soft targets on a regression head -> INVALID_ARG");
+    tsr_model_destroy(m);
+    free(js);
+}
+
 int main(int argc, char** argv) {
     const char* root = argc > 1 ? argv[1] : "tests/fixtures";
     /* mosaic_cls_mean: the pooler reads each sequence's mean token (tsr_config.pooling = MEAN); fd_model below
@@ -633,6 +950,11 @@ int main(int argc, char** argv) {
     for (int i = 0; i < NCASES; i++) bf16_fixture(root, cases[i]);
     for (int i = 0; i < NCASES; i++) zero_grad_semantics(root, cases[i]);
     mean_of_one_token_is_cls(root, "mosaic_cls_mean");
+    distill_op(TSR_BACKEND_CPU);
+    if (tsr_backend_available(TSR_BACKEND_CUDA) == TSR_OK) distill_op(TSR_BACKEND_CUDA);
+    distill_model(root, "bert_cls");
+    distill_model(root, "mosaic_cls_mean");
+    distill_needs_classification(root);
     printf("%d checks, %d failures\n", g_checks, g_fail);
     return g_fail ? 1 : 0;
 }

@@ -401,9 +401,32 @@ int tsr_init_params(tsr_model* m, uint64_t seed, float std) {
 /* Batches                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Distillation arguments (tsr_batch, tsr_op_distill_ce): alpha in [0, 1], temperature > 0, q[N, V] rows of
+ * probabilities (finite, in [0, 1], summing to 1 within 1e-3). */
+static int validate_soft_targets(const float* q, int N, int V, float alpha, float temperature) {
+    if (!(alpha >= 0.0f && alpha <= 1.0f))
+        return tsr_set_error(TSR_ERR_INVALID_ARG, "distillation: alpha=%g outside [0, 1]", (double)alpha);
+    if (!(temperature > 0.0f) || !isfinite(temperature))
+        return tsr_set_error(TSR_ERR_INVALID_ARG, "distillation: temperature=%g must be finite and > 0", (double)temperature);
+    for (int r = 0; r < N; r++) {
+        double sum = 0;
+        for (int j = 0; j < V; j++) {
+            float v = q[(size_t)r * V + j];
+            if (!(v >= 0.0f && v <= 1.0f))
+                return tsr_set_error(TSR_ERR_LABEL_RANGE, "distillation: soft_targets[%d][%d]=%g is not a probability", r, j, (double)v);
+            sum += v;
+        }
+        if (fabs(sum - 1.0) > 1e-3)
+            return tsr_set_error(TSR_ERR_LABEL_RANGE, "distillation: soft_targets row %d sums to %.6f, not 1", r, sum);
+    }
+    return TSR_OK;
+}
+
 static int validate_batch(const tsr_model* m, const tsr_batch* b, tsr_batch* norm, int64_t* num_targets) {
     const tsr_config* c = &m->cfg;
     if (!b) return tsr_set_error(TSR_ERR_INVALID_ARG, "batch is NULL");
+    if (b->soft_targets && c->head != TSR_HEAD_CLASSIFICATION)
+        return tsr_set_error(TSR_ERR_INVALID_ARG, "batch: soft_targets (distillation) need a classification head");
     if (!b->input_ids || !b->cu_seqlens) return tsr_set_error(TSR_ERR_INVALID_ARG, "batch: input_ids and cu_seqlens are required");
     if (b->num_tokens <= 0 || b->num_seqs <= 0)
         return tsr_set_error(TSR_ERR_INVALID_ARG, "batch: num_tokens (%d) and num_seqs (%d) must be > 0", b->num_tokens, b->num_seqs);
@@ -443,10 +466,17 @@ static int validate_batch(const tsr_model* m, const tsr_batch* b, tsr_batch* nor
         }
         if (nt > c->max_mlm_targets)
             return tsr_set_error(TSR_ERR_BUDGET, "batch: %lld MLM targets, over max_mlm_targets=%d", (long long)nt, c->max_mlm_targets);
-    } else if (c->head == TSR_HEAD_CLASSIFICATION && b->class_labels) {
-        for (int s = 0; s < b->num_seqs; s++)
-            if (b->class_labels[s] < 0 || b->class_labels[s] >= c->num_labels)
-                return tsr_set_error(TSR_ERR_LABEL_RANGE, "batch: class_labels[%d]=%d outside [0, num_labels=%d)", s, b->class_labels[s], c->num_labels);
+    } else if (c->head == TSR_HEAD_CLASSIFICATION && (b->class_labels || b->soft_targets)) {
+        const int soft = b->soft_targets != NULL;
+        if (b->class_labels)
+            for (int s = 0; s < b->num_seqs; s++)
+                if ((b->class_labels[s] < 0 && !soft) || b->class_labels[s] >= c->num_labels)
+                    return tsr_set_error(TSR_ERR_LABEL_RANGE, "batch: class_labels[%d]=%d outside [0, num_labels=%d)%s", s,
+                                         b->class_labels[s], c->num_labels, soft ? "" : " (a negative label needs soft_targets)");
+        if (soft) {
+            int st = validate_soft_targets(b->soft_targets, b->num_seqs, c->num_labels, b->distill_alpha, b->distill_temperature);
+            if (st) return st;
+        }
     } else if (c->head == TSR_HEAD_REGRESSION && b->targets) {
         for (int s = 0; s < b->num_seqs; s++)
             if (!isfinite(b->targets[s])) return tsr_set_error(TSR_ERR_LABEL_RANGE, "batch: targets[%d] is not finite", s);
@@ -494,7 +524,8 @@ int tsr_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits, ui
     if (loss) *loss = l;
     if (st) return st;
     int h = m->cfg.head;
-    m->can_backward = training && ((h == TSR_HEAD_MLM && b->mlm_labels) || (h == TSR_HEAD_CLASSIFICATION && b->class_labels) ||
+    m->can_backward = training && ((h == TSR_HEAD_MLM && b->mlm_labels) ||
+                                   (h == TSR_HEAD_CLASSIFICATION && (b->class_labels || b->soft_targets)) ||
                                    (h == TSR_HEAD_REGRESSION && b->targets));
     if (!isfinite(l)) return tsr_set_error(TSR_ERR_NONFINITE, "tsr_forward: loss is %g (check the parameters with tsr_check_finite)", (double)l);
     return TSR_OK;
@@ -664,6 +695,16 @@ int tsr_op_softmax_ce(int be, float* loss_rows, float* dlogits, const float* log
     for (int i = 0; i < N; i++)
         if (targets[i] >= V) return tsr_set_error(TSR_ERR_LABEL_RANGE, "tsr_op_softmax_ce: targets[%d]=%d >= %d", i, targets[i], V);
     return ops->softmax_ce(loss_rows, dlogits, logits, targets, N, V, scale);
+}
+int tsr_op_distill_ce(int be, float* loss_rows, float* dlogits, const float* logits, const int32_t* targets,
+                      const float* soft_targets, int N, int V, float alpha, float temperature, float scale) {
+    OPS_OR_FAIL(be); NONNULL(loss_rows, logits, soft_targets); POSITIVE(N, V);
+    if (targets)
+        for (int i = 0; i < N; i++)
+            if (targets[i] >= V) return tsr_set_error(TSR_ERR_LABEL_RANGE, "tsr_op_distill_ce: targets[%d]=%d >= %d", i, targets[i], V);
+    int st = validate_soft_targets(soft_targets, N, V, alpha, temperature);
+    if (st) return st;
+    return ops->distill_ce(loss_rows, dlogits, logits, targets, soft_targets, N, V, alpha, temperature, scale);
 }
 int tsr_op_embed_fwd(int be, float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
                      const float* wtt, const float* wpe, int T, int C) {

@@ -96,6 +96,8 @@ typedef struct tsr_backend_ops {
     int (*dropout_fwd)(float*, const float*, int64_t, float, uint64_t, uint64_t, uint32_t, uint64_t);
     int (*dropout_bwd)(float*, const float*, int64_t, float, uint64_t, uint64_t, uint32_t, uint64_t);
     int (*softmax_ce)(float*, float*, const float*, const int32_t*, int, int, float);
+    /* tsr_op_distill_ce: loss_rows, dlogits, logits, targets (may be NULL), soft targets, N, V, alpha, T, scale */
+    int (*distill_ce)(float*, float*, const float*, const int32_t*, const float*, int, int, float, float, float);
     int (*embed_fwd)(float*, const int32_t*, const int32_t*, const int32_t*, const float*, const float*,
                      const float*, int, int);
     int (*embed_bwd)(float*, float*, float*, const float*, const int32_t*, const int32_t*, const int32_t*,

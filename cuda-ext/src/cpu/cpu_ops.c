@@ -653,6 +653,39 @@ void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const
     }
 }
 
+/* Distillation (tessera.h, tsr_op_distill_ce): the hard term through cpu_softmax_ce scaled by (1 - alpha), so that
+ * alpha = 0 is plain cross-entropy to the bit; the soft term alpha·T²·KL(q ‖ softmax(x/T)) and its gradient
+ * alpha·T·(softmax(x/T) - q) in double per row (classification rows are short: num_labels entries). */
+void cpu_distill_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, const float* soft,
+                    int N, int V, float alpha, float temperature, float scale) {
+    const float keep = 1.0f - alpha;
+    if (targets) {
+        cpu_softmax_ce(loss_rows, dlogits, logits, targets, N, V, scale * keep);
+        for (int r = 0; r < N; r++) loss_rows[r] *= keep;
+    } else {
+        for (int r = 0; r < N; r++) loss_rows[r] = 0.0f;
+    }
+    if (alpha == 0.0f) return;
+    const double T = temperature, a = alpha;
+    for (int r = 0; r < N; r++) {
+        const float* x = logits + (size_t)r * V;
+        const float* q = soft + (size_t)r * V;
+        double mx = -INFINITY;
+        for (int j = 0; j < V; j++) mx = fmax(mx, x[j] / T);
+        double sum = 0;
+        for (int j = 0; j < V; j++) sum += exp(x[j] / T - mx);
+        const double lse = mx + log(sum);
+        double kl = 0;
+        for (int j = 0; j < V; j++)
+            if (q[j] > 0) kl += q[j] * (log((double)q[j]) - (x[j] / T - lse));
+        loss_rows[r] = (float)((double)loss_rows[r] + a * T * T * kl);
+        if (dlogits) {
+            float* d = dlogits + (size_t)r * V;
+            for (int j = 0; j < V; j++) d[j] += (float)(scale * a * T * (exp(x[j] / T - lse) - q[j]));
+        }
+    }
+}
+
 /* row max and the softmax numerator on 16 lanes (the 8-lane tsr_row_max / tsr_exp_sub_sum otherwise) */
 __attribute__((target("avx512f"))) static double exp_sub_sum512(float* x, int n, float* mx_out) {
     __m512 vm = _mm512_set1_ps(-INFINITY);

@@ -71,6 +71,9 @@ void cpu_dropout_apply(float* out, const float* inp, const uint8_t* mask, int64_
 /* loss_rows[N]; dlogits += scale·(softmax - onehot) if non-NULL */
 void cpu_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, int N, int V,
                     float scale);
+/* distillation loss rows and (if dlogits) += scale·gradient, see tsr_op_distill_ce; targets may be NULL */
+void cpu_distill_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, const float* soft,
+                    int N, int V, float alpha, float temperature, float scale);
 /* training MLM loss in two halves: forward leaves exp(x - max) rows and inv = 1/Σ per row; backward turns
  * them into scale·(softmax - onehot) in place (one pass over the logits each) */
 void cpu_softmax_ce_exp_inplace(float* loss_rows, float* logits, float* inv, const int32_t* targets, int N, int V);

@@ -24,6 +24,9 @@ typedef struct {
     /* copy of the batch (for backward) */
     int32_t *ids, *types, *cu, *pos, *tgt_idx, *tgt_lbl, *cls_labels, *row_cu;
     float* targets;
+    float* soft; /* distillation: the batch's soft targets [S, num_labels] (classification head) */
+    int distill; /* the last forward had soft targets: its loss is tsr_op_distill_ce's with d_alpha, d_temp */
+    float d_alpha, d_temp;
     /* embeddings */
     float *emb, *emb_mean, *emb_rstd, *x0;
     uint8_t* emb_mask;
@@ -206,6 +209,7 @@ static void layout_acts(tsr_model* m, carver* cv) {
         c->c_t = carve(cv, S * H * F);
         c->c_drop = carve(cv, S * H * F);
         c->c_logits = carve(cv, S * NL * F);
+        if (g->head == TSR_HEAD_CLASSIFICATION) c->soft = carve(cv, S * NL * F);
         c->c_mask = carve(cv, S * H);
         c->loss_rows = carve(cv, S * F);
         c->dC1 = carve(cv, S * H * F);
@@ -651,12 +655,22 @@ static int cpu_forward_impl(tsr_model* m, const tsr_batch* b, float* loss_out, f
         }
         MM_FWD("classifier", c->c_logits, c->c_drop, P(Lo->cls_w), P(Lo->cls_b), S, H, NL);
         if (logits_out) memcpy(logits_out, c->c_logits, (size_t)S * NL * sizeof(float));
-        if (g->head == TSR_HEAD_CLASSIFICATION && b->class_labels) {
+        if (g->head == TSR_HEAD_CLASSIFICATION && (b->class_labels || b->soft_targets)) {
             has_labels = 1;
-            memcpy(c->cls_labels, b->class_labels, (size_t)S * 4);
-            cpu_softmax_ce(c->loss_rows, NULL, c->c_logits, c->cls_labels, S, NL, 0.0f);
+            if (b->class_labels) memcpy(c->cls_labels, b->class_labels, (size_t)S * 4);
+            else
+                for (int s = 0; s < S; s++) c->cls_labels[s] = -1; /* soft targets only: no row has a hard label */
+            c->distill = b->soft_targets != NULL;
+            if (c->distill) {
+                memcpy(c->soft, b->soft_targets, (size_t)S * NL * sizeof(float));
+                c->d_alpha = b->distill_alpha;
+                c->d_temp = b->distill_temperature;
+                cpu_distill_ce(c->loss_rows, NULL, c->c_logits, c->cls_labels, c->soft, S, NL, c->d_alpha, c->d_temp, 0.0f);
+            } else {
+                cpu_softmax_ce(c->loss_rows, NULL, c->c_logits, c->cls_labels, S, NL, 0.0f);
+            }
             for (int s = 0; s < S; s++) loss += c->loss_rows[s];
-            loss /= S;
+            loss /= S; /* every row weighs 1/S, with a hard label or not (tessera.h) */
         } else if (g->head == TSR_HEAD_REGRESSION && b->targets) {
             has_labels = 1;
             memcpy(c->targets, b->targets, (size_t)S * sizeof(float));
@@ -727,7 +741,10 @@ static int cpu_backward_impl(tsr_model* m, float loss_scale) {
         float* dl = c->dC2;
         if (g->head == TSR_HEAD_CLASSIFICATION) {
             memset(dl, 0, (size_t)S * NL * sizeof(float));
-            cpu_softmax_ce(c->loss_rows, dl, c->c_logits, c->cls_labels, S, NL, loss_scale / S);
+            if (c->distill)
+                cpu_distill_ce(c->loss_rows, dl, c->c_logits, c->cls_labels, c->soft, S, NL, c->d_alpha, c->d_temp, loss_scale / S);
+            else
+                cpu_softmax_ce(c->loss_rows, dl, c->c_logits, c->cls_labels, S, NL, loss_scale / S);
         } else {
             for (int s = 0; s < S; s++) dl[s] = 2.0f * (c->c_logits[s] - c->targets[s]) * loss_scale / S;
         }
@@ -1032,6 +1049,11 @@ static int op_softmax_ce(float* loss_rows, float* dlogits, const float* logits, 
     cpu_softmax_ce(loss_rows, dlogits, logits, targets, N, V, scale);
     return TSR_OK;
 }
+static int op_distill_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, const float* soft,
+                         int N, int V, float alpha, float temperature, float scale) {
+    cpu_distill_ce(loss_rows, dlogits, logits, targets, soft, N, V, alpha, temperature, scale);
+    return TSR_OK;
+}
 static int op_embed_fwd(float* out, const int32_t* ids, const int32_t* types, const int32_t* pos, const float* wte,
                         const float* wtt, const float* wpe, int T, int C) {
     cpu_embed_fwd(out, ids, types, pos, wte, wtt, wpe, T, C);
@@ -1082,6 +1104,7 @@ static const tsr_backend_ops CPU_OPS = {
     .dropout_fwd = op_dropout_fwd,
     .dropout_bwd = op_dropout_bwd,
     .softmax_ce = op_softmax_ce,
+    .distill_ce = op_distill_ce,
     .embed_fwd = op_embed_fwd,
     .embed_bwd = op_embed_bwd,
     .adamw_raw = op_adamw,

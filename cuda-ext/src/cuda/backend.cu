@@ -38,13 +38,15 @@ struct cuda_model {
     float* d_lrs = nullptr;  /* device [num_tensors]: learning-rate scales (tsr_set_lr_scales), allocated on first use */
     bool lrs_on = false;     /* d_lrs holds the model's current scales */
 
-    /* batch on the device: ids | types | pos | cu | mlm_rows | mlm_tgt | cls_rows | cls_lab, then targets */
+    /* batch on the device: ids | types | pos | cu | mlm_rows | mlm_tgt | cls_rows | cls_lab, then targets, then
+     * (classification head) the soft targets of distillation [max_seqs, num_labels] */
     int32_t* h_stage = nullptr;
     int32_t* d_stage = nullptr;
     cudaEvent_t staged = nullptr; /* the last host->device copy of h_stage has completed */
     int64_t stage_ints = 0;
     int32_t *ids, *types, *pos, *cu, *mlm_rows, *mlm_tgt, *cls_rows, *cls_lab;
     float* targets;
+    float* soft;
 
     /* activations */
     float *e, *mean0, *rstd0;
@@ -166,7 +168,7 @@ int model_init_impl(tsr_model* m, cuda_model* c) {
         CU_TRY(cudaMemcpy(c->slopes, m->alibi_slopes, sizeof(float) * NH, cudaMemcpyHostToDevice));
     }
     /* batch staging */
-    c->stage_ints = 3 * T + (S + 1) + 2 * M + 2 * S + S;
+    c->stage_ints = 3 * T + (S + 1) + 2 * M + 2 * S + S + (cf.head == TSR_HEAD_CLASSIFICATION ? S * cf.num_labels : 0);
     CU_TRY(cudaMallocHost(&c->h_stage, sizeof(int32_t) * (size_t)c->stage_ints));
     CU_TRY(cudaEventCreateWithFlags(&c->staged, cudaEventDisableTiming));
     TSR_TRY(dalloc(c, &c->d_stage, c->stage_ints));
@@ -179,6 +181,7 @@ int model_init_impl(tsr_model* m, cuda_model* c) {
     c->cls_rows = c->mlm_tgt + M;
     c->cls_lab = c->cls_rows + S;
     c->targets = reinterpret_cast<float*>(c->cls_lab + S);
+    c->soft = c->targets + S;
     CU_TRY(cudaMallocHost(&c->h_misc, 64));
     c->h_loss = static_cast<float*>(c->h_misc);
     /* activations */
@@ -362,6 +365,7 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
     int32_t *hids = h, *htypes = h + Tm, *hpos = htypes + Tm, *hcu = hpos + Tm, *hrows = hcu + Sm + 1,
             *htgt = hrows + Mm, *hcls = htgt + Mm, *hlab = hcls + Sm;
     float* htargets = reinterpret_cast<float*>(hlab + Sm);
+    float* hsoft = htargets + Sm;
     memcpy(hids, b->input_ids, sizeof(int32_t) * T);
     if (b->token_type_ids) memcpy(htypes, b->token_type_ids, sizeof(int32_t) * T);
     else memset(htypes, 0, sizeof(int32_t) * T);
@@ -385,9 +389,12 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
             for (int t = 0; t < T; t++) hrows[t] = t;
             M = T;
         }
-    } else if (cf.head == TSR_HEAD_CLASSIFICATION && b->class_labels) {
+    } else if (cf.head == TSR_HEAD_CLASSIFICATION && (b->class_labels || b->soft_targets)) {
         has_labels = true;
-        memcpy(hlab, b->class_labels, sizeof(int32_t) * S);
+        if (b->class_labels) memcpy(hlab, b->class_labels, sizeof(int32_t) * S);
+        else
+            for (int s = 0; s < S; s++) hlab[s] = -1; /* soft targets only: no row has a hard label */
+        if (b->soft_targets) memcpy(hsoft, b->soft_targets, sizeof(float) * (size_t)S * cf.num_labels);
     } else if (cf.head == TSR_HEAD_REGRESSION && b->targets) {
         has_labels = true;
         memcpy(htargets, b->targets, sizeof(float) * S);
@@ -522,7 +529,11 @@ int cuda_forward(tsr_model* m, const tsr_batch* b, float* loss, float* logits_ou
             CU_TRY(cudaMemcpyAsync(logits_out, c->clog, sizeof(float) * (size_t)S * Lb, cudaMemcpyDeviceToHost, st));
         }
         if (has_labels) {
-            if (cf.head == TSR_HEAD_CLASSIFICATION) {
+            if (cf.head == TSR_HEAD_CLASSIFICATION && b->soft_targets) { /* distillation (tessera.h): mean over all S rows */
+                TSR_TRY(k_distill_ce(st, c->loss_rows, training ? c->clog : nullptr, c->clog, c->cls_lab, c->soft, S, Lb,
+                                     b->distill_alpha, b->distill_temperature, 1.0f / S, false));
+                TSR_TRY(k_sum(st, c->d_loss, c->loss_rows, S, 1.0f / S));
+            } else if (cf.head == TSR_HEAD_CLASSIFICATION) {
                 TSR_TRY(k_softmax_ce<float>(st, c->loss_rows, training ? c->clog : nullptr, c->clog, c->cls_lab, S, Lb,
                                             1.0f / S, false));
                 TSR_TRY(k_sum(st, c->d_loss, c->loss_rows, S, 1.0f / S));
@@ -977,6 +988,21 @@ int op_softmax_ce(float* loss_rows, float* dlogits, const float* logits, const i
     TSR_TRY(down(loss_rows, lr, N));
     return down(dlogits, g, (int64_t)N * V);
 }
+int op_distill_ce(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets, const float* soft, int N,
+                  int V, float alpha, float temperature, float scale) {
+    scope s;
+    float *x, *q, *lr, *g;
+    int32_t* t;
+    TSR_TRY(s.up(&x, logits, (int64_t)N * V));
+    TSR_TRY(s.up(&t, targets, N));
+    TSR_TRY(s.up(&q, soft, (int64_t)N * V));
+    TSR_TRY(s.alloc(&lr, N));
+    TSR_TRY(s.up(&g, (const float*)dlogits, (int64_t)N * V));
+    TSR_TRY(k_distill_ce(0, lr, g, x, t, q, N, V, alpha, temperature, scale, true));
+    SYNC_CHECK();
+    TSR_TRY(down(loss_rows, lr, N));
+    return down(dlogits, g, (int64_t)N * V);
+}
 /* The embedding ops get no table sizes: the largest index used bounds the rows to copy up. */
 static void max_indices(const int32_t* ids, const int32_t* types, const int32_t* pos, int T, int* maxid,
                         int* maxt, int* maxp) {
@@ -1068,6 +1094,7 @@ const tsr_backend_ops g_ops = {
     op_dropout_fwd,
     op_dropout_bwd,
     op_softmax_ce,
+    op_distill_ce,
     op_embed_fwd,
     op_embed_bwd,
     op_adamw,

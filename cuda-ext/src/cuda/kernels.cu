@@ -292,6 +292,48 @@ __global__ void softmax_ce_kernel(float* loss_rows, T* dlogits, const T* logits,
         }
     }
 }
+/* Distillation (tsr_op_distill_ce), one block per row, fp32 logits. dlogits may alias logits: every thread writes
+ * only the elements it read itself, and the row's target logit is read by all before the barrier. */
+__global__ void distill_ce_kernel(float* loss_rows, float* dlogits, const float* logits, const int32_t* targets,
+                                  const float* soft, int V, float alpha, float temperature, float scale, bool acc) {
+    __shared__ float sh[32];
+    const int64_t row = blockIdx.x;
+    const float* x = logits + row * V;
+    const float* q = soft + row * V;
+    const int tgt = targets ? targets[row] : -1;
+    const float invT = 1.0f / temperature;
+    float mx = -INFINITY, mt = -INFINITY;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) {
+        mx = fmaxf(mx, x[i]);
+        mt = fmaxf(mt, x[i] * invT);
+    }
+    mx = block_reduce_max(mx, sh);
+    mt = block_reduce_max(mt, sh);
+    float s = 0.0f, sT = 0.0f;
+    for (int i = threadIdx.x; i < V; i += blockDim.x) {
+        s += __expf(x[i] - mx);
+        sT += __expf(x[i] * invT - mt);
+    }
+    s = block_reduce_sum<float>(s, sh);
+    sT = block_reduce_sum<float>(sT, sh);
+    const float lse = mx + logf(s), lseT = mt + logf(sT);
+    float kl = 0.0f;
+    for (int i = threadIdx.x; i < V; i += blockDim.x)
+        if (q[i] > 0.0f) kl += q[i] * (logf(q[i]) - (x[i] * invT - lseT));
+    kl = block_reduce_sum<float>(kl, sh);
+    const float xt = tgt >= 0 ? x[tgt] : 0.0f;
+    __syncthreads(); /* every thread has read x[tgt] before anyone overwrites it */
+    if (threadIdx.x == 0)
+        loss_rows[row] = (tgt >= 0 ? (1.0f - alpha) * (lse - xt) : 0.0f) + alpha * temperature * temperature * kl;
+    if (dlogits) {
+        float* dl = dlogits + row * V;
+        for (int i = threadIdx.x; i < V; i += blockDim.x) {
+            float g = alpha * temperature * (__expf(x[i] * invT - lseT) - q[i]);
+            if (tgt >= 0) g += (1.0f - alpha) * (__expf(x[i] - lse) - (i == tgt ? 1.0f : 0.0f));
+            dl[i] = acc ? dl[i] + g * scale : g * scale;
+        }
+    }
+}
 __global__ void sum_kernel(float* out, const float* x, int n, float scale) {
     __shared__ float sh[32];
     float s = 0.0f;
@@ -476,6 +518,14 @@ int k_softmax_ce(cudaStream_t st, float* loss_rows, T* dlogits, const T* logits,
                  float scale, bool acc) {
     if (N <= 0) return TSR_OK;
     softmax_ce_kernel<T><<<N, V >= 4096 ? 512 : 128, 0, st>>>(loss_rows, dlogits, logits, targets, V, scale, acc);
+    CU_LAUNCH_CHECK();
+    return TSR_OK;
+}
+int k_distill_ce(cudaStream_t st, float* loss_rows, float* dlogits, const float* logits, const int32_t* targets,
+                 const float* soft, int N, int V, float alpha, float temperature, float scale, bool acc) {
+    if (N <= 0) return TSR_OK;
+    distill_ce_kernel<<<N, V >= 4096 ? 512 : 128, 0, st>>>(loss_rows, dlogits, logits, targets, soft, V, alpha, temperature,
+                                                            scale, acc);
     CU_LAUNCH_CHECK();
     return TSR_OK;
 }

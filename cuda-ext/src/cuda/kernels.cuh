@@ -107,6 +107,13 @@ int k_dropout(cudaStream_t st, T* out, const T* in, int64_t n, tsr_drop d, uint6
 template <typename T>
 int k_softmax_ce(cudaStream_t st, float* loss_rows, T* dlogits, const T* logits, const int32_t* targets, int N,
                  int V, float grad_scale, bool acc);
+/*
+ * Distillation loss per row of fp32 logits (tsr_op_distill_ce): loss_rows[r] = (1-alpha)·CE (rows with targets[r] >= 0;
+ * targets may be NULL) + alpha·T²·KL(soft_r ‖ softmax(x_r/T)); dlogits (optional, may alias logits when !acc):
+ * = or += grad_scale·gradient.
+ */
+int k_distill_ce(cudaStream_t st, float* loss_rows, float* dlogits, const float* logits, const int32_t* targets,
+                 const float* soft, int N, int V, float alpha, float temperature, float grad_scale, bool acc);
 /* out[0] = Σ x[i] · scale */
 int k_sum(cudaStream_t st, float* out, const float* x, int n, float scale);
 /* Regression: loss = mean (pred - t)²; dpred = 2(pred - t)/S (fp32). */

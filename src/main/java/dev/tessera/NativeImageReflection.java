@@ -27,7 +27,7 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
         PretrainCommand.class, VocabCommand.class, StudyCommand.class, PlotCommand.class, PlotCommand.Source.class, TfidfCommand.class,
         StudySpec.class, StudySpec.Pretrain.class, StudySpec.Finetune.class, StudySpec.Tfidf.class,
         Recipe.class, Recipe.Kind.class, Recipe.Model.class, Recipe.Data.class, Recipe.ColumnNames.class,
-        Recipe.Optimizer.class, Recipe.Schedule.class, Recipe.Batching.class, Recipe.Training.class,
+        Recipe.Optimizer.class, Recipe.Schedule.class, Recipe.Batching.class, Recipe.Training.class, Recipe.Distill.class,
         TrainingState.class, TrainingState.LossPoint.class, TrainingState.EvalPoint.class,
         Job.class, Job.Status.class, Job.LossPoint.class},
         classNames = {"dev.tessera.cli.TrainCommandBase"})

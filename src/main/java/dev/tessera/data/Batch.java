@@ -13,14 +13,30 @@ import java.util.Arrays;
  * @param cuSeqlens    cumulative sequence lengths
  * @param maxSeqlen    the longest sequence of the batch
  * @param mlmLabels    per token: the original id at masked positions, {@link #IGNORE} elsewhere (or null)
- * @param classLabels  per sequence: the class index (or null)
+ * @param classLabels  per sequence: the class index (or null); with {@code distillation}, -1 marks a sequence without
+ *                     a hard label
  * @param targets      per sequence: the regression target (or null)
+ * @param distillation a classification teacher's soft targets for every sequence (or null: plain cross-entropy)
  */
 public record Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int maxSeqlen,
-                    int[] mlmLabels, int[] classLabels, float[] targets) {
+                    int[] mlmLabels, int[] classLabels, float[] targets, Distillation distillation) {
 
     /** Label value of tokens that carry no MLM loss (PyTorch's ignore_index). */
     public static final int IGNORE = -100;
+
+    /**
+     * Knowledge distillation of a classification batch (C {@code tsr_batch.soft_targets}): per sequence a row of
+     * {@code softTargets} (row-major {@code [sequences, labels]}, each row a probability distribution, e.g. a teacher's
+     * {@code softmax(logits / temperature)}); {@code alpha} in [0, 1] weighs the soft term against the hard
+     * cross-entropy, {@code temperature} > 0. The native module checks the rows and the ranges.
+     */
+    public record Distillation(float[] softTargets, float alpha, float temperature) {}
+
+    /** A batch without distillation. */
+    public Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int maxSeqlen, int[] mlmLabels, int[] classLabels,
+                 float[] targets) {
+        this(inputIds, tokenTypeIds, cuSeqlens, maxSeqlen, mlmLabels, classLabels, targets, null);
+    }
 
     public Batch {
         if (inputIds.length != tokenTypeIds.length)
@@ -35,6 +51,8 @@ public record Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int max
             throw new IllegalArgumentException("class labels: " + classLabels.length + " entries for " + n + " sequences");
         if (targets != null && targets.length != n)
             throw new IllegalArgumentException("targets: " + targets.length + " entries for " + n + " sequences");
+        if (distillation != null && (distillation.softTargets().length == 0 || distillation.softTargets().length % n != 0))
+            throw new IllegalArgumentException("soft targets: " + distillation.softTargets().length + " entries for " + n + " sequences");
     }
 
     /**
@@ -74,7 +92,17 @@ public record Batch(int[] inputIds, int[] tokenTypeIds, int[] cuSeqlens, int max
     }
 
     public Batch withMlm(int[] newInputIds, int[] labels) {
-        return new Batch(newInputIds, tokenTypeIds, cuSeqlens, maxSeqlen, labels, classLabels, targets);
+        return new Batch(newInputIds, tokenTypeIds, cuSeqlens, maxSeqlen, labels, classLabels, targets, distillation);
+    }
+
+    /** The same batch with a teacher's soft targets (one row per sequence) for knowledge distillation. */
+    public Batch withDistillation(Distillation d) {
+        return new Batch(inputIds, tokenTypeIds, cuSeqlens, maxSeqlen, mlmLabels, classLabels, targets, d);
+    }
+
+    /** The same inputs without any labels (inference). */
+    public Batch withoutLabels() {
+        return new Batch(inputIds, tokenTypeIds, cuSeqlens, maxSeqlen, null, null, null, null);
     }
 
     /**

@@ -76,6 +76,30 @@ public final class SafetensorsReader {
         }
     }
 
+    /** The {@code __metadata__} string map of a {@code .safetensors} file (empty when it has none). */
+    public static Map<String, String> metadata(Path file) {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) throw bad(file, "truncated: " + size + " bytes, shorter than the 8-byte header length");
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long headerLen = lenBuf.getLong(0);
+            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
+                throw bad(file, "header length " + Long.toUnsignedString(headerLen) + " is not plausible");
+            }
+            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, hb, 8);
+            JsonNode meta = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8)).get("__metadata__");
+            Map<String, String> out = new LinkedHashMap<>();
+            if (meta != null && meta.isObject()) meta.properties().forEach(e -> out.put(e.getKey(), e.getValue().asText()));
+            return out;
+        } catch (NoSuchFileException e) {
+            throw new CheckpointFormatException("no such file: " + file);
+        } catch (IOException e) {
+            throw new CheckpointFormatException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static List<Entry> parseHeader(Path file, JsonNode header, long dataSize) {
         List<Entry> entries = new ArrayList<>();
         for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {

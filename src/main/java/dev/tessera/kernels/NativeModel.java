@@ -67,7 +67,8 @@ public final class NativeModel implements AutoCloseable {
             JAVA_INT.withName("num_tokens"), JAVA_INT.withName("num_seqs"), JAVA_INT.withName("max_seqlen"),
             JAVA_INT.withName("reserved"), ADDRESS.withName("input_ids"), ADDRESS.withName("token_type_ids"),
             ADDRESS.withName("cu_seqlens"), ADDRESS.withName("mlm_labels"), ADDRESS.withName("class_labels"),
-            ADDRESS.withName("targets"));
+            ADDRESS.withName("targets"), ADDRESS.withName("soft_targets"), JAVA_FLOAT.withName("distill_alpha"),
+            JAVA_FLOAT.withName("distill_temperature"));
 
     private final NativeLibrary lib;
     private final NativeConfig config;
@@ -360,8 +361,12 @@ public final class NativeModel implements AutoCloseable {
         return v == null ? MemorySegment.NULL : a.allocateFrom(JAVA_INT, v);
     }
 
-    private static MemorySegment batchSegment(Arena a, Batch b) {
+    private MemorySegment batchSegment(Arena a, Batch b) {
         if (b.numSequences() < 1) throw new IllegalArgumentException("a batch needs at least one sequence");
+        if (b.distillation() != null && b.distillation().softTargets().length != (long) b.numSequences() * config.numLabels()) {
+            throw new IllegalArgumentException("soft targets: " + b.distillation().softTargets().length + " entries for "
+                    + b.numSequences() + " sequences of " + config.numLabels() + " labels");
+        }
         MemorySegment s = a.allocate(BATCH);
         s.set(JAVA_INT, 0, b.numTokens());
         s.set(JAVA_INT, 4, b.numSequences());
@@ -373,6 +378,10 @@ public final class NativeModel implements AutoCloseable {
         s.set(ADDRESS, 40, ints(a, b.mlmLabels()));
         s.set(ADDRESS, 48, ints(a, b.classLabels()));
         s.set(ADDRESS, 56, b.targets() == null ? MemorySegment.NULL : a.allocateFrom(JAVA_FLOAT, b.targets()));
+        Batch.Distillation d = b.distillation();
+        s.set(ADDRESS, 64, d == null ? MemorySegment.NULL : a.allocateFrom(JAVA_FLOAT, d.softTargets()));
+        s.set(JAVA_FLOAT, 72, d == null ? 0f : d.alpha());
+        s.set(JAVA_FLOAT, 76, d == null ? 0f : d.temperature());
         return s;
     }
 

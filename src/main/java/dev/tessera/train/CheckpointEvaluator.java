@@ -1,5 +1,6 @@
 package dev.tessera.train;
 
+import dev.tessera.data.Batch;
 import dev.tessera.data.FinetuneEncoder;
 import dev.tessera.data.LabelSet;
 import dev.tessera.data.ShardSet;
@@ -58,6 +59,27 @@ public final class CheckpointEvaluator implements AutoCloseable {
         try (NativeModel m = nativeModel(tokenBudget, maxSeqs)) {
             return Evaluator.evaluate(m, examples, labels, task, tokenBudget, maxSeqs, Integer.MAX_VALUE);
         }
+    }
+
+    /**
+     * The logits of the classification or regression head for every example, in order ({@code [examples, outputs]}
+     * row-major), packed under {@code tokenBudget} tokens and {@code maxSeqs} sequences; the examples' labels are not read.
+     * A distillation teacher's pass over the training rows ({@link Distillation}).
+     */
+    public float[] logits(List<FinetuneEncoder.Encoded> examples, int tokenBudget, int maxSeqs) {
+        int k = model.config().isRegression() ? 1 : model.config().numLabels();
+        float[] all = new float[Math.multiplyExact(examples.size(), k)];
+        int[] order = java.util.stream.IntStream.range(0, examples.size()).toArray();
+        try (NativeModel m = nativeModel(tokenBudget, maxSeqs)) {
+            float[][] out = new float[1][];
+            int row = 0;
+            for (Batch b : FinetuneEncoder.batches(examples, order, maxSeqs, tokenBudget)) {
+                m.forward(b.withoutLabels(), 0, 0, false, out);
+                System.arraycopy(out[0], 0, all, row * k, b.numSequences() * k);
+                row += b.numSequences();
+            }
+        }
+        return all;
     }
 
     /**

@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.function.IntPredicate;
 
 /**
  * Finetuning of a recipe ({@code kind: finetune}): classification or regression on a labelled dataset,
@@ -38,6 +39,8 @@ import java.util.Map;
  * is {@code batch.global_batch} examples split into microbatches under {@code batch.microbatch_tokens}.
  * The dev split is evaluated after every epoch (and every {@code eval_interval} steps); the best model by
  * the task's main metric is kept servable in {@code output/best}, the last one in {@code output/final}.
+ * With {@code distill} a teacher classifier's soft labels join the loss ({@link Distillation}), and the rows of
+ * {@code distill.unlabelled} join the training rows (after the labelled ones; an epoch visits them all).
  */
 public final class Finetuner extends Trainer {
 
@@ -67,11 +70,18 @@ public final class Finetuner extends Trainer {
         if (trainRows.isEmpty()) throw new IllegalArgumentException("the training data " + data.train() + " has no examples");
         LabelSet labels = FinetuneData.labelSet(recipe, trainRows);
         FinetuneEncoder enc = new FinetuneEncoder(tok::ids, run.specials, maxLen);
-        List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels,
-                FinetuneData.subset(trainRows.size(), data.trainExamples(), recipe.seed()));
+        IntPredicate keep = FinetuneData.subset(trainRows.size(), data.trainExamples(), recipe.seed());
+        List<FinetuneEncoder.Encoded> train = FinetuneData.encode(enc, data.train(), data.format(), cols, labels, keep);
+        int labelled = train.size();
+        Recipe.Distill distill = recipe.distill();
+        if (distill != null && !distill.unlabelled().isEmpty()) { // rows without a label: the teacher's soft targets only
+            train = new ArrayList<>(train);
+            train.addAll(FinetuneData.encode(enc, distill.unlabelled(), data.format(), Distillation.textColumns(cols), null));
+        }
         List<FinetuneEncoder.Encoded> dev = data.eval().isEmpty() ? List.of()
                 : FinetuneData.encode(enc, data.eval(), data.format(), cols, labels);
-        run.log.info(String.format("finetuning on %,d examples (dev %,d), %s", train.size(), dev.size(),
+        run.log.info(String.format("finetuning on %,d examples%s (dev %,d), %s", labelled,
+                train.size() > labelled ? String.format(" and %,d unlabelled rows", train.size() - labelled) : "", dev.size(),
                 labels.isRegression() ? "regression" : labels.numOutputs() + " classes " + labels.labels()));
         ModelConfig headed = labels.isRegression()
                 ? base.config().withHead(Head.REGRESSION, List.of("LABEL_0"), "regression")
@@ -84,11 +94,17 @@ public final class Finetuner extends Trainer {
             run.log.info("the checkpoint " + init.getFileName() + " pools " + base.config().classifierPooling().id()
                     + "; this run's classifier pools " + cfg.classifierPooling().id() + " (model.pooling)");
         }
-        return train(base, cfg, train, dev, labels, task, run);
+        Distillation teacher = null;
+        if (distill != null) {
+            int[] gold = train.stream().mapToInt(FinetuneEncoder.Encoded::classLabel).toArray();
+            teacher = Distillation.prepare(recipe, run, cfg.labels(), keep, gold);
+        }
+        return train(base, cfg, train, dev, labels, task, teacher, run);
     }
 
     private TrainingOutcome train(BertModel base, ModelConfig cfg, List<FinetuneEncoder.Encoded> train,
-                                  List<FinetuneEncoder.Encoded> dev, LabelSet labels, GlueTask task, TrainingSetup run) {
+                                  List<FinetuneEncoder.Encoded> dev, LabelSet labels, GlueTask task, Distillation teacher,
+                                  TrainingSetup run) {
         TrainingListener log = run.log;
         Checkpointer ckpt = run.checkpointer;
         Recipe.Training tr = recipe.training();
@@ -130,7 +146,9 @@ public final class Finetuner extends Trainer {
                     orderEpoch = epoch;
                 }
                 int from = (int) ((step % perEpoch) * global), to = Math.min(n, from + global);
-                List<Batch> micro = FinetuneEncoder.batches(train, Arrays.copyOfRange(order, from, to), global, budget);
+                int[] rows = Arrays.copyOfRange(order, from, to);
+                List<Batch> micro = FinetuneEncoder.batches(train, rows, global, budget);
+                if (teacher != null) micro = teacher.attach(micro, rows);
                 return new TrainingLoop.Step(micro, micro.stream().mapToLong(Batch::numTokens).sum(), epoch);
             }
 

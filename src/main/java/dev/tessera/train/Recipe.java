@@ -22,7 +22,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -33,9 +32,16 @@ import java.util.Objects;
  *
  * @param kind     pretrain or finetune
  * @param seed     seed of everything random (data order, masking, initialisation, dropout)
+ * @param distill  knowledge distillation from a teacher classifier (finetuning; absent = none)
  */
 public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer optimizer, Schedule schedule,
-                     Batching batch, Training training) {
+                     Batching batch, Training training, @JsonInclude(JsonInclude.Include.NON_NULL) Distill distill) {
+
+    /** A recipe without distillation (the sections every recipe has). */
+    public Recipe(Kind kind, Long seed, Model model, Data data, Optimizer optimizer, Schedule schedule, Batching batch,
+                  Training training) {
+        this(kind, seed, model, data, optimizer, schedule, batch, training, null);
+    }
 
     public enum Kind { PRETRAIN, FINETUNE }
 
@@ -134,6 +140,20 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
             return maskRate + (finalMaskRate - maskRate) * Math.clamp(progress, 0.0, 1.0);
         }
     }
+
+    /**
+     * Knowledge distillation (Hinton et al. 2015; classification finetuning only): a larger classifier of our own, the
+     * {@code teacher} (a finetuned classification checkpoint directory with the run's label set; its own tokenizer reads
+     * the text it sees), labels every training row once before the first step, and each row's loss becomes
+     * {@code (1 - alpha)·CE(label, softmax(z)) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(z/T))} with {@code T} the
+     * {@code temperature} (> 0, default 2) and {@code alpha} in [0, 1] (default 0.5). {@code unlabelled}: extra files in
+     * {@code data.format} with {@code data.columns} (a label column is ignored) whose rows have no hard label and get only
+     * the soft term; they join the training rows, so an epoch visits them too. The loss of a microbatch is the mean over
+     * all its rows, labelled or not. The teacher's logits are kept in the output directory ({@code teacher_logits.safetensors})
+     * so a resumed run does not compute them again.
+     */
+    public record Distill(@RecipePath(RecipePath.Use.READ) String teacher, Double temperature, Double alpha,
+                          @RecipePath(RecipePath.Use.READ) List<String> unlabelled) {}
 
     private static final ObjectMapper YAML = com.fasterxml.jackson.dataformat.yaml.YAMLMapper.builder(new YAMLFactory())
             .enable(com.fasterxml.jackson.databind.MapperFeature.ACCEPT_CASE_INSENSITIVE_ENUMS)
@@ -254,7 +274,9 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 t.precision(), t.outputDir(), t.device(), t.evalBatches(), t.keepCheckpoints(),
                 or(training == null ? null : training.evalMaskRate(), t.maskRate()),
                 or(training == null ? null : training.finalMaskRate(), t.maskRate()), t.timeBudgetMinutes());
-        return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t);
+        Distill ds = distill == null ? null : new Distill(distill.teacher(), or(distill.temperature(), 2.0),
+                or(distill.alpha(), 0.5), or(distill.unlabelled(), List.of()));
+        return new Recipe(kind, or(seed, 17L), m, d, o, s, b, t, ds);
     }
 
     /** Checks every range; throws one {@link RecipeException} listing all problems. */
@@ -355,27 +377,39 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
         Double budget = training.timeBudgetMinutes();
         if (budget != null && !(budget > 0 && budget <= 525_600)) p.add("training.time_budget_minutes must be in (0, 525600], got " + budget);
         positive(p, "training.keep_checkpoints", training.keepCheckpoints());
+        if (distill != null) {
+            if (pre) p.add("distill applies to finetuning (a teacher classifier's soft labels); pretraining has no classifier");
+            else if (data.regression()) p.add("distill applies to classification; this recipe trains a regression head");
+            if (distill.teacher() == null) p.add("distill.teacher is required (a finetuned classification checkpoint directory)");
+            double temp = distill.temperature();
+            if (!(temp > 0 && Double.isFinite(temp))) p.add("distill.temperature must be > 0, got " + temp);
+            fraction(p, "distill.alpha", distill.alpha(), false);
+        }
         if (!p.isEmpty()) throw new RecipeException(source, p);
     }
 
     /** One path a recipe names: its key (e.g. {@code data.train}, once per file of a list), its value, and how a run uses it. */
     public record PathUse(String key, String value, RecipePath.Use use) {}
 
-    /** The sections that may hold {@link RecipePath} keys, by their recipe names. */
-    private List<Map.Entry<String, Record>> sections() {
-        return List.of(Map.entry("model", model), Map.entry("data", data), Map.entry("training", training));
+    /** A section of the recipe that may hold {@link RecipePath} keys: its recipe name and value (null when absent). */
+    private record Section(String name, Record value) {}
+
+    /** The sections that may hold {@link RecipePath} keys, in the order {@link #confined} rebuilds them. */
+    private List<Section> sections() {
+        return List.of(new Section("model", model), new Section("data", data), new Section("training", training),
+                new Section("distill", distill));
     }
 
     /** Every path this recipe names, from the {@link RecipePath} marks: the one list that confinement checks. */
     public List<PathUse> paths() {
         List<PathUse> out = new ArrayList<>();
-        for (var section : sections()) {
-            if (section.getValue() == null) continue;
-            for (RecordComponent c : section.getValue().getClass().getRecordComponents()) {
+        for (Section section : sections()) {
+            if (section.value() == null) continue;
+            for (RecordComponent c : section.value().getClass().getRecordComponents()) {
                 RecipePath mark = c.getAnnotation(RecipePath.class);
                 if (mark == null) continue;
-                String key = section.getKey() + "." + snake(c.getName());
-                Object v = component(c, section.getValue());
+                String key = section.name() + "." + snake(c.getName());
+                Object v = component(c, section.value());
                 if (v instanceof String s) out.add(new PathUse(key, s, mark.value()));
                 else if (v instanceof List<?> l) for (Object item : l) out.add(new PathUse(key, (String) item, mark.value()));
             }
@@ -389,10 +423,10 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
      * A {@link RecipePath.Use#CACHE} path is checked for writing where the run may write, else for reading.
      */
     public Recipe confined(FileAccess access) {
-        Record[] parts = new Record[3];
-        List<Map.Entry<String, Record>> sections = sections();
+        List<Section> sections = sections();
+        Record[] parts = new Record[sections.size()];
         for (int k = 0; k < parts.length; k++) {
-            Record r = sections.get(k).getValue();
+            Record r = sections.get(k).value();
             if (r == null) continue;
             RecordComponent[] cs = r.getClass().getRecordComponents();
             Object[] args = new Object[cs.length];
@@ -402,7 +436,7 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 args[i] = component(cs[i], r);
                 RecipePath mark = cs[i].getAnnotation(RecipePath.class);
                 if (mark == null || args[i] == null) continue;
-                String key = sections.get(k).getKey() + "." + snake(cs[i].getName());
+                String key = sections.get(k).name() + "." + snake(cs[i].getName());
                 if (args[i] instanceof List<?> l) {
                     List<String> resolved = new ArrayList<>(l.size());
                     for (Object item : l) resolved.add(use(access, key, (String) item, mark.value()));
@@ -417,7 +451,8 @@ public record Recipe(Kind kind, Long seed, Model model, Data data, Optimizer opt
                 throw new IllegalStateException(e);
             }
         }
-        return new Recipe(kind, seed, (Model) parts[0], (Data) parts[1], optimizer, schedule, batch, (Training) parts[2]);
+        return new Recipe(kind, seed, (Model) parts[0], (Data) parts[1], optimizer, schedule, batch, (Training) parts[2],
+                (Distill) parts[3]);
     }
 
     private static String use(FileAccess access, String key, String value, RecipePath.Use use) {

@@ -371,7 +371,7 @@ public final class TrainingLoop {
 
     /**
      * SHA-256 (hex) of the resolved recipe, with the output directory and device left out, and the keys added since
-     * (layer_decay, final_mask_rate, time_budget_minutes, random_init, train_examples) only when they are on: a recipe
+     * (layer_decay, final_mask_rate, time_budget_minutes, random_init, train_examples, distill) only when they are on: a recipe
      * without them hashes as before they existed, so its old checkpoints resume without a "recipe differs" warning.
      */
     public static String recipeHash(Recipe r) {
@@ -400,7 +400,7 @@ public final class TrainingLoop {
         if (o != null && o.layerDecay() != null && o.layerDecay() == 1.0) {
             o = new Recipe.Optimizer(o.lr(), o.betas(), o.eps(), o.weightDecay(), o.gradClip(), null);
         }
-        Recipe norm = new Recipe(r.kind(), r.seed(), m, r.data(), o, r.schedule(), r.batch(), tt);
+        Recipe norm = new Recipe(r.kind(), r.seed(), m, r.data(), o, r.schedule(), r.batch(), tt, r.distill()); // distill: only when set
         try {
             return Checkpointer.JSON.writeValueAsString(norm);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {

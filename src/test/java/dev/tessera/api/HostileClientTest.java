@@ -183,14 +183,19 @@ class HostileClientTest {
         Path pre = Files.createDirectories(DATA.resolve("pre-ckpt"));
         Files.copy(DATA.resolve("tok/tokenizer.json"), pre.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         String pretrain = TinyFixtures.pretrainYaml(DATA, 5, 100), finetune = TinyFixtures.finetuneYaml(DATA, pre, 1, Profile.ROOT.resolve("jobs/ft"));
+        // finetuning with knowledge distillation: a teacher checkpoint and unlabelled files are paths too
+        String distill = finetune + "distill: {teacher: " + pre + ", unlabelled: [" + DATA.resolve("train.tsv") + "]}\n";
+        Map<String, String> recipes = Map.of("pretrain", pretrain, "finetune", finetune, "distill", distill);
         Set<String> keys = new TreeSet<>();
-        for (String yaml : List.of(pretrain, finetune)) {
-            for (Recipe.PathUse u : Recipe.parse(yaml, "t").paths()) keys.add((yaml == pretrain ? "pretrain " : "finetune ") + u.key());
+        for (var e : recipes.entrySet()) {
+            for (Recipe.PathUse u : Recipe.parse(e.getValue(), "t").paths()) keys.add(e.getKey() + " " + u.key());
         }
         // a path key added to Recipe without being listed here fails this test: list it, and it is tried below
         assertEquals(new TreeSet<>(List.of("pretrain data.train", "pretrain data.eval", "pretrain data.tokenizer",
                 "pretrain data.shard_dir", "pretrain training.output_dir", "finetune data.train", "finetune data.eval",
-                "finetune data.tokenizer", "finetune model.init_from", "finetune training.output_dir")), keys);
+                "finetune data.tokenizer", "finetune model.init_from", "finetune training.output_dir", "distill data.train",
+                "distill data.eval", "distill data.tokenizer", "distill model.init_from", "distill training.output_dir",
+                "distill distill.teacher", "distill distill.unlabelled")), keys);
         Path outLink = DATA.resolve("link-out"), dangling = DATA.resolve("dangling");
         Files.deleteIfExists(outLink);
         Files.deleteIfExists(dangling);
@@ -198,11 +203,12 @@ class HostileClientTest {
         Files.createSymbolicLink(dangling, Profile.ROOT.resolve("nowhere"));
         try {
             for (String k : keys) {
-                String kind = k.split(" ")[0], key = k.split(" ")[1];
-                boolean list = key.equals("data.train") || key.equals("data.eval");
+                String which = k.split(" ")[0], key = k.split(" ")[1];
+                String kind = which.equals("pretrain") ? "pretrain" : "finetune";
+                boolean list = key.equals("data.train") || key.equals("data.eval") || key.equals("distill.unlabelled");
                 for (String escape : List.of(OUTSIDE + "/secret.txt", DATA + "/../outside/secret.txt", outLink + "/secret.txt", dangling.toString())) {
                     String value = list ? "[" + escape + "]" : escape;
-                    RawHttp.Reply r = send("POST", "/v1/jobs", ADMIN, jobWith(kind, kind.equals("pretrain") ? pretrain : finetune, key, value));
+                    RawHttp.Reply r = send("POST", "/v1/jobs", ADMIN, jobWith(kind, recipes.get(which), key, value));
                     assertEquals(403, r.status(), k + " = " + escape + " -> " + r);
                     assertTrue(r.body().contains(key + ": "), r.body());
                 }

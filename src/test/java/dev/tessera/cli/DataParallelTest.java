@@ -268,6 +268,36 @@ class DataParallelTest {
         assertTrue(maxParamDiff(params(one), params(two)) < PARAM_TOL);
     }
 
+    /**
+     * Knowledge distillation with 2 ranks: rank 0 computes the teacher's logits (and alone writes them), every rank trains
+     * on them — the losses match the 1-process run within the same bounds, and differ from the run without a teacher.
+     * A rank that trained on other soft targets (none, or its own) would move the summed loss far outside the bound.
+     */
+    @Test
+    @Order(7)
+    void distillationWithTwoRanks() throws Exception {
+        Path teacher = dir.resolve("ft-one").resolve("final");
+        Assumptions.assumeTrue(Files.isDirectory(teacher), "needs the finetuning run (a classifier to teach)");
+        Path init = uninterrupted.resolve("final");
+        List<String> lines = new ArrayList<>(List.of("sentence"));
+        for (String[] rv : TinyFixtures.reviews(24, 31)) lines.add(rv[0]);
+        Files.write(dir.resolve("unlabelled.tsv"), lines);
+        Path one = dir.resolve("kd-one"), two = dir.resolve("kd-two");
+        String yaml = TinyFixtures.finetuneYaml(dir, init, 1, one).replace("log_interval: 5", "log_interval: 1")
+                + "distill: {teacher: " + teacher + ", alpha: 0.6, temperature: 2.0, unlabelled: [" + dir.resolve("unlabelled.tsv") + "]}\n";
+        Path kd = dir.resolve("kd.yaml");
+        Files.writeString(kd, yaml);
+        new dev.tessera.train.Finetuner(Recipe.parse(yaml, "kd"), TrainOptions.defaults().withThreads(2)).run();
+        Run r = cli("finetune", "--recipe", kd.toString(), "--output", two.toString(), "--nproc", "2", "--threads", "1");
+        assertEquals(0, r.code(), r.err() + r.out());
+        assertTrue(r.out().contains("distillation: 184 rows labelled by the teacher (160 with a label, 24 unlabelled)"), r.out());
+        assertTrue(Files.isRegularFile(two.resolve("teacher_logits.safetensors")), "rank 0 keeps the teacher's logits");
+        double d = maxRelLossDiff(losses(one), losses(two));
+        System.out.printf("distillation, 2 ranks vs 1: max relative loss difference %.3e over %d steps%n", d, losses(one).size());
+        assertTrue(d < LOSS_RTOL, "distillation losses differ by " + d);
+        assertTrue(maxParamDiff(params(one), params(two)) < PARAM_TOL);
+    }
+
     /** A checkpoint written by 2 ranks resumes in 1 process: the rest of the run matches the 1-process run. */
     @Test
     @Order(6)

@@ -237,6 +237,57 @@ class NativeModelTest {
         assertThrows(IllegalArgumentException.class, () -> NativeModel.Precision.parse("fp16"));
     }
 
+    /**
+     * Soft targets through the bindings (tsr_batch.soft_targets, distill_alpha, distill_temperature): the loss is the
+     * mean over all rows of (1-a)·CE + a·T²·KL, computed here in double from the logits the same forward returns (an
+     * unlabelled row, -1, has the soft term only); the classifier bias gradient is the mean of the rows' (1-a)(p - y) +
+     * a·T·(r - q). Alpha 0 is the plain loss to the bit; mis-sized soft targets are refused before the library sees them.
+     */
+    @Test
+    void softTargetsReachTheNativeLoss() {
+        ModelConfig c = config(Variant.MOSAIC_BERT, Head.CLASSIFICATION, List.of("a", "b", "c"));
+        int[] ids = {2, 5, 9, 3, 7, 7, 1, 4, 11, 6, 8}, cu = Batch.cuSeqlens(4, 3, 4), labels = {2, -1, 0}, plainLabels = {2, 1, 0};
+        float[] q = {0.2f, 0.3f, 0.5f, 0.6f, 0.3f, 0.1f, 0.1f, 0.1f, 0.8f};
+        double a = 0.4, t = 3.0;
+        try (NativeModel nm = NativeModel.fromBertModel(randomModel(c, 5), 0f, 0f, 32, 4, NativeLibrary.Backend.CPU)) {
+            Batch plain = Batch.of(ids, null, cu, null, plainLabels, null);
+            Batch soft = Batch.of(ids, null, cu, null, labels, null).withDistillation(new Batch.Distillation(q, (float) a, (float) t));
+            float[][] out = new float[1][];
+            nm.zeroGrad();
+            float loss = nm.forward(soft, 1, 1, true, out);
+            nm.backward(1f);
+            float[] z = out[0];
+            double ref = 0;
+            double[] dbias = new double[3];
+            for (int s = 0; s < 3; s++) {
+                double mx = Double.NEGATIVE_INFINITY, sum = 0, sumT = 0;
+                for (int j = 0; j < 3; j++) mx = Math.max(mx, z[3 * s + j]);
+                for (int j = 0; j < 3; j++) {
+                    sum += Math.exp(z[3 * s + j] - mx);
+                    sumT += Math.exp((z[3 * s + j] - mx) / t);
+                }
+                for (int j = 0; j < 3; j++) {
+                    double p = Math.exp(z[3 * s + j] - mx) / sum, r = Math.exp((z[3 * s + j] - mx) / t) / sumT;
+                    ref += a * t * t * q[3 * s + j] * Math.log(q[3 * s + j] / r);
+                    if (labels[s] == j) ref -= (1 - a) * Math.log(p);
+                    dbias[j] += (a * t * (r - q[3 * s + j]) + (labels[s] >= 0 ? (1 - a) * (p - (labels[s] == j ? 1 : 0)) : 0)) / 3;
+                }
+            }
+            assertEquals(ref / 3, loss, 1e-5 * Math.max(1, Math.abs(ref / 3)));
+            NativeModel.TensorInfo bias = nm.tensors().stream().filter(x -> x.name().equals("classifier.bias")).findFirst().orElseThrow();
+            float[] g = new float[3];
+            nm.read(NativeModel.Buffer.GRADS, bias.offset(), g);
+            for (int j = 0; j < 3; j++) assertEquals(dbias[j], g[j], 1e-6, "classifier.bias gradient " + j);
+
+            Batch zero = Batch.of(ids, null, cu, null, plainLabels, null).withDistillation(new Batch.Distillation(q, 0f, 2f));
+            assertEquals(nm.forward(plain, 1, 1, false), nm.forward(zero, 1, 1, false), 0f, "alpha 0 is cross-entropy");
+            Batch wrong = Batch.of(ids, null, cu, null, labels, null).withDistillation(new Batch.Distillation(new float[6], 0.5f, 2f));
+            assertThrows(IllegalArgumentException.class, () -> nm.forward(wrong, 1, 1, false));
+            NativeException range = assertThrows(NativeException.class, () -> nm.forward(Batch.of(ids, null, cu, null, labels, null), 1, 1, false));
+            assertEquals(NativeException.LABEL_RANGE, range.status(), "a -1 label without soft targets");
+        }
+    }
+
     @Test
     void badInputIsAnExceptionWithTheLibraryStatus() {
         ModelConfig c = config(Variant.MOSAIC_BERT, Head.CLASSIFICATION, List.of("a", "b"));

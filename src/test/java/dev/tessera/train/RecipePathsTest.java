@@ -30,7 +30,7 @@ class RecipePathsTest {
         walk(Recipe.class, "", unclassified, marked);
         assertEquals(List.of(), unclassified, "text keys that are neither marked @RecipePath nor listed as not paths");
         assertEquals(new TreeSet<>(List.of("data.train", "data.eval", "data.tokenizer", "data.shard_dir", "model.init_from",
-                "training.output_dir")), marked);
+                "training.output_dir", "distill.teacher", "distill.unlabelled")), marked);
     }
 
     /** Every key of the recipe's tree of records. */
@@ -69,5 +69,37 @@ class RecipePathsTest {
         };
         var e = assertThrows(ForbiddenPathException.class, () -> r.confined(refusing));
         assertTrue(e.problems().get(0).startsWith("data.train"), e.problems().toString());
+    }
+
+    /** A distillation teacher and its unlabelled files are read paths: listed by paths(), confined like the others. */
+    @Test
+    void distillationPathsAreListedAndConfined() {
+        Recipe r = Recipe.parse(TinyFixtures.finetuneYaml(Path.of("/data"), Path.of("/data/pre"), 1, Path.of("/data/out"))
+                + "distill: {teacher: /data/teacher, unlabelled: [/data/u1.tsv, /data/u2.tsv]}\n", "t");
+        assertEquals(List.of("distill.teacher /data/teacher READ", "distill.unlabelled /data/u1.tsv READ",
+                "distill.unlabelled /data/u2.tsv READ"), r.paths().stream().filter(u -> u.key().startsWith("distill."))
+                .map(u -> u.key() + " " + u.value() + " " + u.use()).toList());
+        List<String> asked = new ArrayList<>();
+        FileAccess recording = new FileAccess() {
+            @Override public Path read(String key, String value) { asked.add(key); return Path.of("/real" + value); }
+            @Override public Path write(String key, String value) { asked.add(key); return Path.of("/real" + value); }
+            @Override public boolean mayWrite(String value) { return false; }
+        };
+        Recipe c = r.confined(recording);
+        assertEquals(List.of("distill.teacher", "distill.unlabelled", "distill.unlabelled"), asked.subList(asked.size() - 3, asked.size()));
+        assertEquals("/real/data/teacher", c.distill().teacher());
+        assertEquals(List.of("/real/data/u1.tsv", "/real/data/u2.tsv"), c.distill().unlabelled());
+        assertEquals(r.distill().alpha(), c.distill().alpha());
+        assertEquals(r.distill().temperature(), c.distill().temperature());
+        FileAccess refusing = new FileAccess() {
+            @Override public Path read(String key, String value) {
+                if (key.startsWith("distill.")) throw new ForbiddenPathException(List.of(key + ": outside the data roots"));
+                return Path.of(value);
+            }
+            @Override public Path write(String key, String value) { return Path.of(value); }
+            @Override public boolean mayWrite(String value) { return true; }
+        };
+        var e = assertThrows(ForbiddenPathException.class, () -> r.confined(refusing));
+        assertEquals(List.of("distill.teacher: outside the data roots"), e.problems());
     }
 }

@@ -22,7 +22,7 @@ class RecipeTest {
     void everyShippedRecipeLoads() throws IOException {
         try (Stream<Path> files = Files.list(RECIPES)) {
             List<Path> yamls = files.filter(p -> p.toString().endsWith(".yaml")).sorted().toList();
-            assertEquals(14, yamls.size()); // 12 + imdb-demo-pretrain.yaml and imdb-demo-finetune.yaml (issue 19)
+            assertEquals(15, yamls.size()); // 12 + imdb-demo-pretrain.yaml, imdb-demo-finetune.yaml and imdb-distill.yaml (issue 19)
             for (Path p : yamls) assertNotNull(Recipe.load(p), p.toString());
         }
     }
@@ -202,6 +202,77 @@ class RecipeTest {
         assertEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(explicitCls));
         assertTrue(TrainingLoop.hashedJson(mean).contains("\"pooling\" : \"mean\""), TrainingLoop.hashedJson(mean));
         assertNotEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(mean));
+    }
+
+    @Test
+    void distillTakesItsDefaultsAndIsAbsentUnlessGiven() {
+        assertNull(Recipe.parse(FINETUNE, "inline").distill());
+        Recipe r = Recipe.parse(FINETUNE + "distill: {teacher: checkpoints/big}\n", "inline");
+        assertEquals(new Recipe.Distill("checkpoints/big", 2.0, 0.5, List.of()), r.distill());
+        Recipe all = Recipe.parse(FINETUNE + "distill: {teacher: big, temperature: 4, alpha: 0.9, unlabelled: [u.jsonl]}\n", "inline");
+        assertEquals(new Recipe.Distill("big", 4.0, 0.9, List.of("u.jsonl")), all.distill());
+        assertEquals(0.0, Recipe.parse(FINETUNE + "distill: {teacher: big, alpha: 0}\n", "inline").distill().alpha());
+        assertEquals(1.0, Recipe.parse(FINETUNE + "distill: {teacher: big, alpha: 1}\n", "inline").distill().alpha());
+    }
+
+    @Test
+    void theDistillationExampleTeachesA2x128StudentWithTheDemo() {
+        Recipe r = Recipe.load(RECIPES.resolve("imdb-distill.yaml"));
+        assertEquals(new Recipe.Distill("checkpoints/imdb-sentiment", 2.0, 0.5, List.of("work-data/imdb/train.jsonl")), r.distill());
+        assertEquals("work-data/imdb-pretrain/final", r.model().initFrom());
+        assertEquals(List.of("negative", "positive"), r.data().labels());
+        // the teacher it names is the shipped demo, whose labels are the recipe's
+        var teacher = dev.tessera.hf.HfCheckpoint.readConfig(Path.of(r.distill().teacher(), "config.json"));
+        assertEquals(Head.CLASSIFICATION, teacher.head());
+        assertEquals(r.data().labels(), teacher.labels());
+        assertEquals(List.of(4, 256), List.of(teacher.numLayers(), teacher.hiddenSize()));
+    }
+
+    @Test
+    void distillOutOfRangeOrOutOfPlaceIsRefusedInTheRecipesWords() {
+        RecipeException e = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE + "distill: {temperature: 0, alpha: 1.5}\n", "inline"));
+        assertEquals(List.of("distill.teacher is required (a finetuned classification checkpoint directory)",
+                "distill.temperature must be > 0, got 0.0", "distill.alpha must be in [0, 1], got 1.5"), e.problems());
+        for (String bad : List.of("-1", "-0.5", "0")) {
+            RecipeException t = assertThrows(RecipeException.class,
+                    () -> Recipe.parse(FINETUNE + "distill: {teacher: big, temperature: " + bad + "}\n", "inline"), bad);
+            assertTrue(t.problems().get(0).startsWith("distill.temperature must be > 0"), bad + ": " + t.problems());
+        }
+        RecipeException reg = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE.replace("sst2", "stsb") + "distill: {teacher: big}\n", "inline"));
+        assertEquals(List.of("distill applies to classification; this recipe trains a regression head"), reg.problems());
+        RecipeException pre = assertThrows(RecipeException.class, () -> Recipe.parse("""
+                kind: pretrain
+                data: {train: [a.txt], tokenizer: tok, shard_dir: s}
+                distill: {teacher: big}
+                """, "inline"));
+        assertEquals(List.of("distill applies to finetuning (a teacher classifier's soft labels); pretraining has no classifier"),
+                pre.problems());
+        RecipeException unknown = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE + "distill: {teacher: big, temprature: 3}\n", "inline"));
+        assertTrue(unknown.getMessage().contains("unknown key 'temprature' at distill"), unknown.getMessage());
+        RecipeException type = assertThrows(RecipeException.class,
+                () -> Recipe.parse(FINETUNE + "distill: {teacher: big, alpha: half}\n", "inline"));
+        assertTrue(type.getMessage().contains("bad value at distill.alpha: expected a number"), type.getMessage());
+        for (RecipeException x : List.of(e, reg, pre, unknown, type)) {
+            assertFalse(x.getMessage().matches("(?s).*(java\\.|Double|dev\\.tessera|Exception).*"), x.getMessage());
+        }
+    }
+
+    /** A recipe without distill hashes as before the key existed; with it, every distill value is part of the hash. */
+    @Test
+    void distillEntersTheRecipeHashOnlyWhenSet() {
+        Recipe off = Recipe.parse(FINETUNE, "inline");
+        assertFalse(TrainingLoop.hashedJson(off).contains("distill"), TrainingLoop.hashedJson(off));
+        assertEquals("9ff124eeabaa120336b22d8ec0731bcdbe2cbcfdc2d7e3fa444843fc97c86fc0", TrainingLoop.recipeHash(off));
+        Recipe on = Recipe.parse(FINETUNE + "distill: {teacher: big}\n", "inline");
+        assertTrue(TrainingLoop.hashedJson(on).contains("\"teacher\" : \"big\""), TrainingLoop.hashedJson(on));
+        assertNotEquals(TrainingLoop.recipeHash(off), TrainingLoop.recipeHash(on));
+        assertEquals(TrainingLoop.recipeHash(on), TrainingLoop.recipeHash(Recipe.parse(FINETUNE
+                + "distill: {teacher: big, temperature: 2.0, alpha: 0.5, unlabelled: []}\n", "inline")), "defaults spelled out");
+        assertNotEquals(TrainingLoop.recipeHash(on), TrainingLoop.recipeHash(Recipe.parse(FINETUNE
+                + "distill: {teacher: big, alpha: 0.6}\n", "inline")));
     }
 
     @Test
