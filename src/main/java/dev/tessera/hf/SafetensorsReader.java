@@ -38,26 +38,8 @@ public final class SafetensorsReader {
     public static Map<String, Tensor> read(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
-            if (size < 8) throw bad(file, "truncated: " + size + " bytes, shorter than the 8-byte header length");
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.getLong(0);
-            if (headerLen <= 0 || headerLen > MAX_HEADER) {
-                throw bad(file, "header length " + Long.toUnsignedString(headerLen) + " is not plausible");
-            }
-            if (8 + headerLen > size) {
-                throw bad(file, "truncated: header length " + headerLen + " exceeds the file size " + size);
-            }
-            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, hb, 8);
-            JsonNode header;
-            try {
-                header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8));
-            } catch (IOException e) {
-                throw bad(file, "header is not valid JSON: " + e.getMessage());
-            }
-            if (header == null || !header.isObject()) throw bad(file, "header is not a JSON object");
-            long dataStart = 8 + headerLen, dataSize = size - dataStart;
+            JsonNode header = header(file, ch, size);
+            long dataStart = ch.position(), dataSize = size - dataStart;
             List<Entry> entries = parseHeader(file, header, dataSize);
             Map<String, Tensor> out = new LinkedHashMap<>();
             for (Entry e : entries) {
@@ -76,20 +58,38 @@ public final class SafetensorsReader {
         }
     }
 
+    /**
+     * The file's JSON header, checked (length plausible and inside the file, a JSON object); leaves the channel's
+     * position at the first byte of the data.
+     */
+    private static JsonNode header(Path file, FileChannel ch, long size) throws IOException {
+        if (size < 8) throw bad(file, "truncated: " + size + " bytes, shorter than the 8-byte header length");
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0);
+        long headerLen = lenBuf.getLong(0);
+        if (headerLen <= 0 || headerLen > MAX_HEADER) {
+            throw bad(file, "header length " + Long.toUnsignedString(headerLen) + " is not plausible");
+        }
+        if (8 + headerLen > size) {
+            throw bad(file, "truncated: header length " + headerLen + " exceeds the file size " + size);
+        }
+        ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+        readFully(ch, hb, 8);
+        ch.position(8 + headerLen);
+        JsonNode header;
+        try {
+            header = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw bad(file, "header is not valid JSON: " + e.getMessage());
+        }
+        if (header == null || !header.isObject()) throw bad(file, "header is not a JSON object");
+        return header;
+    }
+
     /** The {@code __metadata__} string map of a {@code .safetensors} file (empty when it has none). */
     public static Map<String, String> metadata(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw bad(file, "truncated: " + size + " bytes, shorter than the 8-byte header length");
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.getLong(0);
-            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size) {
-                throw bad(file, "header length " + Long.toUnsignedString(headerLen) + " is not plausible");
-            }
-            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, hb, 8);
-            JsonNode meta = JSON.readTree(new String(hb.array(), StandardCharsets.UTF_8)).get("__metadata__");
+            JsonNode meta = header(file, ch, ch.size()).get("__metadata__");
             Map<String, String> out = new LinkedHashMap<>();
             if (meta != null && meta.isObject()) meta.properties().forEach(e -> out.put(e.getKey(), e.getValue().asText()));
             return out;
