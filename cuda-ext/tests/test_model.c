@@ -161,22 +161,31 @@ static void load_batch(const char* js, fx_batch* fb) {
     fb->b = b;
 }
 
+/* Reads ROOT/NAME/case.json: its text (the caller frees it), the batch and the model config; the case's directory in
+ * dir. NULL, and a failed check, when it cannot be read. */
+static char* load_case(const char* root, const char* name, char* dir, size_t dir_size, fx_batch* fb, tsr_config* c) {
+    char path[600];
+    snprintf(dir, dir_size, "%s/%s", root, name);
+    snprintf(path, sizeof path, "%s/case.json", dir);
+    char* js = read_text(path);
+    if (!js) { EXPECT(0, "cannot read %s", path); return NULL; }
+    load_batch(js, fb);
+    build_config(js, c, fb->T, fb->S);
+    return js;
+}
+
 /* ---- fixture comparison ------------------------------------------------------------------- */
 /* Tolerance multiplier: 1 for the fp32 CPU backend; for CUDA, TSR_CUDA_TOL_SCALE (default 1) — a
  * backend that computes in bf16 states and justifies its own factor there. */
 static double g_tol = 1.0;
 
 static void run_fixture(const char* root, const char* name, int backend) {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char* js = read_text(path);
-    if (!js) { EXPECT(0, "cannot read %s", path); return; }
-    printf("fixture %s (%s)\n", name, backend == TSR_BACKEND_CPU ? "CPU" : "CUDA");
+    char dir[512];
     fx_batch fb;
-    load_batch(js, &fb);
     tsr_config c;
-    build_config(js, &c, fb.T, fb.S);
+    char* js = load_case(root, name, dir, sizeof dir, &fb, &c);
+    if (!js) return;
+    printf("fixture %s (%s)\n", name, backend == TSR_BACKEND_CPU ? "CPU" : "CUDA");
     tsr_model* m = NULL;
     OK(tsr_model_create(&c, backend, &m));
     if (!m) return;
@@ -334,15 +343,11 @@ static void fd_all_tensors(tsr_model* m, const tsr_batch* b, const char* name, c
 
 /* ---- whole-model finite differences with dropout on ---------------------------------------- */
 static void fd_model(const char* root, const char* name) {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char* js = read_text(path);
-    if (!js) return;
+    char dir[512];
     fx_batch fb;
-    load_batch(js, &fb);
     tsr_config c;
-    build_config(js, &c, fb.T, fb.S);
+    char* js = load_case(root, name, dir, sizeof dir, &fb, &c);
+    if (!js) return;
     c.hidden_dropout = 0.1f;
     c.attention_dropout = 0.1f;
     tsr_model* m = NULL;
@@ -391,15 +396,11 @@ static void fd_model(const char* root, const char* name) {
 /* ---- tsr_zero_grad defers most zeros to the backward's weight matmuls: the block must behave as if
  * zeroed eagerly (reads see zeros, accumulation over micro-batches adds, no stale gradient survives) */
 static void zero_grad_semantics(const char* root, const char* name) {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char* js = read_text(path);
-    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    char dir[512];
     fx_batch fb;
-    load_batch(js, &fb);
     tsr_config c;
-    build_config(js, &c, fb.T, fb.S);
+    char* js = load_case(root, name, dir, sizeof dir, &fb, &c);
+    if (!js) return;
     long P = (long)jnum(js, "num_params");
     float* params = read_f32(dir, "params.bin", P);
     tsr_model* m = NULL;
@@ -501,15 +502,11 @@ static void zero_grad_semantics(const char* root, const char* name) {
  */
 #define BF16_GRAD_L2 6e-2
 static void bf16_fixture(const char* root, const char* name) {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char* js = read_text(path);
-    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    char dir[512];
     fx_batch fb;
-    load_batch(js, &fb);
     tsr_config c;
-    build_config(js, &c, fb.T, fb.S);
+    char* js = load_case(root, name, dir, sizeof dir, &fb, &c);
+    if (!js) return;
     long P = (long)jnum(js, "num_params"), NL = (long)jnum(js, "num_logits");
     float* params = read_f32(dir, "params.bin", P);
     float* grads_ref = read_f32(dir, "grads.bin", P);
@@ -763,15 +760,11 @@ static void distill_op(int backend) {
  * (1/S)·Σ_s of the reference row gradients; soft targets without any hard label train too; bad batches are refused;
  * then finite differences of every tensor with distillation and dropout on. */
 static void distill_model(const char* root, const char* name) {
-    char dir[512], path[600];
-    snprintf(dir, sizeof dir, "%s/%s", root, name);
-    snprintf(path, sizeof path, "%s/case.json", dir);
-    char* js = read_text(path);
-    if (!js) { EXPECT(0, "cannot read %s", path); return; }
+    char dir[512];
     fx_batch fb;
-    load_batch(js, &fb);
     tsr_config c;
-    build_config(js, &c, fb.T, fb.S);
+    char* js = load_case(root, name, dir, sizeof dir, &fb, &c);
+    if (!js) return;
     const int S = fb.S, V = c.num_labels;
     long P = (long)jnum(js, "num_params");
     float* params = read_f32(dir, "params.bin", P);
