@@ -9,6 +9,9 @@
 #   bench/studies/imdb-finetune.sh lengths   # the full-data models' test accuracy at 128 / 256 / 512 / 1024 tokens
 #   bench/studies/imdb-finetune.sh variants  # recipe keys against the plain pretrained recipe at 500 labels x 3 seeds:
 #                                            # model.pooling=mean, optimizer.layer_decay=0.8; mean pooling on all labels
+#   bench/studies/imdb-finetune.sh distill   # knowledge distillation: the demo (4 x 256) teaches a 2 x 128 student (STUDENT,
+#                                            # default the issue-19 study's MosaicBERT after 20 training-minutes) on all
+#                                            # 40,000 labels, 1 epoch, against the same student on the hard labels alone
 #   bench/studies/imdb-finetune.sh summary   # bench/results/imdb-finetune/summary.md from runs.jsonl
 #
 # Needs train/get-imdb.sh, the vocabulary and the pretrained encoder (train/recipes/imdb-demo-pretrain.yaml).
@@ -132,9 +135,18 @@ for phase in "$@"; do
       done
       # and mean pooling on all 40,000 labels, the demo's recipe otherwise (against pretrained-all-s17)
       finetune pretrained-mean-all-s17 pretrained 0 17 "$pre" 1 $DATA/dev.jsonl yes "mean pooling" --set model.pooling=mean ;;
+    distill)
+      # the same student, recipe, seed and learning rate (LR_STUDENT) with and without the teacher's soft labels
+      # (T = 2, alpha = 0.5, the textbook setting; the teacher reads each review at the run's 256 tokens)
+      saved=$PRETRAINED; PRETRAINED=${STUDENT:-work-data/study-budgets/pretrain/mosaic_bert/20m/final}
+      lr=${LR_STUDENT:-1e-3}
+      finetune student-all-s17 pretrained 0 17 "$lr" 1 $DATA/dev.jsonl yes "2x128 student"
+      finetune student-kd-all-s17 pretrained 0 17 "$lr" 1 $DATA/dev.jsonl yes "2x128 student, distilled" \
+        --set distill.teacher=checkpoints/imdb-sentiment --set distill.temperature=2.0 --set distill.alpha=0.5
+      PRETRAINED=$saved ;;
     summary)
       python3 bench/studies/imdb_finetune_summary.py "$RUNS" > "$RESULTS/summary.md"; cat "$RESULTS/summary.md"
       $TESSERA plot --runs "$RUNS" --output "$RESULTS/accuracy-vs-labels.png" ;;
-    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, lengths, variants, summary)"; exit 2 ;;
+    *) echo "unknown phase $phase (sweep, sweep-pretrained, sweep-random, labels, full, lengths, variants, distill, summary)"; exit 2 ;;
   esac
 done
