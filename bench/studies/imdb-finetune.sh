@@ -11,7 +11,8 @@
 #                                            # model.pooling=mean, optimizer.layer_decay=0.8; mean pooling on all labels
 #   bench/studies/imdb-finetune.sh distill   # knowledge distillation: the demo (4 x 256) teaches a 2 x 128 student (STUDENT,
 #                                            # default the issue-19 study's MosaicBERT after 20 training-minutes) on all
-#                                            # 40,000 labels, 1 epoch, against the same student on the hard labels alone
+#                                            # 40,000 labels, 1 epoch, against the same student on the hard labels alone;
+#                                            # and 2,000 labels + the teacher on the 40,000 training texts vs 2,000 alone
 #   bench/studies/imdb-finetune.sh summary   # bench/results/imdb-finetune/summary.md from runs.jsonl
 #
 # Needs train/get-imdb.sh, the vocabulary and the pretrained encoder (train/recipes/imdb-demo-pretrain.yaml).
@@ -143,6 +144,13 @@ for phase in "$@"; do
       finetune student-all-s17 pretrained 0 17 "$lr" 1 $DATA/dev.jsonl yes "2x128 student"
       finetune student-kd-all-s17 pretrained 0 17 "$lr" 1 $DATA/dev.jsonl yes "2x128 student, distilled" \
         --set distill.teacher=checkpoints/imdb-sentiment --set distill.temperature=2.0 --set distill.alpha=0.5
+      # labels scarce, a teacher at hand: 2,000 labelled reviews (the label-budget recipe: 5 epochs), against the same
+      # 2,000 plus the teacher's soft labels on all 40,000 training texts as unlabelled rows (one epoch = 42,000 rows).
+      # Caveat: the teacher was finetuned on those 40,000 labels, so it passes on what it learnt from them.
+      finetune student-2000-s17 pretrained 2000 17 "$lr" 5 $DATA/dev-1000.jsonl yes "2x128 student"
+      finetune student-kd-2000-s17 pretrained 2000 17 "$lr" 1 $DATA/dev.jsonl yes "2x128 student, distilled" \
+        --set distill.teacher=checkpoints/imdb-sentiment --set distill.temperature=2.0 --set distill.alpha=0.5 \
+        --set "distill.unlabelled=[$DATA/train.jsonl]"
       PRETRAINED=$saved ;;
     summary)
       python3 bench/studies/imdb_finetune_summary.py "$RUNS" > "$RESULTS/summary.md"; cat "$RESULTS/summary.md"

@@ -30,7 +30,9 @@ for n in sorted({r["labels"] for r in main}):
     col = lambda c: fmt([c[s]["test_accuracy"] for s in sorted(c)]) if c else "–"
     print(f"| {n:,} | {col(pre)} | {col(rnd)} | {col(tf)} | {fmt(paired) if paired else '–'} | {len(paired)} |")
 
-variants = sorted({r["model"] for r in main} - {"pretrained", "random", "tfidf"})
+STUDENT = "pretrained 2x128 student"  # the distill phase's runs: a smaller encoder, not a recipe key of the demo's
+variants = sorted({r["model"] for r in main} - {"pretrained", "random", "tfidf"} - {m for m in (r["model"] for r in main)
+                                                                                  if m.startswith(STUDENT)})
 if variants:
     print("\nRecipe keys, each alone against the plain pretrained recipe (same seeds, subsets, learning rate and epochs);"
           " paired difference = variant − plain, per seed.\n")
@@ -43,6 +45,16 @@ if variants:
             print(f"| {v} | {n:,} | {fmt([var[s]['test_accuracy'] for s in sorted(var)])} "
                   f"| {fmt([pre[s]['test_accuracy'] for s in sorted(var) if s in pre]) if paired else '–'} "
                   f"| {fmt(paired) if paired else '–'} | {len(paired)} |")
+
+students = sorted({(r["model"], r["labels"]) for r in main if r["model"].startswith(STUDENT)})
+if students:
+    print("\nKnowledge distillation: the demo (4×256, above) teaches a 2×128 MosaicBERT student (T = 2, alpha = 0.5);"
+          " the same student, seed, recipe and learning rate on the hard labels alone.\n")
+    print("| student | labels | test accuracy |")
+    print("|---|---:|---:|")
+    for m, n in students:
+        c = cells[(m, n)]
+        print(f"| {m[len('pretrained '):]} | {n:,} | {fmt([c[s]['test_accuracy'] for s in sorted(c)])} |")
 
 print("\nPer run (seed, learning rate, epochs, best dev accuracy, test accuracy, training seconds):\n")
 print("| run | seed | lr | epochs | dev | test | s |")
