@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # A side check of the 10 / 20 / 40-minute study (bench/studies/imdb-budgets.yaml): one of its pretrained encoders
 # finetuned exactly like the study's cells (the same labelled subsets, seeds, epochs, length, batch and test scoring:
-# the final model on all 5,000 test reviews) but at a learning rate given here instead of the one its dev sweep chose.
+# the final model on all 5,000 test reviews) but at a learning rate given here instead of the one its dev sweep chose,
+# and, with MAX_SEQ_LEN, at another length. INIT is a pretraining run's name (e.g. bert/40m) or random-init.
 # Seeds, epochs, length and batch come from the study's own cells in results.json, so a label budget runs the seeds
 # the study ran for it. With `check`, it first re-runs the study's seed-17 cell for the first label budget at the
 # study's own rate and stops unless the test accuracy comes out as in results.json (the recipe below copies
 # Study.finetuneRun's; the check is what keeps the copy honest). Runs already in the output are not repeated.
 #
-#   [LABELS="500 2000"] bench/studies/imdb-budgets-fixed-lr.sh INIT LR [check]
+#   [LABELS="500 2000"] [MAX_SEQ_LEN=N] bench/studies/imdb-budgets-fixed-lr.sh INIT LR [check]
 #   e.g. bench/studies/imdb-budgets-fixed-lr.sh mosaic_bert+budget/20m 1e-3 check
 #        LABELS="10000 40000" bench/studies/imdb-budgets-fixed-lr.sh mosaic_bert/40m 1e-3 check
+#        LABELS=2000 MAX_SEQ_LEN=128 bench/studies/imdb-budgets-fixed-lr.sh bert/40m 3e-3
 #   -> bench/results/study-budgets/fixed-lr.jsonl
 #
 # Needs the study's work directory (work-data/study-budgets: the encoder and the labelled subsets). TESSERA as in
@@ -20,16 +22,19 @@ JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 TESSERA=${TESSERA:-"$JAVA_HOME/bin/java --enable-native-access=ALL-UNNAMED -jar target/quarkus-app/quarkus-run.jar"}
 INIT=$1 LR=$2 CHECK=${3:-}
 LABELS=${LABELS:-500 2000}
+MAX_SEQ_LEN=${MAX_SEQ_LEN:-}
 STUDY=work-data/study-budgets
 RESULTS=bench/results/study-budgets/results.json
 WORK=$STUDY/fixed-lr
 OUT=bench/results/study-budgets/fixed-lr.jsonl
+if [ "$INIT" = random-init ]; then INIT_DIR=$STUDY/random-init/init CELL=finetune/random-init
+else INIT_DIR=$STUDY/pretrain/$INIT/final CELL=finetune/pretrain/$INIT; fi
 mkdir -p "$WORK"
 touch "$OUT"
 
 # cells LABELS -> one line per study cell of INIT at LABELS: "SEED EPOCHS MAX_SEQ_LEN GLOBAL_BATCH LR TEST_ACCURACY"
 cells() {
-  python3 - "$RESULTS" "finetune/pretrain/$INIT/$1/" <<'EOF'
+  python3 - "$RESULTS" "$CELL/$1/" <<'EOF'
 import json, sys
 prefix = sys.argv[2]
 rows = [c for k, c in json.load(open(sys.argv[1]))["cells"].items() if k.startswith(prefix)]
@@ -47,7 +52,7 @@ run() {
   cat > "$dir.yaml" <<EOF
 kind: finetune
 seed: $seed
-model: {init_from: $STUDY/pretrain/$INIT/final, max_seq_len: $len, dropout: 0.1}
+model: {init_from: $INIT_DIR, max_seq_len: $len, dropout: 0.1}
 data: {train: [$STUDY/labels/train-seed$seed-$n.jsonl], format: jsonl, task: custom,
        columns: {text: text, label: label}, labels: [negative, positive]}
 optimizer: {lr: $lr}
@@ -75,9 +80,11 @@ esac
 for n in $LABELS; do
   study_cells=$(cells "$n")
   while read -r seed epochs len batch _ _; do
-    row="{\"init\":\"$INIT\",\"labels\":$n,\"seed\":$seed,\"lr\":$LR"
+    len=${MAX_SEQ_LEN:-$len}
+    row="{\"init\":\"$INIT\",\"labels\":$n,\"seed\":$seed,\"lr\":$LR,\"max_seq_len\":$len"
     if grep -qF "$row," "$OUT"; then echo "done already: $row}"; continue; fi
-    acc=$(run "$(echo "$INIT" | tr '/+' '__')-$n-s$seed-lr$LR" "$n" "$seed" "$LR" "$epochs" "$len" "$batch" < /dev/null)
+    id="$(echo "$INIT" | tr '/+' '__')-$n-s$seed-lr$LR${MAX_SEQ_LEN:+-len$len}"
+    acc=$(run "$id" "$n" "$seed" "$LR" "$epochs" "$len" "$batch" < /dev/null)
     echo "$row,\"test_accuracy\":$acc}" | tee -a "$OUT"
   done <<< "$study_cells"
 done
